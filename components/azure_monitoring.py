@@ -1,0 +1,251 @@
+"""Azure Monitor for the inference services: workspace, Application Insights, action group, alerts."""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import pulumi
+from pulumi_azure_native import applicationinsights, monitor, operationalinsights, resources
+
+from components.settings import AlertRule, AvailabilityTest, Settings
+
+APP_INSIGHTS_NAMESPACE = "microsoft.insights/components"
+# The App Insights standard metrics alerted on, with the aggregations Azure offers for each
+# (learn.microsoft.com: Application Insights standard metrics). Percentiles are not among them,
+# which is why P95 is a log alert.
+APP_INSIGHTS_METRICS = {
+    "requests/duration": ("Average", "Minimum", "Maximum"),
+    "requests/failed": ("Count",),
+    "exceptions/server": ("Count",),
+}
+
+# P95 server response time per service (cloud role), from the requests App Insights records.
+P95_DURATION_QUERY = (
+    "requests\n"
+    "| where isempty(operation_SyntheticSource)\n"
+    "| summarize P95DurationMs = percentile(duration, 95) by cloud_RoleName"
+)
+# Azure Monitor Baseline Alerts' "daily cap limit reached": the latest collection status is OverQuota.
+DAILY_CAP_QUERY = (
+    "Operation\n"
+    '| where OperationCategory == "Data Collection Status"\n'
+    '| where Detail has_any ("OverQuota", "RespectQuota")\n'
+    "| summarize arg_max(TimeGenerated, *) by TenantId\n"
+    '| where Detail has "OverQuota"'
+)
+
+
+def metric_criteria(label: str, metric: str, aggregation: str,
+                    threshold: float) -> monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs:
+    """A static-threshold criterion on an App Insights standard metric Azure really offers."""
+    if aggregation not in APP_INSIGHTS_METRICS.get(metric, ()):
+        raise ValueError(f"App Insights offers no {aggregation} of {metric}")
+    # Typed args, not dicts: `criteria` is a union, and the SDK only renames a dict's keys
+    # (all_of -> allOf) when it knows the type.
+    return monitor.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+        odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+        all_of=[monitor.MetricCriteriaArgs(
+            criterion_type="StaticThresholdCriterion",
+            name=label,
+            metric_name=metric,
+            metric_namespace=APP_INSIGHTS_NAMESPACE,
+            operator="GreaterThan",
+            threshold=threshold,
+            time_aggregation=aggregation,
+        )],
+    )
+
+
+class AzureMonitoring(pulumi.ComponentResource):
+    """Log Analytics, workspace-based Application Insights, an action group and the alerts on them."""
+
+    workspace_id: pulumi.Output[str]
+    app_insights_id: pulumi.Output[str]
+    connection_string: pulumi.Output[str]  # secret
+    instrumentation_key: pulumi.Output[str]  # secret
+    action_group_id: pulumi.Output[str]
+
+    def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("ai-observability:azure:AzureMonitoring", name, None, opts)
+        self._name = name
+        self._settings = settings
+        azure = settings.azure
+        tags = dict(settings.tags)
+        child = pulumi.ResourceOptions(parent=self)
+        # Losing the workspace or App Insights loses telemetry history and the connection string.
+        keep = pulumi.ResourceOptions(parent=self, protect=settings.production)
+
+        if azure.existing_resource_group:
+            self._group_name = resources.get_resource_group_output(
+                resource_group_name=azure.existing_resource_group,
+                opts=pulumi.InvokeOutputOptions(parent=self)).name
+        else:
+            self._group_name = resources.ResourceGroup(
+                f"{name}-group", resource_group_name=settings.resource_name("rg"),
+                location=azure.location, tags=tags, opts=keep).name
+
+        workspace = operationalinsights.Workspace(
+            f"{name}-workspace",
+            workspace_name=settings.resource_name("logs"),
+            resource_group_name=self._group_name,
+            location=azure.location,
+            sku={"name": "PerGB2018"},
+            retention_in_days=azure.retention_days,
+            workspace_capping={"daily_quota_gb": azure.daily_cap_gb if azure.daily_cap_gb is not None else -1},
+            features={"disable_local_auth": True},
+            tags=tags,
+            opts=keep,
+        )
+        component = applicationinsights.Component(
+            f"{name}-app-insights",
+            resource_name_=settings.resource_name("insights"),
+            resource_group_name=self._group_name,
+            location=azure.location,
+            kind="web",
+            application_type="web",
+            ingestion_mode="LogAnalytics",
+            workspace_resource_id=workspace.id,
+            disable_local_auth=not azure.app_insights_local_auth,
+            tags=tags,
+            # Encrypted in the state file too, not only masked in the program.
+            opts=pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(
+                additional_secret_outputs=["connectionString", "instrumentationKey"])),
+        )
+        action_group = monitor.ActionGroup(
+            f"{name}-action-group",
+            action_group_name=settings.resource_name("alerts"),
+            resource_group_name=self._group_name,
+            location="global",
+            group_short_name=azure.action_group_short_name,
+            enabled=True,
+            email_receivers=[{"name": r.name, "email_address": r.address, "use_common_alert_schema": True}
+                             for r in azure.email_receivers],
+            webhook_receivers=[{"name": r.name, "service_uri": r.url.output(), "use_common_alert_schema": True}
+                               for r in azure.webhook_receivers],
+            tags=tags,
+            opts=child,
+        )
+        self._action_group_id = action_group.id
+
+        alerts = azure.alerts
+        self._metric_alert("request-duration", "Average server response time above the threshold (ms).",
+                           alerts.request_duration, [component.id],
+                           metric_criteria("RequestDuration", "requests/duration", "Average",
+                                           alerts.request_duration.threshold))
+        self._metric_alert("failed-requests", "Failed requests above the threshold in the window.",
+                           alerts.failed_requests, [component.id],
+                           metric_criteria("FailedRequests", "requests/failed", "Count",
+                                           alerts.failed_requests.threshold))
+        self._metric_alert("server-exceptions", "Server exceptions above the threshold in the window.",
+                           alerts.server_exceptions, [component.id],
+                           metric_criteria("ServerExceptions", "exceptions/server", "Count",
+                                           alerts.server_exceptions.threshold))
+        for test in azure.availability_tests:
+            web_test = self._availability_test(test, component)
+            self._metric_alert(
+                f"availability-{test.name}", f"{test.url} failing from too many locations.",
+                alerts.availability, [web_test.id, component.id],
+                monitor.WebtestLocationAvailabilityCriteriaArgs(
+                    odata_type="Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria",
+                    web_test_id=web_test.id, component_id=component.id,
+                    failed_location_count=alerts.availability.threshold))
+        self._log_alert("p95-duration", "P95 server response time above the threshold (ms), per service.",
+                        alerts.p95_duration, component.id, {
+                            "query": P95_DURATION_QUERY,
+                            "time_aggregation": "Maximum",
+                            "metric_measure_column": "P95DurationMs",
+                            "dimensions": [{"name": "cloud_RoleName", "operator": "Include", "values": ["*"]}],
+                            "operator": "GreaterThan",
+                            "threshold": alerts.p95_duration.threshold,
+                        })
+        if azure.daily_cap_gb is not None:
+            self._log_alert("daily-cap", "The Log Analytics workspace reached its daily cap; "
+                            "telemetry is being dropped until the cap resets.",
+                            alerts.daily_cap, workspace.id, {
+                                "query": DAILY_CAP_QUERY,
+                                "time_aggregation": "Count",
+                                "operator": "GreaterThan",
+                                "threshold": 0,
+                            })
+
+        self.workspace_id = workspace.id
+        self.app_insights_id = component.id
+        self.connection_string = pulumi.Output.secret(component.connection_string)
+        self.instrumentation_key = pulumi.Output.secret(component.instrumentation_key)
+        self.action_group_id = action_group.id
+        self.register_outputs({
+            "workspaceId": self.workspace_id,
+            "appInsightsId": self.app_insights_id,
+            "connectionString": self.connection_string,
+            "instrumentationKey": self.instrumentation_key,
+            "actionGroupId": self.action_group_id,
+        })
+
+    def _metric_alert(self, what: str, description: str, rule: AlertRule,
+                      scopes: Sequence[pulumi.Input[str]], criteria: pulumi.Input) -> monitor.MetricAlert:
+        return monitor.MetricAlert(
+            f"{self._name}-{what}",
+            rule_name=self._settings.resource_name(what),
+            resource_group_name=self._group_name,
+            location="global",
+            description=description,
+            severity=rule.severity,
+            enabled=True,
+            scopes=list(scopes),
+            evaluation_frequency=rule.frequency,
+            window_size=rule.window,
+            criteria=criteria,
+            auto_mitigate=True,
+            actions=[{"action_group_id": self._action_group_id}],
+            tags=dict(self._settings.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _log_alert(self, what: str, description: str, rule: AlertRule,
+                   scope: pulumi.Input[str], condition: dict) -> monitor.ScheduledQueryRule:
+        return monitor.ScheduledQueryRule(
+            f"{self._name}-{what}",
+            rule_name=self._settings.resource_name(what),
+            resource_group_name=self._group_name,
+            location=self._settings.azure.location,
+            kind="LogAlert",
+            display_name=self._settings.resource_name(what),
+            description=description,
+            severity=rule.severity,
+            enabled=True,
+            scopes=[scope],
+            evaluation_frequency=rule.frequency,
+            window_size=rule.window,
+            criteria={"all_of": [{
+                **condition,
+                "failing_periods": {"number_of_evaluation_periods": 1, "min_failing_periods_to_alert": 1},
+            }]},
+            auto_mitigate=True,
+            actions={"action_groups": [self._action_group_id]},
+            tags=dict(self._settings.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _availability_test(self, test: AvailabilityTest, component: applicationinsights.Component) -> applicationinsights.WebTest:
+        name = self._settings.resource_name(f"availability-{test.name}")
+        tags = dict(self._settings.tags)
+        return applicationinsights.WebTest(
+            f"{self._name}-webtest-{test.name}",
+            web_test_name=name,
+            synthetic_monitor_id=name,
+            resource_group_name=self._group_name,
+            location=self._settings.azure.location,
+            kind="standard",
+            web_test_kind="standard",
+            enabled=True,
+            frequency=test.frequency_seconds,
+            timeout=test.timeout_seconds,
+            retry_enabled=True,
+            locations=[{"location": location} for location in test.locations],
+            request={"request_url": test.url, "http_verb": "GET", "parse_dependent_requests": False},
+            validation_rules={"expected_http_status_code": 200, "s_sl_check": True,
+                              "s_sl_cert_remaining_lifetime_check": 7},
+            # Azure links a web test to its App Insights through this tag.
+            tags=component.id.apply(lambda component_id: {**tags, f"hidden-link:{component_id}": "Resource"}),
+            opts=pulumi.ResourceOptions(parent=self),
+        )

@@ -1,0 +1,365 @@
+"""Typed reads of Pulumi stack config that collect every problem before failing.
+
+The Pulumi CLI hands a program its config as strings (objects and lists as
+JSON). A `ConfigReader` turns them into Python values one key at a time, checks
+each, and records every problem with the full key, the stack, the bad value and
+what is allowed, so a bad stack file is fixed in one pass. Keys nobody read are
+reported as unknown, so a typo is an error rather than a silently ignored value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+import pulumi
+
+REQUIRED: Any = object()
+"""Default meaning "no default": the key must be set."""
+
+Check = Callable[[Any], Optional[str]]
+"""Returns None when the value is fine, else the sentence saying what is allowed."""
+
+
+class SettingsError(pulumi.RunError):
+    """Every problem in a stack's config. A RunError, so the CLI prints it without a traceback."""
+
+    def __init__(self, stack: str, problems: list[str]):
+        self.stack = stack
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(
+            f'stack "{stack}" has {len(problems)} configuration problem(s); '
+            f"nothing was registered:\n{lines}"
+        )
+
+
+class SecretValue:
+    """A secret from config: readable for validation, masked wherever it could be printed."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def output(self) -> pulumi.Output[str]:
+        return pulumi.Output.secret(self._value)
+
+    def __repr__(self) -> str:
+        return "SecretValue([secret])"
+
+    __str__ = __repr__
+
+
+def _shown(value: Any, cli: bool) -> str:
+    """A value as the user wrote it: the CLI passes 7 and true as "7" and "true"."""
+    if cli and isinstance(value, str):
+        try:
+            decoded = json.loads(value)
+        except ValueError:
+            decoded = value
+        if not isinstance(decoded, str):
+            return json.dumps(decoded)
+    return json.dumps(value)
+
+
+class ConfigReader:
+    """Reads one namespace of a stack's config and collects the problems found."""
+
+    def __init__(
+        self,
+        namespace: str,
+        stack: str,
+        values: Mapping[str, str],
+        secret_keys: Iterable[str] = (),
+        other_namespaces: Iterable[str] = ("pulumi",),
+    ):
+        prefix = f"{namespace}:"
+        self.namespace = namespace
+        self.stack = stack
+        self.problems: list[str] = []
+        for key in values:
+            other = key.split(":", 1)[0]
+            if other != namespace and other not in other_namespaces:
+                self.report_other(key, f"is not read by this program; {other}:* config would be ignored")
+        self._secret_keys = {k[len(prefix):] for k in secret_keys if k.startswith(prefix)}
+        self._sections: list[Section] = []
+        self.root = Section(self, "", {
+            key[len(prefix):]: value for key, value in values.items() if key.startswith(prefix)
+        }, from_cli=True)
+
+    def full_key(self, path: str) -> str:
+        return f"{self.namespace}:{path}"
+
+    def is_secret(self, path: str) -> bool:
+        # Top-level key names contain dots themselves (azure.webhookUrls), so match whole names.
+        return path in self._secret_keys
+
+    def report(self, path: str, value: Any, allowed: str, *, cli: bool = False) -> None:
+        """A bad value; `cli` when it is still the CLI's string for a top-level key."""
+        shown = "[secret]" if self._covers_secret(path) else _shown(value, cli)
+        self.problems.append(
+            f'{self.full_key(path)} = {shown} in stack "{self.stack}": {allowed}'
+        )
+
+    def report_key(self, path: str, problem: str) -> None:
+        """A problem with the key itself (missing, unknown), not with a value."""
+        self.report_other(self.full_key(path), problem)
+
+    def report_other(self, subject: str, problem: str) -> None:
+        self.problems.append(f'{subject} in stack "{self.stack}": {problem}')
+
+    def finish(self) -> None:
+        """Reports keys nobody read, then raises if anything was wrong."""
+        for section in self._sections:
+            section.report_unread()
+        if self.problems:
+            raise SettingsError(self.stack, self.problems)
+
+    def _covers_secret(self, path: str) -> bool:
+        return any(path == key or path.startswith((f"{key}.", f"{key}["))
+                   for key in self._secret_keys)
+
+
+class Section:
+    """A config object read field by field: the stack's top level, or an object inside it."""
+
+    def __init__(self, reader: ConfigReader, path: str, data: Mapping[str, Any], *, from_cli: bool = False):
+        self.reader = reader
+        self.path = path
+        self._data = data
+        self._from_cli = from_cli  # top-level values are CLI strings still to be decoded
+        self.kinds: dict[str, str] = {}  # every field read, with its kind: string, integer, object…
+        reader._sections.append(self)
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def has(self, name: str) -> bool:
+        return name in self._data
+
+    # -- scalars ---------------------------------------------------------
+
+    def text(self, name: str, default: Any = REQUIRED, *, choices: Iterable[str] = (),
+             pattern: str = "", hint: str = "", max_length: int = 0, check: Optional[Check] = None) -> Any:
+        """`hint` says in words what `pattern` allows."""
+        choices = tuple(choices)
+
+        def parse(raw: Any) -> tuple[Any, Optional[str]]:
+            if not isinstance(raw, str):
+                return None, "must be a string (quote it in YAML)"
+            if choices and raw not in choices:
+                return None, f"must be one of {', '.join(choices)}"
+            if max_length and len(raw) > max_length:
+                return None, f"must be at most {max_length} characters (is {len(raw)})"
+            if pattern and not re.fullmatch(pattern, raw):
+                return None, hint or f"must match {pattern}"
+            return raw, None
+
+        return self._scalar(name, "string", default, parse, check)
+
+    def integer(self, name: str, default: Any = REQUIRED, *, minimum: Optional[int] = None,
+                maximum: Optional[int] = None, check: Optional[Check] = None) -> Any:
+        allowed = "must be an integer" + _range_text(minimum, maximum)
+
+        def parse(raw: Any) -> tuple[Any, Optional[str]]:
+            value = raw
+            if self._from_cli and isinstance(raw, str) and re.fullmatch(r"-?\d+", raw):
+                value = int(raw)
+            if not isinstance(value, int) or isinstance(value, bool):
+                return None, allowed
+            if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+                return None, allowed
+            return value, None
+
+        return self._scalar(name, "integer", default, parse, check)
+
+    def number(self, name: str, default: Any = REQUIRED, *, minimum: Optional[float] = None,
+               maximum: Optional[float] = None, above: Optional[float] = None,
+               below: Optional[float] = None, check: Optional[Check] = None) -> Any:
+        bounds = [f"at least {minimum}" if minimum is not None else "",
+                  f"at most {maximum}" if maximum is not None else "",
+                  f"greater than {above}" if above is not None else "",
+                  f"less than {below}" if below is not None else ""]
+        allowed = "must be a number" + (" " + " and ".join(b for b in bounds if b) if any(bounds) else "")
+
+        def parse(raw: Any) -> tuple[Any, Optional[str]]:
+            value = raw
+            if self._from_cli and isinstance(raw, str):
+                try:
+                    value = float(raw)
+                except ValueError:
+                    return None, allowed
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                return None, allowed
+            if ((minimum is not None and value < minimum) or (maximum is not None and value > maximum)
+                    or (above is not None and value <= above) or (below is not None and value >= below)):
+                return None, allowed
+            return float(value), None
+
+        return self._scalar(name, "number", default, parse, check)
+
+    def boolean(self, name: str, default: Any = REQUIRED) -> Any:
+        def parse(raw: Any) -> tuple[Any, Optional[str]]:
+            if self._from_cli and raw in ("true", "false"):
+                return raw == "true", None
+            if isinstance(raw, bool):
+                return raw, None
+            return None, "must be true or false"
+
+        return self._scalar(name, "boolean", default, parse, None)
+
+    # -- collections -----------------------------------------------------
+
+    def text_list(self, name: str, default: Any = (), *, item: Optional[Check] = None,
+                  unique: bool = True) -> Any:
+        raw = self._collection(name, "array", default, list, "must be a list of strings")
+        if raw is None:
+            return default
+        values = []
+        for index, value in enumerate(raw):
+            problem = "must be a string" if not isinstance(value, str) else (item(value) if item else None)
+            if problem:
+                self.reader.report(f"{self.key(name)}[{index}]", value, problem)
+            elif unique and value in values:
+                self.reader.report(f"{self.key(name)}[{index}]", value, "is listed twice")
+            else:
+                values.append(value)
+        return tuple(values)
+
+    def mapping(self, name: str, default: Any = None, *, key: Optional[Check] = None,
+                value: Optional[Check] = None) -> Any:
+        """A string-to-string map, each key and value checked."""
+        default = {} if default is None else default
+        raw = self._collection(name, "object", default, dict, "must be a map of strings to strings")
+        if raw is None:
+            return dict(default)
+        result = {}
+        for entry_key, entry_value in raw.items():
+            path = f"{self.key(name)}.{entry_key}"
+            problem = key(entry_key) if key else None
+            if problem:
+                self.reader.report_key(path, problem)
+                continue
+            problem = "must be a string" if not isinstance(entry_value, str) else (value(entry_value) if value else None)
+            if problem:
+                self.reader.report(path, entry_value, problem)
+                continue
+            result[entry_key] = entry_value
+        return result
+
+    def section(self, name: str) -> "Section":
+        """A nested object; absent means empty, so every field takes its default."""
+        raw = self._collection(name, "object", {}, dict, "must be an object (a YAML map)")
+        return Section(self.reader, self.key(name), raw or {})
+
+    def sections(self, name: str, default: Any = ()) -> list["Section"]:
+        """A list of objects, e.g. one per inference service."""
+        raw = self._collection(name, "array", default, list, "must be a list of objects")
+        result = []
+        for index, item in enumerate(raw or ()):
+            path = f"{self.key(name)}[{index}]"
+            if isinstance(item, dict):
+                result.append(Section(self.reader, path, item))
+            else:
+                self.reader.report(path, item, "must be an object (a YAML map)")
+        return result
+
+    def secret(self, name: str) -> Optional[SecretValue]:
+        """A value that must come from secret config (`pulumi config set --secret`)."""
+        path = self.key(name)
+        self.kinds[name] = "secret"
+        if name not in self._data:
+            return None
+        if not self.reader.is_secret(path):
+            self.reader.report_key(path, f"must be set as a secret: pulumi config set --secret {path} <value>")
+            return None
+        raw = self._data[name]
+        if not isinstance(raw, str) or not raw:
+            self.reader.report(path, raw, "must be a non-empty string")
+            return None
+        return SecretValue(raw)
+
+    def secret_mapping(self, name: str, *, value: Optional[Check] = None) -> Optional[dict[str, SecretValue]]:
+        """A secret JSON object of names to values, e.g. webhook names to their URLs."""
+        secret = self.secret(name)
+        if secret is None:
+            return None
+        try:
+            raw = json.loads(secret.reveal())
+        except ValueError:
+            raw = None
+        if not isinstance(raw, dict):
+            self.reader.report(self.key(name), None,
+                               'must be a JSON object of names to strings, e.g. {"slack": "https://…"}')
+            return None
+        result = {}
+        for entry_key, entry_value in raw.items():
+            problem = "must be a string" if not isinstance(entry_value, str) else (value(entry_value) if value else None)
+            if problem:
+                self.reader.report(f"{self.key(name)}.{entry_key}", None, problem)
+            # Kept even when bad, so checks across keys see every name once.
+            result[entry_key] = SecretValue(entry_value if isinstance(entry_value, str) else "")
+        return result
+
+    # -- bookkeeping -----------------------------------------------------
+
+    def report(self, name: str, value: Any, allowed: str) -> None:
+        """A problem found by a check across fields."""
+        self.reader.report(self.key(name), value, allowed)
+
+    def report_unread(self) -> None:
+        for name in self._data:
+            if name in self.kinds:
+                continue
+            hint = difflib.get_close_matches(name, sorted(self.kinds), n=1)
+            suggestion = f"; did you mean {self.key(hint[0])}?" if hint else ""
+            known = ", ".join(sorted(self.kinds))
+            self.reader.report_key(self.key(name), f"unknown key{suggestion} (known here: {known})")
+
+    def _scalar(self, name: str, kind: str, default: Any, parse: Callable, check: Optional[Check]) -> Any:
+        self.kinds[name] = kind
+        if name not in self._data:
+            if default is REQUIRED:
+                self.reader.report_key(self.key(name), f"is required; set it with: pulumi config set {self.key(name)} <value>"
+                                       if self._from_cli else "is required")
+                return None
+            return default
+        raw = self._data[name]
+        value, problem = parse(raw)
+        if problem is None and check is not None:
+            problem = check(value)
+        if problem:
+            self.reader.report(self.key(name), raw, problem, cli=self._from_cli)
+            return None if default is REQUIRED else default
+        return value
+
+    def _collection(self, name: str, kind: str, default: Any, python_type: type, allowed: str) -> Any:
+        self.kinds[name] = kind
+        if name not in self._data:
+            return default
+        raw = self._data[name]
+        if self._from_cli and isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                pass
+        if not isinstance(raw, python_type):
+            self.reader.report(self.key(name), raw, allowed, cli=self._from_cli)
+            return None
+        return raw
+
+
+def _range_text(minimum: Optional[int], maximum: Optional[int]) -> str:
+    if minimum is not None and maximum is not None:
+        return f" from {minimum} to {maximum}"
+    if minimum is not None:
+        return f" of at least {minimum}"
+    if maximum is not None:
+        return f" of at most {maximum}"
+    return ""

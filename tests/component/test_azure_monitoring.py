@@ -1,0 +1,197 @@
+"""AzureMonitoring under mocks: the values that matter and the wiring between resources."""
+
+import pulumi
+import pytest
+
+from components.azure_monitoring import (APP_INSIGHTS_METRICS, DAILY_CAP_QUERY, P95_DURATION_QUERY,
+                                         AzureMonitoring, metric_criteria)
+from tests.helpers import run_component
+
+WORKSPACE = "azure-native:operationalinsights:Workspace"
+COMPONENT = "azure-native:applicationinsights:Component"
+ACTION_GROUP = "azure-native:monitor:ActionGroup"
+METRIC_ALERT = "azure-native:monitor:MetricAlert"
+LOG_ALERT = "azure-native:monitor:ScheduledQueryRule"
+WEB_TEST = "azure-native:applicationinsights:WebTest"
+GROUP = "azure-native:resources:ResourceGroup"
+
+HOOKS = {"slack": "https://hooks.slack.example.com/services/T0/B0/abcdefgh",
+         "pagerduty": "https://events.pagerduty.example.com/integration/0123456789/enqueue"}
+
+
+def azure_plan(stack="staging", overrides=None, export=False):
+    def build(settings):
+        azure = AzureMonitoring("azure-monitoring", settings)
+        if export:
+            pulumi.export("connectionString", azure.connection_string)
+            pulumi.export("instrumentationKey", azure.instrumentation_key)
+    secrets = {"azure.webhookUrls": {k: HOOKS[k] for k in (["slack"] if stack == "staging" else HOOKS)}}
+    return run_component(build, stack, overrides, secrets)
+
+
+@pytest.fixture(scope="module")
+def staging():
+    return azure_plan("staging")
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return azure_plan("prod")
+
+
+def test_workspace_is_per_gb_with_retention_cap_and_no_local_auth(staging):
+    workspace = staging.one(WORKSPACE).inputs
+    assert workspace["workspaceName"] == "ai-staging-logs"
+    assert workspace["sku"] == {"name": "PerGB2018"}
+    assert workspace["retentionInDays"] == 30
+    assert workspace["workspaceCapping"] == {"dailyQuotaGb": 2}
+    assert workspace["features"] == {"disableLocalAuth": True}
+    assert workspace["location"] == "westeurope"
+
+
+def test_app_insights_is_workspace_based_web_without_local_auth(staging):
+    component = staging.one(COMPONENT).inputs
+    assert component["workspaceResourceId"] == staging.one(WORKSPACE).id
+    assert (component["kind"], component["applicationType"], component["ingestionMode"]) == \
+        ("web", "web", "LogAnalytics")
+    assert component["disableLocalAuth"] is True
+    assert component["resourceName"] == "ai-staging-insights"
+
+
+def test_local_auth_is_enabled_only_when_settings_say_so():
+    plan = azure_plan("staging", {"azure.appInsightsLocalAuth": True})
+    assert plan.one(COMPONENT).inputs["disableLocalAuth"] is False
+
+
+def test_action_group_has_the_receivers_with_the_common_schema_and_hidden_webhook_urls(prod):
+    group = prod.one(ACTION_GROUP)
+    inputs = group.inputs
+    assert (inputs["groupShortName"], inputs["enabled"], inputs["location"]) == ("ai-prod", True, "global")
+    assert inputs["emailReceivers"] == [
+        {"name": "oncall", "emailAddress": "ai-oncall@example.com", "useCommonAlertSchema": True},
+        {"name": "platform-team", "emailAddress": "ml-platform@example.com", "useCommonAlertSchema": True}]
+    assert inputs["webhookReceivers"] == [
+        {"name": "slack", "serviceUri": "[secret]", "useCommonAlertSchema": True},
+        {"name": "pagerduty", "serviceUri": "[secret]", "useCommonAlertSchema": True}]
+    assert [hook["serviceUri"] for hook in group.raw_inputs["webhookReceivers"]] == [HOOKS["slack"], HOOKS["pagerduty"]]
+    assert group.secret_paths == ("webhookReceivers[0].serviceUri", "webhookReceivers[1].serviceUri")
+
+
+@pytest.mark.parametrize("name, metric, aggregation, threshold, severity", [
+    ("azure-monitoring-request-duration", "requests/duration", "Average", 1500, 3),
+    ("azure-monitoring-failed-requests", "requests/failed", "Count", 25, 3),
+    ("azure-monitoring-server-exceptions", "exceptions/server", "Count", 25, 3),
+])
+def test_metric_alerts_watch_app_insights_and_notify_the_action_group(
+        staging, name, metric, aggregation, threshold, severity):
+    alert = staging.one(METRIC_ALERT, name).inputs
+    assert alert["scopes"] == [staging.one(COMPONENT).id]
+    assert alert["actions"] == [{"actionGroupId": staging.one(ACTION_GROUP).id}]
+    criterion, = alert["criteria"]["allOf"]
+    assert alert["criteria"]["odataType"] == "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria"
+    assert (criterion["metricName"], criterion["timeAggregation"], criterion["threshold"]) == \
+        (metric, aggregation, threshold)
+    assert criterion["metricNamespace"] == "microsoft.insights/components"
+    assert criterion["operator"] == "GreaterThan"
+    assert (alert["severity"], alert["evaluationFrequency"], alert["windowSize"]) == (severity, "PT1M", "PT5M")
+    assert alert["location"] == "global" and alert["enabled"] is True
+
+
+def test_metric_alerts_use_only_metrics_and_aggregations_app_insights_offers(prod):
+    for alert in prod.of_type(METRIC_ALERT):
+        for criterion in alert.inputs["criteria"].get("allOf", []):
+            assert criterion["timeAggregation"] in APP_INSIGHTS_METRICS[criterion["metricName"]]
+
+
+def test_a_percentile_of_request_duration_is_refused():
+    with pytest.raises(ValueError, match="App Insights offers no Percentile95 of requests/duration"):
+        metric_criteria("P95", "requests/duration", "Percentile95", 1000)
+
+
+def test_p95_is_a_log_alert_over_app_insights_requests(staging):
+    alert = staging.one(LOG_ALERT, "azure-monitoring-p95-duration").inputs
+    assert alert["scopes"] == [staging.one(COMPONENT).id]
+    assert alert["actions"] == {"actionGroups": [staging.one(ACTION_GROUP).id]}
+    condition, = alert["criteria"]["allOf"]
+    assert condition["query"] == P95_DURATION_QUERY
+    assert "percentile(duration, 95)" in condition["query"]
+    assert (condition["metricMeasureColumn"], condition["timeAggregation"]) == ("P95DurationMs", "Maximum")
+    assert (condition["operator"], condition["threshold"]) == ("GreaterThan", 2000)
+    assert condition["dimensions"] == [{"name": "cloud_RoleName", "operator": "Include", "values": ["*"]}]
+    assert (alert["kind"], alert["severity"], alert["evaluationFrequency"], alert["windowSize"]) == \
+        ("LogAlert", 3, "PT5M", "PT15M")
+    assert alert["location"] == "westeurope"
+
+
+def test_daily_cap_alert_watches_the_workspace(staging):
+    alert = staging.one(LOG_ALERT, "azure-monitoring-daily-cap").inputs
+    assert alert["scopes"] == [staging.one(WORKSPACE).id]
+    assert alert["actions"] == {"actionGroups": [staging.one(ACTION_GROUP).id]}
+    condition, = alert["criteria"]["allOf"]
+    assert condition["query"] == DAILY_CAP_QUERY
+    assert (condition["timeAggregation"], condition["operator"], condition["threshold"]) == ("Count", "GreaterThan", 0)
+    assert (alert["evaluationFrequency"], alert["windowSize"], alert["severity"]) == ("PT1H", "P1D", 3)
+
+
+def test_without_a_daily_cap_there_is_no_daily_cap_alert():
+    plan = azure_plan("staging", {"azure.dailyCapGb": -1})
+    assert plan.one(WORKSPACE).inputs["workspaceCapping"] == {"dailyQuotaGb": -1}
+    assert [a.name for a in plan.of_type(LOG_ALERT)] == ["azure-monitoring-p95-duration"]
+
+
+def test_availability_test_is_linked_to_app_insights_and_alerted_on(prod):
+    web_test = prod.one(WEB_TEST)
+    component_id = prod.one(COMPONENT).id
+    assert web_test.inputs["tags"][f"hidden-link:{component_id}"] == "Resource"
+    assert web_test.inputs["request"] == {"requestUrl": "https://inference.example.com/health",
+                                          "httpVerb": "GET", "parseDependentRequests": False}
+    assert (web_test.inputs["kind"], web_test.inputs["webTestKind"], web_test.inputs["frequency"]) == \
+        ("standard", "standard", 300)
+    assert len(web_test.inputs["locations"]) == 5
+    alert = prod.one(METRIC_ALERT, "azure-monitoring-availability-inference-health").inputs
+    assert alert["scopes"] == [web_test.id, component_id]
+    assert alert["criteria"] == {"odataType": "Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria",
+                                 "webTestId": web_test.id, "componentId": component_id, "failedLocationCount": 2}
+    assert alert["severity"] == 0
+    assert alert["actions"] == [{"actionGroupId": prod.one(ACTION_GROUP).id}]
+
+
+def test_no_availability_tests_means_no_web_tests(staging):
+    assert staging.of_type(WEB_TEST) == []
+
+
+def test_every_azure_resource_carries_the_uniform_tags(staging):
+    for resource in staging.resources:
+        if resource.type.startswith("azure-native:"):
+            tags = resource.inputs["tags"]
+            assert {k: tags[k] for k in ("environment", "service", "managed-by", "cost-center")} == {
+                "environment": "staging", "service": "ai-inference", "managed-by": "pulumi",
+                "cost-center": "ml-1234"}, resource.name
+
+
+def test_only_prod_protects_the_stateful_resources(staging, prod):
+    stateful = {GROUP, WORKSPACE, COMPONENT}
+    assert {r.type for r in prod.resources if r.protect} == stateful
+    assert not any(r.protect for r in staging.resources)
+
+
+def test_resources_live_in_the_created_group(staging):
+    group = staging.one(GROUP).inputs
+    assert group["resourceGroupName"] == "ai-staging-rg"
+    for resource in staging.resources:
+        if resource.type.startswith("azure-native:") and resource.type != GROUP:
+            assert resource.inputs["resourceGroupName"] == "ai-staging-rg"
+
+
+def test_an_existing_resource_group_is_used_not_created():
+    plan = azure_plan("staging", {"azure.existingResourceGroup": "platform-shared-rg"})
+    assert plan.of_type(GROUP) == []
+    assert plan.one(WORKSPACE).inputs["resourceGroupName"] == "platform-shared-rg"
+    assert plan.one(ACTION_GROUP).inputs["resourceGroupName"] == "platform-shared-rg"
+
+
+def test_connection_string_and_instrumentation_key_are_secret_outputs():
+    plan = azure_plan("staging", export=True)
+    assert plan.outputs == {"connectionString": "[secret]", "instrumentationKey": "[secret]"}
+    key = plan.raw_outputs["instrumentationKey"]
+    assert plan.raw_outputs["connectionString"].startswith(f"InstrumentationKey={key};")

@@ -1,0 +1,98 @@
+"""A stack's config as the Pulumi CLI would hand it to the program, without the CLI.
+
+Reads Pulumi.yaml (project name, typed keys and their defaults) and
+Pulumi.<stack>.yaml, applies the defaults, and turns every value into the
+string the CLI passes (objects and lists as JSON). Secrets the stack file cannot
+provide offline (none should be there, and `secure:` values cannot be decrypted
+without the stack's key) are replaced by placeholders that pass validation.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import yaml
+
+from components import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    project: str
+    stack: str
+    values: Mapping[str, str]
+    secret_keys: frozenset[str]
+    placeholders: tuple[str, ...] = field(default=())  # secret keys given stand-in values
+
+
+def cli_string(value: Any) -> str:
+    """How the CLI passes a config value: strings as is, everything else as JSON."""
+    return value if isinstance(value, str) else json.dumps(value, separators=(",", ":"))
+
+
+def project_file() -> dict:
+    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+
+
+def project_defaults(project: dict) -> dict[str, str]:
+    """Defaults declared in Pulumi.yaml, keyed by full config key."""
+    name = project["name"]
+    defaults = {}
+    for key, spec in (project.get("config") or {}).items():
+        full_key = key if ":" in key else f"{name}:{key}"
+        if isinstance(spec, dict) and "default" in spec:
+            defaults[full_key] = cli_string(spec["default"])
+        elif isinstance(spec, dict) and "value" in spec:
+            defaults[full_key] = cli_string(spec["value"])
+        elif not isinstance(spec, dict):
+            defaults[full_key] = cli_string(spec)
+    return defaults
+
+
+def stacks(config_dir: Path = ROOT) -> list[str]:
+    return sorted(path.name[len("Pulumi."):-len(".yaml")] for path in config_dir.glob("Pulumi.*.yaml"))
+
+
+def load(stack: str, *, overrides: Optional[Mapping[str, Any]] = None,
+         secrets: Optional[Mapping[str, Any]] = None, config_dir: Path = ROOT) -> StackConfig:
+    """The stack's effective config, from Pulumi.<stack>.yaml in `config_dir`.
+
+    `overrides` (None removes a key) and `secrets` take short or full keys; tests use them.
+    """
+    project = project_file()
+    name = project["name"]
+    stack_file = config_dir / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        raise FileNotFoundError(f"no stack file {stack_file}; stacks there: {', '.join(stacks(config_dir))}")
+    stack_values = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+
+    def full(key: str) -> str:
+        return key if ":" in key else f"{name}:{key}"
+
+    values = project_defaults(project)
+    for key, value in stack_values.items():
+        # Ciphertext (`secure:`) needs the stack's key; offline it gets a placeholder below.
+        if not (isinstance(value, dict) and set(value) == {"secure"}):
+            values[full(key)] = cli_string(value)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            values.pop(full(key), None)
+        else:
+            values[full(key)] = cli_string(value)
+    secret_keys = set()
+    for key, value in (secrets or {}).items():
+        values[full(key)] = cli_string(value)
+        secret_keys.add(full(key))
+
+    placeholders = []
+    for key, value in settings.placeholder_secrets(values, name).items():
+        if key not in values:
+            values[key] = value
+            secret_keys.add(key)
+            placeholders.append(key)
+    return StackConfig(name, stack, values, frozenset(secret_keys), tuple(sorted(placeholders)))
