@@ -134,7 +134,7 @@ class Section:
         self.path = path
         self._data = data
         self._from_cli = from_cli  # top-level values are CLI strings still to be decoded
-        self.kinds: dict[str, str] = {}  # every field read, with its kind: string, integer, object…
+        self.kinds: dict[str, str] = {}  # field -> string, integer, number, boolean, array, object, objects, secret
         reader._sections.append(self)
 
     def key(self, name: str) -> str:
@@ -260,7 +260,7 @@ class Section:
 
     def sections(self, name: str, default: Any = ()) -> list["Section"]:
         """A list of objects, e.g. one per inference service."""
-        raw = self._collection(name, "array", default, list, "must be a list of objects")
+        raw = self._collection(name, "objects", default, list, "must be a list of objects")
         result = []
         for index, item in enumerate(raw or ()):
             path = f"{self.key(name)}[{index}]"

@@ -1,0 +1,47 @@
+"""Pulumi.yaml's schema, settings.py and the README describe the same keys."""
+
+import re
+
+import pytest
+
+from components import settings as stack_settings
+from components.config_reader import ConfigReader
+from tests.helpers import NS, config
+from tools import stack_config
+from tools.stack_config import ROOT
+
+# How Pulumi's project config schema spells the kinds the reader records.
+SCHEMA_TYPES = {"string": "string", "integer": "integer", "boolean": "boolean", "array": "array"}
+
+
+@pytest.fixture(scope="module")
+def keys_read():
+    """Every top-level key settings.py reads, with its kind."""
+    cfg = config("prod")
+    reader = ConfigReader(NS, cfg.stack, cfg.values, cfg.secret_keys)
+    stack_settings.read(reader)
+    reader.finish()
+    return reader.root.kinds
+
+
+def test_every_key_in_the_project_schema_is_read_with_the_same_type(keys_read):
+    schema = stack_config.project_file()["config"]
+    for key, spec in schema.items():
+        assert key in keys_read, f"Pulumi.yaml declares {key}, which settings never reads"
+        assert SCHEMA_TYPES.get(keys_read[key]) == spec["type"], key
+        if spec["type"] == "array":
+            assert spec["items"] == {"type": "string"}
+
+
+def test_every_scalar_key_is_in_the_project_schema_so_the_cli_checks_it(keys_read):
+    schema = stack_config.project_file()["config"]
+    scalar = {key for key, kind in keys_read.items() if kind in SCHEMA_TYPES}
+    assert scalar - set(schema) == set()
+
+
+def test_the_readme_documents_every_key(keys_read):
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("| key | type |", 1)[1].split("\n\n", 1)[0]  # the reference table
+    documented = set(re.findall(r"^\| `([^`]+)` \|", table, flags=re.MULTILINE))
+    assert set(keys_read) - documented == set(), "keys missing from the README's configuration reference"
+    assert documented - set(keys_read) == set(), "the README documents keys settings does not read"
