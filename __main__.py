@@ -2,9 +2,13 @@
 
 import pulumi
 import pulumi_azure_native as azure_native
+import pulumi_kubernetes as kubernetes
 
 from components import settings as stack_settings
 from components.azure_monitoring import AzureMonitoring
+from components.inference_service import InferenceService
+from components.otel_collector import OtelCollector
+from components.workload_namespace import WorkloadNamespace
 
 # Settings come first: bad config stops the run here, before anything is registered.
 settings = stack_settings.load(
@@ -19,10 +23,25 @@ azure_provider = azure_native.Provider(
     subscription_id=settings.azure.subscription_id,
     location=settings.azure.location,
 )
-azure = AzureMonitoring("azure-monitoring", settings,
-                        opts=pulumi.ResourceOptions(providers=[azure_provider]))
+kubernetes_provider = kubernetes.Provider(
+    "kubernetes",
+    context=settings.kubernetes.context,
+    kubeconfig=settings.kubernetes.kubeconfig.output() if settings.kubernetes.kubeconfig else None,
+    namespace=settings.kubernetes.namespace,
+)
+on_azure = pulumi.ResourceOptions(providers=[azure_provider])
+on_kubernetes = pulumi.ResourceOptions(providers=[kubernetes_provider])
+
+azure = AzureMonitoring("azure-monitoring", settings, opts=on_azure)
+namespace = WorkloadNamespace("workloads", settings, azure.connection_string, opts=on_kubernetes)
+collector = OtelCollector("otel-collector", settings, namespace.name, namespace.secret_name, opts=on_kubernetes)
+for service in settings.services:
+    InferenceService(service.name, settings, service, namespace.name, namespace.secret_name,
+                     collector.otlp_grpc_endpoint, opts=on_kubernetes)
 
 pulumi.export("workspaceId", azure.workspace_id)
 pulumi.export("appInsightsConnectionString", azure.connection_string)
 pulumi.export("appInsightsInstrumentationKey", azure.instrumentation_key)
 pulumi.export("actionGroupId", azure.action_group_id)
+pulumi.export("namespace", namespace.name)
+pulumi.export("collectorOtlpEndpoint", collector.otlp_grpc_endpoint)

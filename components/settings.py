@@ -11,11 +11,12 @@ import json
 import re
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Iterable, Mapping, Optional
+from typing import Any, Callable, Iterable, Mapping, Optional
 from urllib.parse import urlparse
 
-from components.config_reader import ConfigReader, SecretValue, Section
+from components.config_reader import REQUIRED, Check, ConfigReader, SecretValue, Section
 from components.durations import iso_minutes
+from components.quantities import mebibytes, memory_bytes, millicores
 
 PROJECT = "ai-observability"
 
@@ -38,11 +39,26 @@ WEBTEST_LOCATIONS = (
 )
 RESERVED_TAGS = ("environment", "service", "managed-by")
 
+# The cluster side.
+KUBERNETES_MIN_MINOR = 30  # preStop sleep hooks and PDB unhealthyPodEvictionPolicy are used
+COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib:0.153.0"
+COLLECTOR_EXPORTERS = ("azuremonitor", "datadog", "prometheus")
+DATADOG_SITES = ("datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
+                 "ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com")
+UNPRIVILEGED_PORTS = (1024, 65535)  # restricted pods drop every capability, so no low ports
+
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 DNS_LABEL_HINT = "must be lowercase letters, digits and hyphens, starting and ending with a letter or digit"
 RECEIVER_NAME = r"[A-Za-z0-9][A-Za-z0-9 _-]{0,127}"
 EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
+DNS_1035 = r"[a-z]([-a-z0-9]*[a-z0-9])?"  # Service names must start with a letter
+LABEL_VALUE = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+LABEL_VALUE_HINT = "must be at most 63 letters, digits, - _ . starting and ending with a letter or digit"
+PROMETHEUS_METRIC = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
+PROMETHEUS_LABEL = r"[a-zA-Z_][a-zA-Z0-9_]*"
+IMAGE = (r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+         r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?")
 
 
 # -- settings objects ------------------------------------------------------
@@ -105,6 +121,80 @@ class AzureSettings:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """Container requests and limits, as Kubernetes quantities."""
+
+    cpu_request: str
+    memory_request: str
+    cpu_limit: str
+    memory_limit: str
+
+
+@dataclass(frozen=True)
+class MetricContract:
+    """What an inference service emits; every rule, monitor and query is built from it."""
+
+    requests: str  # counter, labelled model and status
+    latency: str  # histogram (base name), labelled model
+    tokens: str  # counter, labelled model and token_type
+    cost: str  # counter, labelled model
+    model_label: str
+    status_label: str
+    error_status: str
+    token_type_label: str
+
+    def series(self) -> tuple[str, ...]:
+        """Every series name a query may use."""
+        return (self.requests, f"{self.latency}_bucket", f"{self.latency}_sum", f"{self.latency}_count",
+                self.tokens, self.cost)
+
+
+@dataclass(frozen=True)
+class InferenceService:
+    name: str
+    image: str
+    version: str
+    model_name: str
+    model_version: str
+    min_replicas: int
+    max_replicas: int
+    target_cpu_utilization: int
+    resources: Resources
+    http_port: int
+    metrics_port: int
+    termination_grace_seconds: int
+    startup_seconds: int
+    metrics: MetricContract
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    image: str
+    version: str  # the image tag, or the digest's first 12 hex digits
+    replicas: int
+    resources: Resources
+    exporters: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    version: str  # major.minor, what manifests are validated against
+    namespace: str
+    context: Optional[str]  # None: the kubeconfig's current context
+    kubeconfig: Optional[SecretValue]  # None: the provider's default kubeconfig
+    monitoring_namespaces: tuple[str, ...]  # may scrape metrics ports
+    client_namespaces: tuple[str, ...]  # may call the services, besides their own namespace
+
+
+@dataclass(frozen=True)
+class DatadogSettings:
+    enabled: bool
+    site: str
+    api_key: Optional[SecretValue]
+    agent_namespace: str
+
+
+@dataclass(frozen=True)
 class Settings:
     project: str
     stack: str
@@ -113,6 +203,10 @@ class Settings:
     application: str
     tags: Mapping[str, str]  # every Azure tag: the uniform three plus the stack's extras
     azure: AzureSettings
+    kubernetes: KubernetesSettings
+    datadog: DatadogSettings
+    services: tuple[InferenceService, ...]
+    collector: CollectorSettings
 
     def resource_name(self, what: str) -> str:
         """Physical names follow one pattern, e.g. ai-staging-logs."""
@@ -149,14 +243,29 @@ def read(reader: ConfigReader) -> Settings:
     if len(tags) > 50:
         root.report("tags", extra_tags, "Azure allows at most 50 tags per resource, including the 3 reserved ones")
 
+    production = root.boolean("production")
+    azure = _azure(root)
+    datadog = _datadog(root)
+    collector = _collector(root, production)
+    if "datadog" in collector.exporters and not datadog.enabled:
+        root.report("collector.exporters", list(collector.exporters),
+                    "may list datadog only when datadog.enabled is true")
+    if "azuremonitor" in collector.exporters and not azure.app_insights_local_auth:
+        root.report("collector.exporters", list(collector.exporters),
+                    "lists azuremonitor, whose exporter authenticates with the instrumentation key only; "
+                    "set azure.appInsightsLocalAuth to true, or drop azuremonitor")
     return Settings(
         project=reader.namespace,
         stack=stack,
-        production=root.boolean("production"),
+        production=bool(production),
         name_prefix=name_prefix,
         application=application,
         tags=MappingProxyType(tags),
-        azure=_azure(root),
+        azure=azure,
+        kubernetes=_kubernetes(root),
+        datadog=datadog,
+        services=_services(root, production),
+        collector=collector,
     )
 
 
@@ -297,6 +406,180 @@ def _alert_rule(rule: Section, name: str) -> AlertRule:
     return AlertRule(threshold=threshold, severity=severity, frequency=frequency, window=window)
 
 
+# -- the cluster side --------------------------------------------------------
+
+
+def _kubernetes(root: Section) -> KubernetesSettings:
+    namespace_names = dict(item=lambda v: None if re.fullmatch(DNS_LABEL, v) else DNS_LABEL_HINT)
+    return KubernetesSettings(
+        version=root.text("kubernetes.version", pattern=r"1\.\d{1,2}", check=_kubernetes_version,
+                          hint="must be a Kubernetes minor version like 1.34"),
+        namespace=root.text("kubernetes.namespace", pattern=DNS_LABEL, max_length=63, hint=DNS_LABEL_HINT),
+        context=root.text("kubernetes.context") or None,
+        kubeconfig=root.secret("kubernetes.kubeconfig"),
+        monitoring_namespaces=root.text_list("kubernetes.monitoringNamespaces", **namespace_names),
+        client_namespaces=root.text_list("kubernetes.clientNamespaces", **namespace_names),
+    )
+
+
+def _datadog(root: Section) -> DatadogSettings:
+    enabled = root.boolean("datadog.enabled")
+    api_key = root.secret("datadog.apiKey")
+    if api_key is not None and not re.fullmatch(r"[0-9a-f]{32}", api_key.reveal()):
+        root.report("datadog.apiKey", None, "must be a Datadog API key: 32 hexadecimal characters")
+    if enabled and not root.has("datadog.apiKey"):
+        root.reader.report_key("datadog.apiKey", "is required when datadog.enabled is true; "
+                                                 "set it with: pulumi config set --secret datadog.apiKey <key>")
+    return DatadogSettings(
+        enabled=bool(enabled),
+        site=root.text("datadog.site", choices=DATADOG_SITES),
+        api_key=api_key,
+        agent_namespace=root.text("datadog.agentNamespace", pattern=DNS_LABEL, hint=DNS_LABEL_HINT),
+    )
+
+
+def _services(root: Section, production: bool) -> tuple[InferenceService, ...]:
+    services = tuple(_service(section, production) for section in root.sections("services"))
+    if not services and not root.has("services"):
+        root.reader.report_key("services", "is required: list at least one inference service")
+    names = [service.name for service in services]
+    for name in sorted({n for n in names if n and names.count(n) > 1}):
+        root.report("services", name, "service names must be unique")
+    return services
+
+
+def _service(service: Section, production: bool) -> InferenceService:
+    name = service.text("name", pattern=DNS_1035, max_length=40,
+                        hint="must be a DNS name: lowercase letters, digits and hyphens, starting with a letter")
+    image = _image(service, production)
+    tag = image_tag(image) if image else None
+    version = service.text("version", tag if tag and tag != "latest" else REQUIRED,
+                           pattern=LABEL_VALUE, max_length=63, hint=LABEL_VALUE_HINT)
+    model = service.section("model")
+    min_replicas = service.integer("minReplicas", 2, minimum=1, maximum=100)
+    max_replicas = service.integer("maxReplicas", 6, minimum=1, maximum=100)
+    if min_replicas is not None and max_replicas is not None and min_replicas > max_replicas:
+        service.report("minReplicas", min_replicas, f"must not exceed maxReplicas ({max_replicas})")
+    ports = service.section("ports")
+    http_port = ports.integer("http", 8080, minimum=UNPRIVILEGED_PORTS[0], maximum=UNPRIVILEGED_PORTS[1])
+    metrics_port = ports.integer("metrics", 8000, minimum=UNPRIVILEGED_PORTS[0], maximum=UNPRIVILEGED_PORTS[1])
+    if http_port == metrics_port:
+        ports.report("metrics", metrics_port, f"clashes with the http port ({http_port}); "
+                                              "the two container ports must differ")
+    return InferenceService(
+        name=name,
+        image=image,
+        version=version,
+        model_name=model.text("name", pattern=LABEL_VALUE, max_length=63, hint=LABEL_VALUE_HINT),
+        model_version=model.text("version", pattern=LABEL_VALUE, max_length=63, hint=LABEL_VALUE_HINT),
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        target_cpu_utilization=service.integer("targetCpuUtilization", 70, minimum=10, maximum=100),
+        resources=_resources(service.section("resources"), Resources("500m", "512Mi", "1", "1Gi")),
+        http_port=http_port,
+        metrics_port=metrics_port,
+        # Long enough for in-flight inference to finish after the pod stops receiving traffic.
+        termination_grace_seconds=service.integer("terminationGracePeriodSeconds", 60, minimum=10, maximum=3600),
+        # Model loading happens before /health answers; the startup probe allows this long.
+        startup_seconds=service.integer("startupSeconds", 300, minimum=10, maximum=3600),
+        metrics=_metric_contract(service.section("metrics")),
+    )
+
+
+def _metric_contract(metrics: Section) -> MetricContract:
+    def counter(value: str) -> Optional[str]:
+        return None if value.endswith("_total") else "must be a counter name ending in _total"
+
+    def metric(key: str, default: str, check: Optional[Check] = None) -> str:
+        return metrics.text(key, default, pattern=PROMETHEUS_METRIC, check=check,
+                            hint="must be a Prometheus metric name")
+
+    def label(key: str, default: str) -> str:
+        return metrics.text(key, default, pattern=PROMETHEUS_LABEL, hint="must be a Prometheus label name")
+
+    return MetricContract(
+        requests=metric("requests", "ai_inference_requests_total", counter),
+        latency=metric("latency", "ai_inference_latency_seconds"),
+        tokens=metric("tokens", "ai_tokens_used_total", counter),
+        cost=metric("cost", "ai_inference_cost_dollars_total", counter),
+        model_label=label("modelLabel", "model"),
+        status_label=label("statusLabel", "status"),
+        error_status=metrics.text("errorStatus", "error"),
+        token_type_label=label("tokenTypeLabel", "token_type"),
+    )
+
+
+def _collector(root: Section, production: bool) -> CollectorSettings:
+    collector = root.section("collector")
+    exporters = collector.text_list(
+        "exporters", ("azuremonitor", "prometheus"),
+        item=lambda v: None if v in COLLECTOR_EXPORTERS else f"must be one of {', '.join(COLLECTOR_EXPORTERS)}")
+    if not exporters:
+        collector.report("exporters", [], "must list at least one backend for the collector to export to")
+    resources = _resources(collector.section("resources"), Resources("200m", "256Mi", "1", "512Mi"))
+    if _quantity_ok(mebibytes, resources.memory_limit) and mebibytes(resources.memory_limit) < 128:
+        collector.report("resources.limits.memory", resources.memory_limit,
+                         "must be at least 128Mi; the memory limiter is sized from it")
+    image = _image(collector, production, COLLECTOR_IMAGE)
+    return CollectorSettings(
+        image=image,
+        version=image_tag(image) or image.rsplit("@sha256:", 1)[-1][:12],
+        replicas=collector.integer("replicas", 2, minimum=1, maximum=20),
+        resources=resources,
+        exporters=exporters,
+    )
+
+
+def _resources(resources: Section, defaults: Resources) -> Resources:
+    requests, limits = resources.section("requests"), resources.section("limits")
+    cpu = dict(check=lambda v: None if _quantity_ok(millicores, v) else "must be a CPU quantity like 500m or 2")
+    memory = dict(check=lambda v: None if _quantity_ok(memory_bytes, v)
+                  else "must be a memory quantity like 512Mi or 2Gi")
+    result = Resources(
+        cpu_request=requests.text("cpu", defaults.cpu_request, **cpu),
+        memory_request=requests.text("memory", defaults.memory_request, **memory),
+        cpu_limit=limits.text("cpu", defaults.cpu_limit, **cpu),
+        memory_limit=limits.text("memory", defaults.memory_limit, **memory),
+    )
+    if millicores(result.cpu_limit) < millicores(result.cpu_request):
+        limits.report("cpu", result.cpu_limit, f"must be at least the CPU request ({result.cpu_request})")
+    if memory_bytes(result.memory_limit) < memory_bytes(result.memory_request):
+        limits.report("memory", result.memory_limit, f"must be at least the memory request ({result.memory_request})")
+    return result
+
+
+def _image(section: Section, production: bool, default: Any = REQUIRED) -> str:
+    def pinned(image: str) -> Optional[str]:
+        tag = image_tag(image)
+        if production and "@" not in image and tag in (None, "latest"):
+            return ("must be pinned to a version tag or a digest in a production stack; "
+                    "latest and untagged images are refused")
+        return None
+
+    return section.text("image", default, pattern=IMAGE, check=pinned,
+                        hint="must be an image reference like registry.example.com/team/app:1.2.3")
+
+
+def image_tag(image: str) -> Optional[str]:
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else None
+
+
+def _kubernetes_version(value: str) -> Optional[str]:
+    if int(value.split(".")[1]) < KUBERNETES_MIN_MINOR:
+        return f"must be 1.{KUBERNETES_MIN_MINOR} or later"
+    return None
+
+
+def _quantity_ok(parse: Callable[[str], int], value: str) -> bool:
+    try:
+        parse(value)
+    except ValueError:
+        return False
+    return True
+
+
 # -- the offline render's stand-ins for secrets a stack file cannot hold --------------
 
 
@@ -304,6 +587,8 @@ def placeholder_secrets(values: Mapping[str, str], project: str = PROJECT) -> di
     """A harmless value, valid for the checks above, for each secret this config needs."""
     names = json.loads(values.get(f"{project}:azure.webhookReceivers", "[]") or "[]")
     placeholders = {}
+    if values.get(f"{project}:datadog.enabled") == "true":
+        placeholders[f"{project}:datadog.apiKey"] = "0" * 32
     if isinstance(names, list) and names:
         placeholders[f"{project}:azure.webhookUrls"] = json.dumps(
             {name: f"https://placeholder.invalid/webhook/{name}" for name in names if isinstance(name, str)})

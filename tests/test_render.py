@@ -6,10 +6,13 @@ import sys
 
 import pytest
 
+import kubernetes_validate
+import yaml
+
 from components.config_reader import SettingsError
 from tools import mocks, render
 from tools.stack_config import ROOT
-from tests.helpers import NS, STACKS, config
+from tests.helpers import NS, STACKS, config, restricted_violations, stack_plan
 
 KNOWN_HOOK = "https://hooks.slack.example.com/services/T0DEADBEEF/B0CAFEBABE/knownsecretvalue"
 
@@ -30,8 +33,8 @@ def test_plan_json_lists_every_resource_with_urn_type_name_id_and_inputs(rendere
     for resource in plan["resources"]:
         assert {"urn", "type", "name", "id", "inputs"} <= set(resource)
         assert resource["urn"].endswith(f"{resource['type']}::{resource['name']}")
-    ids = [r["id"] for r in plan["resources"] if r["id"]]
-    assert len(ids) == len(set(ids)), "ids must be unique so references can be followed"
+    ids = [(r["type"], r["id"]) for r in plan["resources"] if r["id"]]
+    assert len(ids) == len(set(ids)), "ids must be unique per type, as the providers make them"
     # References resolve: App Insights points at the workspace's id.
     by_type = {r["type"]: r for r in plan["resources"]}
     assert by_type["azure-native:applicationinsights:Component"]["inputs"]["workspaceResourceId"] == \
@@ -114,3 +117,50 @@ def test_make_render_prints_what_it_would_create(capsys, tmp_path):
     assert 'stack "prod":' in out
     assert "azure-native:monitor:MetricAlert" in out and "  4\n" in out.split("MetricAlert")[1][:80]
     assert "rendered with placeholders: ai-observability:azure.webhookUrls" in out
+
+
+# -- manifests -----------------------------------------------------------------
+
+KUBERNETES_VERSIONS = {"staging": "1.35", "prod": "1.34"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_manifests_are_the_planned_kubernetes_objects_exactly(rendered, stack):
+    files = sorted((rendered / stack / "manifests").glob("*.yaml"))
+    written = [yaml.safe_load(f.read_text()) for f in files]
+    planned = [r.inputs for r in stack_plan(stack).resources if r.type.startswith("kubernetes:")]
+    key = lambda o: (o["kind"], o["metadata"]["name"])
+    assert sorted(written, key=key) == sorted(planned, key=key)
+    assert [o["kind"] for o in written][:2] == ["Namespace", "ServiceAccount"]  # apply order
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_manifest_passes_kubernetes_validate_strict_for_the_stack_version(rendered, stack):
+    files = sorted((rendered / stack / "manifests").glob("*.yaml"))
+    assert len(files) == 16
+    for path in files:
+        manifest = yaml.safe_load(path.read_text())
+        assert kubernetes_validate.validate(manifest, KUBERNETES_VERSIONS[stack], strict=True) == \
+            KUBERNETES_VERSIONS[stack], path.name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_rendered_workload_follows_the_restricted_standard(rendered, stack):
+    for path in (rendered / stack / "manifests").glob("*-deployment-*.yaml"):
+        assert restricted_violations(yaml.safe_load(path.read_text())["spec"]["template"]["spec"]) == []
+
+
+def test_the_secret_manifest_is_masked(rendered):
+    secret = yaml.safe_load(next((rendered / "prod" / "manifests").glob("*-secret-*.yaml")).read_text())
+    assert secret["stringData"] == {"appinsights-connection-string": "[secret]", "datadog-api-key": "[secret]"}
+    leaks = render.leaked_secrets(list((rendered / "prod").rglob("*.*")), stack_plan("prod").secret_values())
+    assert leaks == []
+
+
+def test_an_invalid_manifest_is_reported_with_its_file_and_field(tmp_path):
+    bad = tmp_path / "00-deployment-bad.yaml"
+    bad.write_text(yaml.safe_dump({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad"},
+                                   "spec": {"replicas": "three", "selector": {}, "template": {}, "surprise": 1}}))
+    found = render.invalid_manifests([bad], "1.34")
+    assert len(found) == 1 and found[0].startswith("00-deployment-bad.yaml: spec")
+    assert render.invalid_manifests([bad], "1.99")[0].endswith("kubernetes-validate does not support version 1.99")

@@ -1,10 +1,12 @@
 """The offline render: `make render STACK=<stack>`.
 
 Runs __main__.py under Pulumi mocks with the stack file's config and writes what
-`pulumi up` would be asked to create to build/<stack>/plan.json: every resource
-with its inputs as the engine receives them, secrets masked. Exit codes:
-0 rendered, 2 the stack's config is invalid (nothing written), 1 the render
-itself found a problem (e.g. a secret that would have leaked).
+`pulumi up` would be asked to create to build/<stack>/: plan.json (every
+resource with its inputs as the engine receives them, secrets masked) and
+manifests/ (each Kubernetes object as it would be applied, validated with
+kubernetes-validate --strict for the stack's Kubernetes version). Exit codes:
+0 rendered, 2 the stack's config is invalid (nothing written), 1 the output
+is wrong (an invalid manifest, a secret that would have leaked).
 """
 
 from __future__ import annotations
@@ -17,6 +19,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import kubernetes_validate
+import yaml
+from kubernetes_validate.utils import SchemaNotFoundError, ValidationError, VersionNotSupportedError
+
+from components import settings as stack_settings
 from components.config_reader import SettingsError
 from tools import mocks, stack_config
 
@@ -30,11 +37,74 @@ def write_plan(plan: mocks.Plan, out: Path) -> list[Path]:
     return [path]
 
 
+# Apply order, as kubectl and Helm would use it; unknown kinds go last.
+KIND_ORDER = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Secret", "ConfigMap",
+              "Service", "Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NetworkPolicy")
+
+
+def manifests(plan: mocks.Plan) -> list[dict]:
+    """The Kubernetes objects in the plan, as they would be applied."""
+    objects = [r.inputs for r in plan.resources
+               if r.type.startswith("kubernetes:") and not r.type.startswith("pulumi:providers:")]
+    ranked = sorted(objects, key=lambda o: (KIND_ORDER.index(o["kind"]) if o["kind"] in KIND_ORDER
+                                            else len(KIND_ORDER), o["kind"], o["metadata"]["name"]))
+    return [{"apiVersion": o["apiVersion"], "kind": o["kind"], "metadata": _sorted(o["metadata"]),
+             **{k: _sorted(v) for k, v in sorted(o.items()) if k not in ("apiVersion", "kind", "metadata")}}
+            for o in ranked]
+
+
+def _sorted(value):
+    """Keys in a stable order (the wire format has none), lists as they are."""
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
+
+
+def write_manifests(plan: mocks.Plan, out: Path) -> list[Path]:
+    directory = out / "manifests"
+    directory.mkdir()
+    written = []
+    for index, manifest in enumerate(manifests(plan)):
+        path = directory / f"{index:02d}-{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
+        path.write_text(yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False))
+        written.append(path)
+    return written
+
+
+def invalid_manifests(files: list[Path], kubernetes_version: str) -> list[str]:
+    """What kubernetes-validate --strict says of each manifest, for the stack's Kubernetes version."""
+    problems = []
+    for path in files:
+        manifest = yaml.safe_load(path.read_text())
+        try:
+            kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
+        except ValidationError as error:
+            location = ".".join(str(p) for p in error.path)
+            problems.append(f"{path.name}: {location}: {error.message}")
+        except (SchemaNotFoundError, VersionNotSupportedError) as error:
+            problems.append(f"{path.name}: {error.message}")
+    return problems
+
+
+class _ManifestDumper(yaml.SafeDumper):
+    """Multi-line strings (the collector's config) as readable YAML blocks."""
+
+
+_ManifestDumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+
+
 def leaked_secrets(files: list[Path], secrets: set[str]) -> list[str]:
     """Files that contain a revealed secret value; empty when masking held."""
     # Short values (true, 1) are not distinctive enough to search for.
     distinctive = [s for s in secrets if len(s) >= 8]
     return [str(f) for f in files if any(s in f.read_text() for s in distinctive)]
+
+
+def settings_of(config: stack_config.StackConfig) -> stack_settings.Settings:
+    return stack_settings.load(config.values, config.secret_keys, config.stack, config.project)
 
 
 def package(type_: str) -> str:
@@ -72,6 +142,15 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     written = write_plan(plan, out)
+    manifest_files = write_manifests(plan, out)
+    written += manifest_files
+
+    kubernetes_version = settings_of(config).kubernetes.version
+    invalid = invalid_manifests(manifest_files, kubernetes_version)
+    if invalid:
+        print(f"manifests invalid for Kubernetes {kubernetes_version}:\n  " + "\n  ".join(invalid), file=sys.stderr)
+        shutil.rmtree(out)
+        return BAD_RENDER
 
     leaks = leaked_secrets(written, plan.secret_values())
     if leaks:
@@ -82,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(plan))
     if config.placeholders:
         print("secrets not available offline, rendered with placeholders: " + ", ".join(config.placeholders))
-    print("wrote " + ", ".join(os.path.relpath(path) for path in written))
+    print(f"wrote {os.path.relpath(out / 'plan.json')} and {len(manifest_files)} manifests in "
+          f"{os.path.relpath(out / 'manifests')}, valid for Kubernetes {kubernetes_version}")
     return 0
 
 

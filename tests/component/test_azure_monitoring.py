@@ -49,18 +49,19 @@ def test_workspace_is_per_gb_with_retention_cap_and_no_local_auth(staging):
     assert workspace["location"] == "westeurope"
 
 
-def test_app_insights_is_workspace_based_web_without_local_auth(staging):
+def test_app_insights_is_workspace_based_web(staging):
     component = staging.one(COMPONENT).inputs
     assert component["workspaceResourceId"] == staging.one(WORKSPACE).id
     assert (component["kind"], component["applicationType"], component["ingestionMode"]) == \
         ("web", "web", "LogAnalytics")
-    assert component["disableLocalAuth"] is True
     assert component["resourceName"] == "ai-staging-insights"
 
 
-def test_local_auth_is_enabled_only_when_settings_say_so():
-    plan = azure_plan("staging", {"azure.appInsightsLocalAuth": True})
-    assert plan.one(COMPONENT).inputs["disableLocalAuth"] is False
+def test_local_auth_is_disabled_unless_settings_say_otherwise(staging):
+    assert staging.one(COMPONENT).inputs["disableLocalAuth"] is False  # the stacks allow it for the collector
+    without_key_auth = azure_plan("staging", {"azure.appInsightsLocalAuth": False,
+                                              "collector": {"exporters": ["datadog", "prometheus"]}})
+    assert without_key_auth.one(COMPONENT).inputs["disableLocalAuth"] is True
 
 
 def test_action_group_has_the_receivers_with_the_common_schema_and_hidden_webhook_urls(prod):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.helpers import STACKS, stack_plan
+from tests.helpers import STACKS, program_plan, stack_plan
 
 AZURE_PROVIDER = "pulumi:providers:azure-native"
 
@@ -100,3 +100,58 @@ def test_only_prod_is_protected_and_has_an_availability_test():
         "azure-monitoring-group", "azure-monitoring-workspace", "azure-monitoring-app-insights"}
     assert staging.of_type("azure-native:applicationinsights:WebTest") == []
     assert len(prod.of_type("azure-native:applicationinsights:WebTest")) == 1
+
+
+# -- the cluster side ----------------------------------------------------------
+
+def kubernetes_objects(plan):
+    return [r for r in plan.resources if r.type.startswith("kubernetes:")]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_app_insights_connection_string_flows_into_the_kubernetes_secret(stack):
+    plan = stack_plan(stack)
+    secret = plan.one("kubernetes:core/v1:Secret")
+    assert secret.inputs["stringData"]["appinsights-connection-string"] == "[secret]"
+    assert secret.raw_inputs["stringData"]["appinsights-connection-string"] == \
+        plan.raw_outputs["appInsightsConnectionString"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_kubernetes_objects_use_the_explicit_provider_from_the_stack_settings(stack):
+    plan = stack_plan(stack)
+    provider = plan.one("pulumi:providers:kubernetes")
+    assert provider.inputs["context"] == f"aks-ai-{stack}"
+    assert provider.inputs["namespace"] == "ai-inference"
+    assert {r.provider for r in kubernetes_objects(plan)} == {provider.urn}
+    assert plan.outputs["collectorOtlpEndpoint"] == "http://otel-collector.ai-inference.svc.cluster.local:4317"
+
+
+def spec(stack, type_, name):
+    return stack_plan(stack).one(type_, name).inputs["spec"]
+
+
+def test_prod_runs_more_and_larger_inference_pods_and_collectors():
+    staging, prod = (spec(s, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "ai-inference-hpa") for s in STACKS)
+    assert (staging["minReplicas"], staging["maxReplicas"]) == (2, 4)
+    assert (prod["minReplicas"], prod["maxReplicas"]) == (3, 12)
+    staging, prod = (spec(s, "kubernetes:apps/v1:Deployment", "ai-inference-deployment")
+                     ["template"]["spec"]["containers"][0]["resources"] for s in STACKS)
+    assert staging == {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
+    assert prod == {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
+    staging, prod = (spec(s, "kubernetes:apps/v1:Deployment", "otel-collector-deployment") for s in STACKS)
+    assert (staging["replicas"], prod["replicas"]) == (2, 3)
+
+
+def test_each_stack_targets_its_own_kubernetes_version():
+    versions = [stack_plan(s).one("kubernetes:core/v1:Namespace").inputs["metadata"]["labels"]
+                ["pod-security.kubernetes.io/enforce-version"] for s in STACKS]
+    assert versions == ["v1.35", "v1.34"]
+
+
+def test_a_kubeconfig_from_secret_config_stays_secret_on_the_provider():
+    kubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\nusers: [{name: ci, user: {token: s3cr3t-token}}]\n"
+    plan = program_plan("staging", secrets={"kubernetes.kubeconfig": kubeconfig})
+    provider = plan.one("pulumi:providers:kubernetes")
+    assert provider.inputs["kubeconfig"] == "[secret]"
+    assert kubeconfig in plan.secret_values()

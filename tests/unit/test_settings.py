@@ -16,7 +16,7 @@ def test_staging_reads_into_typed_settings_with_defaults_filled_in():
     azure = s.azure
     assert azure.retention_days == 30 and azure.daily_cap_gb == 2.0
     assert azure.existing_resource_group is None
-    assert azure.app_insights_local_auth is False
+    assert azure.app_insights_local_auth is True  # the collector's azuremonitor exporter needs it
     assert azure.action_group_short_name == "ai-staging"
     assert [(r.name, r.address) for r in azure.email_receivers] == [("platform-team", "ml-platform-staging@example.com")]
     assert [r.name for r in azure.webhook_receivers] == ["slack"]
@@ -175,3 +175,126 @@ def test_availability_tests_read_with_azure_recommended_defaults():
 
 def test_no_daily_cap_is_allowed():
     assert load_settings("staging", {"azure.dailyCapGb": -1}).azure.daily_cap_gb is None
+
+
+# -- the cluster side ----------------------------------------------------------
+
+SERVICE = {"name": "ai-inference", "image": "registry.example.com/ml/ai-inference:1.4.2",
+           "model": {"name": "iris-classifier", "version": "2024-06-01"}}
+
+
+def with_service(**fields):
+    return {"services": [{**SERVICE, **fields}]}
+
+
+def test_services_read_with_defaults_and_version_from_the_image_tag():
+    service, = load_settings("staging").services
+    assert (service.name, service.version, service.model_name, service.model_version) == \
+        ("ai-inference", "1.4.2", "iris-classifier", "2024-06-01")
+    assert (service.min_replicas, service.max_replicas, service.target_cpu_utilization) == (2, 4, 70)
+    assert (service.http_port, service.metrics_port) == (8080, 8000)
+    assert service.resources == stack_settings.Resources("500m", "512Mi", "1", "1Gi")
+    assert (service.termination_grace_seconds, service.startup_seconds) == (60, 300)
+    assert service.metrics.requests == "ai_inference_requests_total"
+    assert service.metrics.latency == "ai_inference_latency_seconds"
+
+
+def test_kubernetes_collector_and_datadog_settings():
+    s = load_settings("staging")
+    assert (s.kubernetes.version, s.kubernetes.namespace, s.kubernetes.context) == ("1.35", "ai-inference", "aks-ai-staging")
+    assert s.kubernetes.kubeconfig is None
+    assert (s.kubernetes.monitoring_namespaces, s.kubernetes.client_namespaces) == (("monitoring",), ("ingress-nginx",))
+    assert (s.collector.image, s.collector.version) == (stack_settings.COLLECTOR_IMAGE, "0.153.0")
+    assert s.collector.exporters == ("azuremonitor", "datadog", "prometheus")
+    assert (s.datadog.enabled, s.datadog.site, s.datadog.agent_namespace) == (True, "datadoghq.eu", "datadog")
+    assert s.datadog.api_key.reveal() == "0" * 32  # the render's placeholder
+
+
+@pytest.mark.parametrize("stack, image, allowed", [
+    ("prod", "registry.example.com/ml/ai-inference:latest", "must be pinned to a version tag or a digest"),
+    ("prod", "registry.example.com/ml/ai-inference", "must be pinned to a version tag or a digest"),
+    ("staging", "Registry.example.com/ml/ai inference", "must be an image reference"),
+])
+def test_images_must_be_pinned_in_prod(stack, image, allowed):
+    found = problems(stack, with_service(image=image))
+    assert allowed in problem_for("services[0].image", found)
+
+
+def test_staging_may_run_latest_but_then_needs_an_explicit_version():
+    found = problems("staging", with_service(image="registry.example.com/ml/ai-inference:latest"))
+    assert "is required" in problem_for("services[0].version", found)
+    service, = load_settings("staging", with_service(image="registry.example.com/ml/ai-inference:latest",
+                                                     version="dev-42")).services
+    assert service.version == "dev-42"
+
+
+def test_a_digest_is_pinned_enough_for_prod():
+    digest = "registry.example.com/ml/ai-inference@sha256:" + "a" * 64
+    service, = load_settings("prod", with_service(image=digest, version="1.4.2")).services
+    assert service.image == digest
+
+
+@pytest.mark.parametrize("fields, key, allowed", [
+    ({"resources": {"requests": {"cpu": "2"}, "limits": {"cpu": "1"}}}, "services[0].resources.limits.cpu",
+     "must be at least the CPU request (2)"),
+    ({"resources": {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}},
+     "services[0].resources.limits.memory", "must be at least the memory request (2Gi)"),
+    ({"resources": {"requests": {"cpu": "two"}}}, "services[0].resources.requests.cpu", "must be a CPU quantity"),
+    ({"resources": {"limits": {"memory": "1GB"}}}, "services[0].resources.limits.memory", "must be a memory quantity"),
+    ({"minReplicas": 5, "maxReplicas": 3}, "services[0].minReplicas", "must not exceed maxReplicas (3)"),
+    ({"minReplicas": 0}, "services[0].minReplicas", "must be an integer from 1 to 100"),
+    ({"ports": {"http": 8000, "metrics": 8000}}, "services[0].ports.metrics",
+     "clashes with the http port (8000); the two container ports must differ"),
+    ({"ports": {"http": 80}}, "services[0].ports.http", "must be an integer from 1024 to 65535"),
+    ({"name": "AI_Inference"}, "services[0].name", "must be a DNS name"),
+    ({"model": {"name": "iris"}}, "services[0].model.version", "is required"),
+    ({"targetCpuUtilization": 150}, "services[0].targetCpuUtilization", "must be an integer from 10 to 100"),
+    ({"metrics": {"requests": "ai_requests"}}, "services[0].metrics.requests", "must be a counter name ending in _total"),
+    ({"metrics": {"statusLabel": "status-code"}}, "services[0].metrics.statusLabel", "must be a Prometheus label name"),
+    ({"replicas": 3}, "services[0].replicas", "unknown key"),
+])
+def test_bad_service_settings_name_their_key(fields, key, allowed):
+    assert allowed in problem_for(key, problems("prod", with_service(**fields)))
+
+
+def test_services_are_required_and_unique():
+    assert "list at least one inference service" in problem_for("services", problems("staging", {"services": None}))
+    found = problems("staging", {"services": [SERVICE, SERVICE]})
+    assert "service names must be unique" in problem_for("services", found)
+
+
+@pytest.mark.parametrize("overrides, key, allowed", [
+    ({"kubernetes.version": "1.29"}, "kubernetes.version", "must be 1.30 or later"),
+    ({"kubernetes.version": "v1.34"}, "kubernetes.version", "must be a Kubernetes minor version like 1.34"),
+    ({"kubernetes.version": None}, "kubernetes.version", "is required"),
+    ({"kubernetes.namespace": "AI"}, "kubernetes.namespace", "must be lowercase letters"),
+    ({"kubernetes.monitoringNamespaces": ["Monitoring"]}, "kubernetes.monitoringNamespaces[0]",
+     "must be lowercase letters"),
+    ({"datadog.site": "datadoghq.org"}, "datadog.site", "must be one of datadoghq.com"),
+    ({"collector": {"exporters": ["jaeger"]}}, "collector.exporters[0]",
+     "must be one of azuremonitor, datadog, prometheus"),
+    ({"collector": {"exporters": []}}, "collector.exporters", "must list at least one backend"),
+    ({"collector": {"replicas": 0}}, "collector.replicas", "must be an integer from 1 to 20"),
+    ({"collector": {"resources": {"limits": {"memory": "64Mi"}, "requests": {"memory": "64Mi"}}}},
+     "collector.resources.limits.memory", "must be at least 128Mi"),
+    ({"collector": {"image": "otel/opentelemetry-collector-contrib:latest"}}, "collector.image",
+     "must be pinned"),
+    ({"datadog.enabled": False}, "collector.exporters", "may list datadog only when datadog.enabled is true"),
+    ({"azure.appInsightsLocalAuth": False}, "collector.exporters",
+     "authenticates with the instrumentation key only; set azure.appInsightsLocalAuth to true"),
+])
+def test_bad_cluster_settings_name_their_key(overrides, key, allowed):
+    assert allowed in problem_for(key, problems("prod", overrides))
+
+
+def test_datadog_keys_come_from_secret_config():
+    cfg = config("staging")
+    values = {k: v for k, v in cfg.values.items() if k != f"{NS}:datadog.apiKey"}
+    with pytest.raises(SettingsError) as error:
+        stack_settings.load(values, cfg.secret_keys - {f"{NS}:datadog.apiKey"}, "staging")
+    assert "is required when datadog.enabled is true" in problem_for("datadog.apiKey", error.value.problems)
+    bad = problems("staging", secrets={"datadog.apiKey": "not-a-key"})
+    assert problem_for("datadog.apiKey", bad) == \
+        f'{NS}:datadog.apiKey = [secret] in stack "staging": must be a Datadog API key: 32 hexadecimal characters'
+    plain = problems("staging", {"datadog.apiKey": "f" * 32})
+    assert "must be set as a secret" in problem_for("datadog.apiKey", plain)

@@ -1,0 +1,114 @@
+"""The OpenTelemetry Collector's config, built from settings. Pure, so every backend combination is testable.
+
+Processors run memory_limiter first (refuse data before running out of memory),
+k8sattributes next, batch last. Each enabled backend adds its exporters; a
+pipeline exists only when something exports its signal.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+BASE = Path(__file__).resolve().parent.parent / "k8s" / "otel-collector.yaml"
+
+# Container ports, named as the Deployment and Service name them.
+PORTS = {"otlp-grpc": 4317, "otlp-http": 4318, "metrics": 8888, "prometheus": 8889, "health": 13133}
+HEALTH_PATH = "/"
+SIGNALS = ("traces", "metrics", "logs")
+PROCESSORS = ["memory_limiter", "k8sattributes", "batch"]
+DATADOG_CONNECTOR = "datadog/connector"  # computes APM stats from traces, fed to the metrics pipeline
+POD_IP = "${env:MY_POD_IP}"
+
+# Environment variables the Deployment fills from the telemetry Secret.
+APPINSIGHTS_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
+DATADOG_API_KEY_ENV = "DD_API_KEY"
+
+
+@functools.lru_cache(maxsize=1)
+def _base() -> dict:
+    return yaml.safe_load(BASE.read_text())
+
+
+def memory_limits(limit_mib: int) -> tuple[int, int]:
+    """memory_limiter's hard limit (80% of the container's) and spike allowance (20%)."""
+    return limit_mib * 80 // 100, limit_mib * 20 // 100
+
+
+def _exporters(backend: str, datadog_site: str) -> dict[str, tuple[dict, tuple[str, ...]]]:
+    """The exporters a backend adds, with the signals each takes."""
+    if backend == "azuremonitor":
+        return {"azuremonitor": ({"connection_string": f"${{env:{APPINSIGHTS_ENV}}}"}, SIGNALS)}
+    if backend == "datadog":
+        return {"datadog/exporter": ({"api": {"key": f"${{env:{DATADOG_API_KEY_ENV}}}", "site": datadog_site}},
+                                     SIGNALS)}
+    if backend == "prometheus":
+        return {"prometheus": ({"endpoint": f"{POD_IP}:{PORTS['prometheus']}",
+                                "resource_to_telemetry_conversion": {"enabled": True}}, ("metrics",))}
+    raise ValueError(f"unknown backend {backend}")
+
+
+def collector_config(backends: Iterable[str], datadog_site: str, memory_limit_mib: int) -> dict:
+    config = copy.deepcopy(_base())
+    protocols = config["receivers"]["otlp"]["protocols"]
+    protocols["grpc"]["endpoint"] = f"{POD_IP}:{PORTS['otlp-grpc']}"
+    protocols["http"]["endpoint"] = f"{POD_IP}:{PORTS['otlp-http']}"
+    config["extensions"]["health_check"].update(endpoint=f"{POD_IP}:{PORTS['health']}", path=HEALTH_PATH)
+    config["service"]["telemetry"]["metrics"]["readers"] = [
+        {"pull": {"exporter": {"prometheus": {"host": POD_IP, "port": PORTS["metrics"]}}}}]
+    limit, spike = memory_limits(memory_limit_mib)
+    config["processors"]["memory_limiter"].update(limit_mib=limit, spike_limit_mib=spike)
+
+    exporters: dict[str, dict] = {}
+    takes: dict[str, list[str]] = {signal: [] for signal in SIGNALS}
+    for backend in backends:
+        for name, (settings, signals) in _exporters(backend, datadog_site).items():
+            exporters[name] = settings
+            for signal in signals:
+                takes[signal].append(name)
+    config["exporters"] = exporters
+
+    receivers: dict[str, list[str]] = {signal: ["otlp"] for signal in SIGNALS}
+    if "datadog/exporter" in exporters:
+        config["connectors"] = {DATADOG_CONNECTOR: {}}
+        takes["traces"].append(DATADOG_CONNECTOR)
+        receivers["metrics"].append(DATADOG_CONNECTOR)
+    config["service"]["pipelines"] = {
+        signal: {"receivers": receivers[signal], "processors": list(PROCESSORS), "exporters": takes[signal]}
+        for signal in SIGNALS if takes[signal]
+    }
+    return config
+
+
+def problems(config: dict) -> list[str]:
+    """What the collector would refuse or silently ignore: undeclared or unused components."""
+    found = []
+    pipelines = config["service"]["pipelines"]
+    connectors = set(config.get("connectors", {}))
+    used = {kind: set() for kind in ("receivers", "processors", "exporters")}
+    for signal, pipeline in pipelines.items():
+        if not pipeline.get("exporters"):
+            found.append(f"pipeline {signal} exports nowhere")
+        for kind in used:
+            for name in pipeline.get(kind, []):
+                used[kind].add(name)
+                if name not in config.get(kind, {}) and name not in connectors:
+                    found.append(f"pipeline {signal} uses undeclared {kind[:-1]} {name}")
+    for kind, names in used.items():
+        for name in set(config.get(kind, {})) - names:
+            found.append(f"{kind[:-1]} {name} is declared but used by no pipeline")
+    for connector in connectors:
+        as_exporter = [s for s, p in pipelines.items() if connector in p.get("exporters", [])]
+        as_receiver = [s for s, p in pipelines.items() if connector in p.get("receivers", [])]
+        if not as_exporter or not as_receiver:
+            found.append(f"connector {connector} must be exported to and received from")
+    for extension in set(config.get("extensions", {})) ^ set(config["service"].get("extensions", [])):
+        found.append(f"extension {extension} is declared or enabled, not both")
+    if list(pipelines) and any(p["processors"][0] != "memory_limiter" or p["processors"][-1] != "batch"
+                               for p in pipelines.values()):
+        found.append("processors must start with memory_limiter and end with batch")
+    return found

@@ -1,0 +1,55 @@
+"""The namespace the inference services and the collector run in, and their telemetry credentials."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components.settings import Settings
+
+SECRET_NAME = "telemetry-credentials"
+APPINSIGHTS_KEY = "appinsights-connection-string"
+DATADOG_API_KEY = "datadog-api-key"
+
+
+class WorkloadNamespace(pulumi.ComponentResource):
+    """A namespace enforcing the Pod Security Standard `restricted`, and one Secret with the
+    App Insights connection string (and the Datadog API key when Datadog is on)."""
+
+    name: pulumi.Output[str]
+    secret_name: pulumi.Output[str]
+    secret_keys: tuple[str, ...]  # the keys the Secret holds, for secretKeyRefs
+
+    def __init__(self, name: str, settings: Settings, connection_string: pulumi.Input[str],
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("ai-observability:kubernetes:WorkloadNamespace", name, None, opts)
+        kubernetes = settings.kubernetes
+        common = {"app.kubernetes.io/part-of": settings.application, "app.kubernetes.io/managed-by": "pulumi"}
+        level = "restricted"
+        namespace = k8s.core.v1.Namespace(
+            name,
+            metadata={"name": kubernetes.namespace, "labels": {
+                **common,
+                "pod-security.kubernetes.io/enforce": level,
+                "pod-security.kubernetes.io/enforce-version": f"v{kubernetes.version}",
+                "pod-security.kubernetes.io/audit": level,
+                "pod-security.kubernetes.io/warn": level,
+            }},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        credentials = {APPINSIGHTS_KEY: pulumi.Output.secret(connection_string)}
+        if settings.datadog.enabled:
+            credentials[DATADOG_API_KEY] = settings.datadog.api_key.output()
+        secret = k8s.core.v1.Secret(
+            f"{name}-{SECRET_NAME}",
+            metadata={"name": SECRET_NAME, "namespace": namespace.metadata.name, "labels": common},
+            type="Opaque",
+            string_data=credentials,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.name = namespace.metadata.name
+        self.secret_name = secret.metadata.name
+        self.secret_keys = tuple(credentials)
+        self.register_outputs({"name": self.name, "secretName": self.secret_name})

@@ -1,0 +1,72 @@
+"""The collector's config for every combination of backends."""
+
+import itertools
+
+import pytest
+
+from components.collector_config import (DATADOG_CONNECTOR, PORTS, PROCESSORS, collector_config,
+                                         memory_limits, problems)
+from components.settings import COLLECTOR_EXPORTERS
+
+COMBINATIONS = [c for n in range(1, 4) for c in itertools.combinations(COLLECTOR_EXPORTERS, n)]
+
+
+@pytest.mark.parametrize("backends", COMBINATIONS, ids=["+".join(c) for c in COMBINATIONS])
+def test_every_combination_is_well_formed(backends):
+    config = collector_config(backends, "datadoghq.eu", 512)
+    assert problems(config) == []
+    pipelines = config["service"]["pipelines"]
+    for pipeline in pipelines.values():
+        assert pipeline["processors"] == PROCESSORS == ["memory_limiter", "k8sattributes", "batch"]
+        assert "otlp" in pipeline["receivers"]
+    # Metrics always flow; traces and logs only when a backend takes them.
+    assert "metrics" in pipelines
+    assert ("traces" in pipelines) == (backends != ("prometheus",))
+    exported = {e for p in pipelines.values() for e in p["exporters"]}
+    assert ("azuremonitor" in exported) == ("azuremonitor" in backends)
+    assert ("prometheus" in exported) == ("prometheus" in backends)
+    assert ("datadog/exporter" in exported) == ("datadog" in backends)
+
+
+def test_datadog_computes_apm_stats_through_its_connector():
+    config = collector_config(["datadog"], "datadoghq.eu", 512)
+    pipelines = config["service"]["pipelines"]
+    assert DATADOG_CONNECTOR in pipelines["traces"]["exporters"]
+    assert DATADOG_CONNECTOR in pipelines["metrics"]["receivers"]
+    assert config["exporters"]["datadog/exporter"] == {"api": {"key": "${env:DD_API_KEY}", "site": "datadoghq.eu"}}
+
+
+def test_secrets_come_from_the_environment_not_the_config():
+    config = collector_config(COLLECTOR_EXPORTERS, "datadoghq.com", 512)
+    assert config["exporters"]["azuremonitor"] == {"connection_string": "${env:APPLICATIONINSIGHTS_CONNECTION_STRING}"}
+    assert config["exporters"]["datadog/exporter"]["api"]["key"] == "${env:DD_API_KEY}"
+
+
+def test_endpoints_listen_on_the_declared_container_ports():
+    config = collector_config(COLLECTOR_EXPORTERS, "datadoghq.com", 512)
+    protocols = config["receivers"]["otlp"]["protocols"]
+    assert protocols["grpc"]["endpoint"].endswith(f":{PORTS['otlp-grpc']}") and PORTS["otlp-grpc"] == 4317
+    assert protocols["http"]["endpoint"].endswith(f":{PORTS['otlp-http']}") and PORTS["otlp-http"] == 4318
+    assert config["extensions"]["health_check"]["endpoint"].endswith(":13133") and PORTS["health"] == 13133
+    assert config["exporters"]["prometheus"]["endpoint"].endswith(f":{PORTS['prometheus']}")
+    reader, = config["service"]["telemetry"]["metrics"]["readers"]
+    assert reader["pull"]["exporter"]["prometheus"]["port"] == PORTS["metrics"] == 8888
+
+
+@pytest.mark.parametrize("limit, expected", [(512, (409, 102)), (1024, (819, 204)), (2048, (1638, 409))])
+def test_memory_limiter_is_sized_from_the_container_limit(limit, expected):
+    assert memory_limits(limit) == expected
+    limiter = collector_config(["prometheus"], "datadoghq.com", limit)["processors"]["memory_limiter"]
+    assert (limiter["limit_mib"], limiter["spike_limit_mib"]) == expected
+
+
+def test_problems_catches_broken_configs():
+    config = collector_config(["azuremonitor"], "datadoghq.com", 512)
+    config["exporters"]["debug"] = {}
+    config["service"]["pipelines"]["logs"]["exporters"].append("otlphttp")
+    config["service"]["pipelines"]["traces"]["processors"] = ["batch", "memory_limiter"]
+    found = problems(config)
+    assert "exporter debug is declared but used by no pipeline" in found
+    assert "pipeline logs uses undeclared exporter otlphttp" in found
+    assert "processors must start with memory_limiter and end with batch" in found
+
