@@ -8,6 +8,7 @@ from components import settings as stack_settings
 from components.azure_monitoring import AzureMonitoring
 from components.inference_service import InferenceService
 from components.otel_collector import OtelCollector
+from components.prometheus_rules import PrometheusAlerting
 from components.workload_namespace import WorkloadNamespace
 
 # Settings come first: bad config stops the run here, before anything is registered.
@@ -31,6 +32,19 @@ kubernetes_provider = kubernetes.Provider(
 )
 on_azure = pulumi.ResourceOptions(providers=[azure_provider])
 on_kubernetes = pulumi.ResourceOptions(providers=[kubernetes_provider])
+if settings.datadog.enabled:
+    # Imported only when used: the Datadog SDK alone takes seconds to import.
+    import pulumi_datadog as datadog
+
+    from components.datadog_monitoring import DatadogMonitoring
+
+    datadog_provider = datadog.Provider(
+        "datadog",
+        api_key=settings.datadog.api_key.output(),
+        app_key=settings.datadog.app_key.output(),
+        api_url=settings.datadog.api_url,
+    )
+    on_datadog = pulumi.ResourceOptions(providers=[datadog_provider])
 
 azure = AzureMonitoring("azure-monitoring", settings, opts=on_azure)
 namespace = WorkloadNamespace("workloads", settings, azure.connection_string, opts=on_kubernetes)
@@ -38,6 +52,10 @@ collector = OtelCollector("otel-collector", settings, namespace.name, namespace.
 for service in settings.services:
     InferenceService(service.name, settings, service, namespace.name, namespace.secret_name,
                      collector.otlp_grpc_endpoint, opts=on_kubernetes)
+    PrometheusAlerting(f"{service.name}-prometheus", settings, service, namespace.name, opts=on_kubernetes)
+    if settings.datadog.enabled:
+        monitoring = DatadogMonitoring(f"{service.name}-datadog", settings, service, opts=on_datadog)
+        pulumi.export(f"{service.name}DatadogSloId", monitoring.slo_id)
 
 pulumi.export("workspaceId", azure.workspace_id)
 pulumi.export("appInsightsConnectionString", azure.connection_string)

@@ -7,6 +7,7 @@ from typing import Optional, Sequence
 import pulumi
 from pulumi_azure_native import applicationinsights, monitor, operationalinsights, resources
 
+from components import slo
 from components.settings import AlertRule, AvailabilityTest, Settings
 
 APP_INSIGHTS_NAMESPACE = "microsoft.insights/components"
@@ -25,6 +26,9 @@ P95_DURATION_QUERY = (
     "| where isempty(operation_SyntheticSource)\n"
     "| summarize P95DurationMs = percentile(duration, 95) by cloud_RoleName"
 )
+# How loudly an SLO alert speaks in Azure, by the route its severity takes in this stack.
+ROUTE_SEVERITY = {"page": 1, "ticket": 3}
+
 # Azure Monitor Baseline Alerts' "daily cap limit reached": the latest collection status is OverQuota.
 DAILY_CAP_QUERY = (
     "Operation\n"
@@ -168,6 +172,9 @@ class AzureMonitoring(pulumi.ComponentResource):
                                 "threshold": 0,
                             })
 
+        for service in settings.services:
+            self._burn_rate_alerts(service, component.id)
+
         self.workspace_id = workspace.id
         self.app_insights_id = component.id
         self.connection_string = pulumi.Output.secret(component.connection_string)
@@ -225,6 +232,30 @@ class AzureMonitoring(pulumi.ComponentResource):
             tags=dict(self._settings.tags),
             opts=pulumi.ResourceOptions(parent=self),
         )
+
+    def _burn_rate_alerts(self, service, scope: pulumi.Input[str]) -> None:
+        """The SLO's burn-rate windows as KQL over the service's App Insights requests.
+
+        Azure queries at most two days back, so the three-day ticket window becomes two days at
+        the same burn rate (slo.capped); the page windows are the SRE workbook's exactly.
+        """
+        objective = service.slo.objective
+        for window in (slo.capped(w, slo.AZURE_MAX_LOOKBACK) for w in slo.SRE_WORKBOOK):
+            severity = "critical" if window.route == "page" else "warning"
+            frequency, size = slo.azure_window(window)
+            rule = AlertRule(threshold=0, severity=ROUTE_SEVERITY[service.slo.routing[severity]],
+                             frequency=frequency, window=size)
+            self._log_alert(
+                f"{service.name}-burn-rate-{window.name}",
+                f"{service.name} is spending its {objective.period_days}-day error budget "
+                f"(target {objective.target:.4%}) at {slo.number(objective.burn_rate(window))}x or more "
+                f"over {window.name}.",
+                rule, scope, {
+                    "query": slo.kql_burn_rate(objective, window, service.name),
+                    "time_aggregation": "Count",
+                    "operator": "GreaterThan",
+                    "threshold": 0,
+                })
 
     def _availability_test(self, test: AvailabilityTest, component: applicationinsights.Component) -> applicationinsights.WebTest:
         name = self._settings.resource_name(f"availability-{test.name}")

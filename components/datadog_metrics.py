@@ -11,8 +11,10 @@ with `.count` and `.sum` alongside.
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from components.settings import MetricContract
+if TYPE_CHECKING:  # settings imports the SLO math, which imports this
+    from components.settings import MetricContract
 
 NAMESPACE = "inference"
 

@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 from components.config_reader import REQUIRED, Check, ConfigReader, SecretValue, Section
 from components.durations import iso_minutes
 from components.quantities import mebibytes, memory_bytes, millicores
+from components.slo import PERIODS_DAYS, SRE_WORKBOOK, Objective
 
 PROJECT = "ai-observability"
 
@@ -46,6 +47,10 @@ COLLECTOR_EXPORTERS = ("azuremonitor", "datadog", "prometheus")
 DATADOG_SITES = ("datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
                  "ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com")
 UNPRIVILEGED_PORTS = (1024, 65535)  # restricted pods drop every capability, so no low ports
+
+# Alerting.
+SEVERITIES_ROUTED = ("critical", "warning")
+ROUTES = ("page", "ticket")
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -150,6 +155,19 @@ class MetricContract:
 
 
 @dataclass(frozen=True)
+class SloSettings:
+    """A service's objectives and the thresholds of its signal alerts."""
+
+    objective: Objective  # availability: the success ratio over the period
+    error_rate: float  # the error ratio alert's threshold
+    p95_seconds: float
+    p99_seconds: float
+    cost_per_hour: float  # USD
+    tokens_per_hour: int
+    routing: Mapping[str, str]  # alert severity -> route (page or ticket)
+
+
+@dataclass(frozen=True)
 class InferenceService:
     name: str
     image: str
@@ -165,6 +183,7 @@ class InferenceService:
     termination_grace_seconds: int
     startup_seconds: int
     metrics: MetricContract
+    slo: SloSettings
 
 
 @dataclass(frozen=True)
@@ -191,7 +210,18 @@ class DatadogSettings:
     enabled: bool
     site: str
     api_key: Optional[SecretValue]
+    app_key: Optional[SecretValue]
     agent_namespace: str
+    notify: Mapping[str, tuple[str, ...]]  # route -> notification handles, e.g. @pagerduty-ai-inference
+
+    @property
+    def api_url(self) -> str:
+        return f"https://api.{self.site}/"
+
+
+@dataclass(frozen=True)
+class PrometheusSettings:
+    rule_labels: Mapping[str, str]  # what the Prometheus operator selects PrometheusRules and PodMonitors by
 
 
 @dataclass(frozen=True)
@@ -202,11 +232,17 @@ class Settings:
     name_prefix: str
     application: str
     tags: Mapping[str, str]  # every Azure tag: the uniform three plus the stack's extras
+    team: str
+    runbook_base_url: str
     azure: AzureSettings
     kubernetes: KubernetesSettings
     datadog: DatadogSettings
+    prometheus: PrometheusSettings
     services: tuple[InferenceService, ...]
     collector: CollectorSettings
+
+    def runbook(self, alert: str) -> str:
+        return f"{self.runbook_base_url.rstrip('/')}/{alert}"
 
     def resource_name(self, what: str) -> str:
         """Physical names follow one pattern, e.g. ai-staging-logs."""
@@ -245,7 +281,8 @@ def read(reader: ConfigReader) -> Settings:
 
     production = root.boolean("production")
     azure = _azure(root)
-    datadog = _datadog(root)
+    services = _services(root, production)
+    datadog = _datadog(root, services)
     collector = _collector(root, production)
     if "datadog" in collector.exporters and not datadog.enabled:
         root.report("collector.exporters", list(collector.exporters),
@@ -261,10 +298,14 @@ def read(reader: ConfigReader) -> Settings:
         name_prefix=name_prefix,
         application=application,
         tags=MappingProxyType(tags),
+        team=root.text("team", pattern=DNS_LABEL, hint=DNS_LABEL_HINT),
+        runbook_base_url=root.text("runbookBaseUrl", check=_https_url),
         azure=azure,
         kubernetes=_kubernetes(root),
         datadog=datadog,
-        services=_services(root, production),
+        prometheus=PrometheusSettings(rule_labels=MappingProxyType(root.mapping(
+            "prometheus.ruleLabels", {"release": "kube-prometheus-stack"}, key=_label_key, value=_label_value))),
+        services=services,
         collector=collector,
     )
 
@@ -422,19 +463,33 @@ def _kubernetes(root: Section) -> KubernetesSettings:
     )
 
 
-def _datadog(root: Section) -> DatadogSettings:
+def _datadog(root: Section, services: tuple[InferenceService, ...]) -> DatadogSettings:
     enabled = root.boolean("datadog.enabled")
-    api_key = root.secret("datadog.apiKey")
-    if api_key is not None and not re.fullmatch(r"[0-9a-f]{32}", api_key.reveal()):
-        root.report("datadog.apiKey", None, "must be a Datadog API key: 32 hexadecimal characters")
-    if enabled and not root.has("datadog.apiKey"):
-        root.reader.report_key("datadog.apiKey", "is required when datadog.enabled is true; "
-                                                 "set it with: pulumi config set --secret datadog.apiKey <key>")
+    keys = {}
+    for key, what, digits in (("apiKey", "API key", 32), ("appKey", "application key", 40)):
+        value = root.secret(f"datadog.{key}")
+        if value is not None and not re.fullmatch(f"[0-9a-f]{{{digits}}}", value.reveal()):
+            root.report(f"datadog.{key}", None, f"must be a Datadog {what}: {digits} hexadecimal characters")
+        if enabled and not root.has(f"datadog.{key}"):
+            root.reader.report_key(f"datadog.{key}", "is required when datadog.enabled is true; "
+                                                     f"set it with: pulumi config set --secret datadog.{key} <key>")
+        keys[key] = value
+    notify = root.section("datadog.notify")
+    handles = {route: notify.text_list(route, item=lambda v: None if re.fullmatch(r"@[\w.@+-]+", v)
+                                       else "must be a Datadog handle like @slack-ai-alerts or @pagerduty-ai")
+               for route in ROUTES}
+    if enabled:
+        used = {route for service in services for route in service.slo.routing.values()}
+        for route in sorted(used):
+            if not handles[route]:
+                notify.report(route, [], f"must list at least one handle: alerts route to {route}")
     return DatadogSettings(
         enabled=bool(enabled),
         site=root.text("datadog.site", choices=DATADOG_SITES),
-        api_key=api_key,
+        api_key=keys["apiKey"],
+        app_key=keys["appKey"],
         agent_namespace=root.text("datadog.agentNamespace", pattern=DNS_LABEL, hint=DNS_LABEL_HINT),
+        notify=MappingProxyType(handles),
     )
 
 
@@ -483,6 +538,38 @@ def _service(service: Section, production: bool) -> InferenceService:
         # Model loading happens before /health answers; the startup probe allows this long.
         startup_seconds=service.integer("startupSeconds", 300, minimum=10, maximum=3600),
         metrics=_metric_contract(service.section("metrics")),
+        slo=_slo(service.section("slo")),
+    )
+
+
+def _slo(slo: Section) -> SloSettings:
+    """Defaults are the seeds': 99% over 30 days, errors over 5%, P95 1 s, P99 5 s, $100 an hour."""
+    target = slo.number("availability", 0.99, above=0, below=1)
+    period = slo.text("period", "30d", choices=[f"{days}d" for days in PERIODS_DAYS])
+    objective = Objective(target, int(period[:-1]))
+    for window in objective.impossible_windows(SRE_WORKBOOK):
+        slo.report("availability", target,
+                   f"leaves a {objective.error_budget:.4g} error budget, too small for the "
+                   f"{window.name} window's {objective.burn_rate(window):.3g}x burn rate to ever fire "
+                   "(it would need more than 100% errors); raise the target or shorten the period")
+    latency = slo.section("latency")
+    p95 = latency.number("p95Seconds", 1.0, above=0)
+    p99 = latency.number("p99Seconds", 5.0, above=0)
+    if p99 < p95:
+        latency.report("p99Seconds", p99, f"must be at least the P95 threshold ({p95:g}s)")
+    routing = slo.mapping("routing", {"critical": "page", "warning": "ticket"},
+                          key=lambda v: None if v in SEVERITIES_ROUTED else
+                          f"is not a severity; severities are {', '.join(SEVERITIES_ROUTED)}",
+                          value=lambda v: None if v in ROUTES else f"must be one of {', '.join(ROUTES)}")
+    return SloSettings(
+        objective=objective,
+        error_rate=slo.number("errorRate", 0.05, above=0, below=1),
+        p95_seconds=p95,
+        p99_seconds=p99,
+        cost_per_hour=slo.number("costPerHour", 100.0, above=0),
+        tokens_per_hour=slo.integer("tokensPerHour", 5_000_000, minimum=1),
+        routing=MappingProxyType({severity: routing.get(severity, default)
+                                  for severity, default in (("critical", "page"), ("warning", "ticket"))}),
     )
 
 
@@ -589,6 +676,7 @@ def placeholder_secrets(values: Mapping[str, str], project: str = PROJECT) -> di
     placeholders = {}
     if values.get(f"{project}:datadog.enabled") == "true":
         placeholders[f"{project}:datadog.apiKey"] = "0" * 32
+        placeholders[f"{project}:datadog.appKey"] = "0" * 40
     if isinstance(names, list) and names:
         placeholders[f"{project}:azure.webhookUrls"] = json.dumps(
             {name: f"https://placeholder.invalid/webhook/{name}" for name in names if isinstance(name, str)})
@@ -624,6 +712,15 @@ def _tag_key(value: str) -> Optional[str]:
 
 def _tag_value(value: str) -> Optional[str]:
     return None if len(value) <= 256 else "must be at most 256 characters"
+
+
+def _label_key(value: str) -> Optional[str]:
+    return None if re.fullmatch(r"([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", value) \
+        else "must be a Kubernetes label key"
+
+
+def _label_value(value: str) -> Optional[str]:
+    return None if re.fullmatch(LABEL_VALUE, value) else LABEL_VALUE_HINT
 
 
 def _daily_cap(value: float) -> Optional[str]:

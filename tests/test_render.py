@@ -136,12 +136,12 @@ def test_manifests_are_the_planned_kubernetes_objects_exactly(rendered, stack):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_manifest_passes_kubernetes_validate_strict_for_the_stack_version(rendered, stack):
-    files = sorted((rendered / stack / "manifests").glob("*.yaml"))
-    assert len(files) == 16
-    for path in files:
-        manifest = yaml.safe_load(path.read_text())
+    manifests = [yaml.safe_load(f.read_text()) for f in sorted((rendered / stack / "manifests").glob("*.yaml"))]
+    core = [m for m in manifests if m["apiVersion"] != render.CUSTOM_RESOURCE_API]
+    assert (len(core), len(manifests)) == (16, 18)  # plus a PrometheusRule and a PodMonitor
+    for manifest in core:
         assert kubernetes_validate.validate(manifest, KUBERNETES_VERSIONS[stack], strict=True) == \
-            KUBERNETES_VERSIONS[stack], path.name
+            KUBERNETES_VERSIONS[stack], manifest["metadata"]["name"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -164,3 +164,12 @@ def test_an_invalid_manifest_is_reported_with_its_file_and_field(tmp_path):
     found = render.invalid_manifests([bad], "1.34")
     assert len(found) == 1 and found[0].startswith("00-deployment-bad.yaml: spec")
     assert render.invalid_manifests([bad], "1.99")[0].endswith("kubernetes-validate does not support version 1.99")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_prometheus_rules_file_is_the_planned_rule_groups(rendered, stack):
+    written = yaml.safe_load((rendered / stack / "prometheus-rules.yaml").read_text())
+    planned = [g for r in stack_plan(stack).resources if r.inputs.get("kind") == "PrometheusRule"
+               for g in r.inputs["spec"]["groups"]]
+    assert written["groups"] == planned
+    assert [g["name"] for g in written["groups"]] == ["ai-inference-slo"]

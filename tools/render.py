@@ -2,11 +2,13 @@
 
 Runs __main__.py under Pulumi mocks with the stack file's config and writes what
 `pulumi up` would be asked to create to build/<stack>/: plan.json (every
-resource with its inputs as the engine receives them, secrets masked) and
+resource with its inputs as the engine receives them, secrets masked),
 manifests/ (each Kubernetes object as it would be applied, validated with
-kubernetes-validate --strict for the stack's Kubernetes version). Exit codes:
+kubernetes-validate --strict for the stack's Kubernetes version), and
+prometheus-rules.yaml (the PrometheusRules' groups as promtool reads them,
+checked with `promtool check rules` when promtool is installed). Exit codes:
 0 rendered, 2 the stack's config is invalid (nothing written), 1 the output
-is wrong (an invalid manifest, a secret that would have leaked).
+is wrong (an invalid manifest or rule, a secret that would have leaked).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -68,9 +71,14 @@ def write_manifests(plan: mocks.Plan, out: Path) -> list[Path]:
     written = []
     for index, manifest in enumerate(manifests(plan)):
         path = directory / f"{index:02d}-{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
-        path.write_text(yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False))
+        path.write_text(yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False, width=200))
         written.append(path)
     return written
+
+
+# The Prometheus operator's custom resources: kubernetes-validate has no schema for them.
+# Their rules are checked by promtool instead.
+CUSTOM_RESOURCE_API = "monitoring.coreos.com/v1"
 
 
 def invalid_manifests(files: list[Path], kubernetes_version: str) -> list[str]:
@@ -78,6 +86,8 @@ def invalid_manifests(files: list[Path], kubernetes_version: str) -> list[str]:
     problems = []
     for path in files:
         manifest = yaml.safe_load(path.read_text())
+        if manifest["apiVersion"] == CUSTOM_RESOURCE_API:
+            continue
         try:
             kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
         except ValidationError as error:
@@ -86,6 +96,35 @@ def invalid_manifests(files: list[Path], kubernetes_version: str) -> list[str]:
         except (SchemaNotFoundError, VersionNotSupportedError) as error:
             problems.append(f"{path.name}: {error.message}")
     return problems
+
+
+GROUP_KEYS = ("name", "interval", "rules")
+RULE_KEYS = ("record", "alert", "expr", "for", "labels", "annotations")
+
+
+def rule_groups(plan: mocks.Plan) -> dict:
+    """Every PrometheusRule's groups, as one rule file, keys in the order people write them."""
+    def ordered(entry: dict, keys: tuple[str, ...]) -> dict:
+        return {key: _sorted(entry[key]) for key in keys if key in entry}
+
+    return {"groups": [{**ordered(group, GROUP_KEYS), "rules": [ordered(rule, RULE_KEYS) for rule in group["rules"]]}
+                       for r in plan.resources
+                       if r.inputs.get("kind") == "PrometheusRule" and r.inputs.get("apiVersion") == CUSTOM_RESOURCE_API
+                       for group in r.inputs["spec"]["groups"]]}
+
+
+def write_rules(plan: mocks.Plan, out: Path) -> Path:
+    path = out / "prometheus-rules.yaml"
+    path.write_text(yaml.dump(rule_groups(plan), Dumper=_ManifestDumper, sort_keys=False, width=200))
+    return path
+
+
+def promtool_check(path: Path) -> tuple[bool, str]:
+    """(passed, what promtool said); passed is None when promtool is not installed."""
+    if shutil.which("promtool") is None:
+        return None, "promtool not found (Debian package prometheus): rules not checked"
+    result = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True)
+    return result.returncode == 0, (result.stdout + result.stderr).strip()
 
 
 class _ManifestDumper(yaml.SafeDumper):
@@ -143,12 +182,19 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True)
     written = write_plan(plan, out)
     manifest_files = write_manifests(plan, out)
-    written += manifest_files
+    rules = write_rules(plan, out)
+    written += manifest_files + [rules]
 
     kubernetes_version = settings_of(config).kubernetes.version
     invalid = invalid_manifests(manifest_files, kubernetes_version)
     if invalid:
         print(f"manifests invalid for Kubernetes {kubernetes_version}:\n  " + "\n  ".join(invalid), file=sys.stderr)
+        shutil.rmtree(out)
+        return BAD_RENDER
+
+    rules_valid, promtool_said = promtool_check(rules)
+    if rules_valid is False:
+        print(f"promtool check rules failed:\n{promtool_said}", file=sys.stderr)
         shutil.rmtree(out)
         return BAD_RENDER
 
@@ -161,8 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(plan))
     if config.placeholders:
         print("secrets not available offline, rendered with placeholders: " + ", ".join(config.placeholders))
-    print(f"wrote {os.path.relpath(out / 'plan.json')} and {len(manifest_files)} manifests in "
-          f"{os.path.relpath(out / 'manifests')}, valid for Kubernetes {kubernetes_version}")
+    checked = sum(m["apiVersion"] != CUSTOM_RESOURCE_API for m in manifests(plan))
+    print(f"wrote {os.path.relpath(out / 'plan.json')}; {len(manifest_files)} manifests in "
+          f"{os.path.relpath(out / 'manifests')} ({checked} valid for Kubernetes {kubernetes_version} under "
+          f"kubernetes-validate --strict; {len(manifest_files) - checked} Prometheus operator resources, "
+          f"which it has no schema for); {os.path.relpath(rules)} "
+          f"({len(rule_groups(plan)['groups'])} groups; " + (promtool_said.splitlines()[-1] if rules_valid else promtool_said) + ")")
     return 0
 
 

@@ -224,7 +224,7 @@ def test_staging_may_run_latest_but_then_needs_an_explicit_version():
     found = problems("staging", with_service(image="registry.example.com/ml/ai-inference:latest"))
     assert "is required" in problem_for("services[0].version", found)
     service, = load_settings("staging", with_service(image="registry.example.com/ml/ai-inference:latest",
-                                                     version="dev-42")).services
+                                                     version="dev-42", slo={"routing": {"critical": "ticket"}})).services
     assert service.version == "dev-42"
 
 
@@ -298,3 +298,71 @@ def test_datadog_keys_come_from_secret_config():
         f'{NS}:datadog.apiKey = [secret] in stack "staging": must be a Datadog API key: 32 hexadecimal characters'
     plain = problems("staging", {"datadog.apiKey": "f" * 32})
     assert "must be set as a secret" in problem_for("datadog.apiKey", plain)
+
+
+# -- SLOs and alerting ---------------------------------------------------------
+
+def test_slo_settings_read_with_the_seeds_defaults():
+    service, = load_settings("prod", with_service()).services
+    objective = service.slo
+    assert (objective.objective.target, objective.objective.period_days) == (0.99, 30)
+    assert (objective.error_rate, objective.p95_seconds, objective.p99_seconds) == (0.05, 1.0, 5.0)
+    assert (objective.cost_per_hour, objective.tokens_per_hour) == (100.0, 5_000_000)
+    assert dict(objective.routing) == {"critical": "page", "warning": "ticket"}
+
+
+def test_stacks_route_differently():
+    assert dict(load_settings("staging").services[0].slo.routing) == {"critical": "ticket", "warning": "ticket"}
+    assert dict(load_settings("prod").services[0].slo.routing) == {"critical": "page", "warning": "ticket"}
+    assert load_settings("staging").services[0].slo.cost_per_hour == 20
+
+
+def test_alerting_settings():
+    s = load_settings("prod")
+    assert (s.team, s.runbook("AIInferenceNoRequests")) == (
+        "ml-platform", "https://runbooks.example.com/ai-inference/AIInferenceNoRequests")
+    assert dict(s.prometheus.rule_labels) == {"release": "kube-prometheus-stack"}
+    assert dict(s.datadog.notify) == {"page": ("@pagerduty-ai-inference",), "ticket": ("@slack-ai-inference-alerts",)}
+    assert s.datadog.api_url == "https://api.datadoghq.eu/"
+    assert s.datadog.app_key.reveal() == "0" * 40
+
+
+@pytest.mark.parametrize("slo, key, allowed", [
+    ({"availability": 1}, "services[0].slo.availability", "must be a number greater than 0 and less than 1"),
+    ({"availability": 1.5}, "services[0].slo.availability", "less than 1"),
+    ({"availability": 0}, "services[0].slo.availability", "greater than 0"),
+    ({"availability": 0.9}, "services[0].slo.availability",
+     "too small for the 1h-5m window's 14.4x burn rate to ever fire"),
+    ({"period": "14d"}, "services[0].slo.period", "must be one of 7d, 30d, 90d"),
+    ({"latency": {"p95Seconds": 2, "p99Seconds": 1}}, "services[0].slo.latency.p99Seconds",
+     "must be at least the P95 threshold (2s)"),
+    ({"latency": {"p95Seconds": 0}}, "services[0].slo.latency.p95Seconds", "greater than 0"),
+    ({"routing": {"critical": "sms"}}, "services[0].slo.routing.critical", "must be one of page, ticket"),
+    ({"routing": {"urgent": "page"}}, "services[0].slo.routing.urgent", "is not a severity"),
+    ({"errorRate": 5}, "services[0].slo.errorRate", "less than 1"),
+    ({"costPerHour": -1}, "services[0].slo.costPerHour", "greater than 0"),
+    ({"availabilty": 0.99}, "services[0].slo.availabilty", "did you mean services[0].slo.availability?"),
+])
+def test_bad_slo_settings_name_their_key(slo, key, allowed):
+    assert allowed in problem_for(key, problems("prod", with_service(slo=slo)))
+
+
+@pytest.mark.parametrize("overrides, secrets, key, allowed", [
+    ({"datadog.notify": {"ticket": ["@slack-ai"]}}, None, "datadog.notify.page",
+     "must list at least one handle: alerts route to page"),
+    ({"datadog.notify": {"page": ["pagerduty"], "ticket": ["@slack-ai"]}}, None, "datadog.notify.page[0]",
+     "must be a Datadog handle"),
+    ({"team": "ML Platform"}, None, "team", "must be lowercase letters"),
+    ({"runbookBaseUrl": "http://runbooks.example.com"}, None, "runbookBaseUrl", "must be an https:// URL"),
+    ({"prometheus.ruleLabels": {"release": "kube prometheus"}}, None, "prometheus.ruleLabels.release",
+     "must be at most 63 letters"),
+    ({}, {"datadog.appKey": "abc"}, "datadog.appKey", "must be a Datadog application key: 40 hexadecimal characters"),
+])
+def test_bad_alerting_settings_name_their_key(overrides, secrets, key, allowed):
+    assert allowed in problem_for(key, problems("prod", overrides, secrets))
+
+
+def test_a_stack_without_datadog_needs_no_datadog_keys_or_handles():
+    s = load_settings("staging", {"datadog.enabled": False, "datadog.notify": None,
+                                  "collector": {"exporters": ["azuremonitor", "prometheus"]}})
+    assert s.datadog.enabled is False
