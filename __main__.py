@@ -49,13 +49,14 @@ if settings.datadog.enabled:
 azure = AzureMonitoring("azure-monitoring", settings, opts=on_azure)
 namespace = WorkloadNamespace("workloads", settings, azure.connection_string, opts=on_kubernetes)
 collector = OtelCollector("otel-collector", settings, namespace.name, namespace.secret_name, opts=on_kubernetes)
+datadog_slo_ids = {}
 for service in settings.services:
     InferenceService(service.name, settings, service, namespace.name, namespace.secret_name,
                      collector.otlp_grpc_endpoint, opts=on_kubernetes)
     PrometheusAlerting(f"{service.name}-prometheus", settings, service, namespace.name, opts=on_kubernetes)
     if settings.datadog.enabled:
-        monitoring = DatadogMonitoring(f"{service.name}-datadog", settings, service, opts=on_datadog)
-        pulumi.export(f"{service.name}DatadogSloId", monitoring.slo_id)
+        datadog_slo_ids[service.name] = DatadogMonitoring(
+            f"{service.name}-datadog", settings, service, opts=on_datadog).slo_id
 
 pulumi.export("workspaceId", azure.workspace_id)
 pulumi.export("appInsightsConnectionString", azure.connection_string)
@@ -63,3 +64,5 @@ pulumi.export("appInsightsInstrumentationKey", azure.instrumentation_key)
 pulumi.export("actionGroupId", azure.action_group_id)
 pulumi.export("namespace", namespace.name)
 pulumi.export("collectorOtlpEndpoint", collector.otlp_grpc_endpoint)
+if datadog_slo_ids:
+    pulumi.export("datadogSloIds", datadog_slo_ids)

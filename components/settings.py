@@ -29,7 +29,7 @@ LOG_ALERT_FREQUENCIES = ("PT1M", "PT5M", "PT10M", "PT15M", "PT30M", "PT45M",
 LOG_ALERT_WINDOWS = ("PT1M", "PT5M", "PT10M", "PT15M", "PT30M", "PT45M",
                      "PT1H", "PT2H", "PT3H", "PT4H", "PT5H", "PT6H", "P1D", "P2D")
 RETENTION_DAYS = (30, 730)
-SEVERITIES = (0, 4)
+AZURE_SEVERITIES = (0, 4)
 ACTION_GROUP_SHORT_NAME_MAX = 12
 WEBTEST_FREQUENCIES = (300, 600, 900)
 WEBTEST_LOCATIONS = (
@@ -435,7 +435,7 @@ def _alert_rule(rule: Section, name: str) -> AlertRule:
         threshold = rule.integer(threshold_key, threshold, minimum=1)
     elif threshold_key:
         threshold = rule.number(threshold_key, threshold, above=0)
-    severity = rule.integer("severity", severity, minimum=SEVERITIES[0], maximum=SEVERITIES[1])
+    severity = rule.integer("severity", severity, minimum=AZURE_SEVERITIES[0], maximum=AZURE_SEVERITIES[1])
     frequency = rule.text("frequency", frequency, choices=frequencies)
     window = rule.text("window", window, choices=windows)
     if iso_minutes(window) < iso_minutes(frequency):

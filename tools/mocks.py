@@ -10,12 +10,13 @@ secret leaves.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import runpy
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import pulumi
 from google.protobuf import struct_pb2
@@ -83,15 +84,6 @@ class Plan:
         if len(found) != 1:
             raise LookupError(f"expected one {type_} {name or ''}, found {[r.name for r in found]}")
         return found[0]
-
-    def by_id(self, id_: str) -> Resource:
-        return next(r for r in self.resources if r.id == id_)
-
-    def by_urn(self, urn: str) -> Resource:
-        return next(r for r in self.resources if r.urn == urn)
-
-    def children(self, parent: Resource) -> list[Resource]:
-        return [r for r in self.resources if r.parent == parent.urn]
 
     def secret_values(self) -> set[str]:
         """Every revealed secret string in the plan, to prove none of them leaks into a render."""
@@ -216,23 +208,17 @@ def run(program: Callable[[], Any], config: StackConfig, monitor: Optional[Recor
     return Plan(config.project, config.stack, resources, outputs, raw_outputs)
 
 
-class _config_environment:
+@contextlib.contextmanager
+def _config_environment(config: StackConfig) -> Iterator[None]:
     """The variables the Python language host sets, which the program reads its config from."""
-
-    def __init__(self, config: StackConfig):
-        self._values = {
-            "PULUMI_CONFIG": json.dumps(dict(config.values)),
-            "PULUMI_CONFIG_SECRET_KEYS": json.dumps(sorted(config.secret_keys)),
-        }
-        self._saved: dict[str, Optional[str]] = {}
-
-    def __enter__(self) -> None:
-        for key, value in self._values.items():
-            self._saved[key] = os.environ.get(key)
-            os.environ[key] = value
-
-    def __exit__(self, *exc: Any) -> None:
-        for key, value in self._saved.items():
+    values = {"PULUMI_CONFIG": json.dumps(dict(config.values)),
+              "PULUMI_CONFIG_SECRET_KEYS": json.dumps(sorted(config.secret_keys))}
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:

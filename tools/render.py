@@ -20,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from typing import Optional
 from pathlib import Path
 
 import kubernetes_validate
@@ -119,7 +120,7 @@ def write_rules(plan: mocks.Plan, out: Path) -> Path:
     return path
 
 
-def promtool_check(path: Path) -> tuple[bool, str]:
+def promtool_check(path: Path) -> tuple[Optional[bool], str]:
     """(passed, what promtool said); passed is None when promtool is not installed."""
     if shutil.which("promtool") is None:
         return None, "promtool not found (Debian package prometheus): rules not checked"
@@ -208,11 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     if config.placeholders:
         print("secrets not available offline, rendered with placeholders: " + ", ".join(config.placeholders))
     checked = sum(m["apiVersion"] != CUSTOM_RESOURCE_API for m in manifests(plan))
+    groups = len(rule_groups(plan)["groups"])
     print(f"wrote {os.path.relpath(out / 'plan.json')}; {len(manifest_files)} manifests in "
           f"{os.path.relpath(out / 'manifests')} ({checked} valid for Kubernetes {kubernetes_version} under "
           f"kubernetes-validate --strict; {len(manifest_files) - checked} Prometheus operator resources, "
           f"which it has no schema for); {os.path.relpath(rules)} "
-          f"({len(rule_groups(plan)['groups'])} groups; " + (promtool_said.splitlines()[-1] if rules_valid else promtool_said) + ")")
+          f"({groups} rule group{'' if groups == 1 else 's'}; "
+          + (promtool_said.splitlines()[-1].strip() if rules_valid else promtool_said) + ")")
     return 0
 
 

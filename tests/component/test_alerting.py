@@ -220,13 +220,13 @@ def test_datadog_uses_the_explicit_provider_with_secret_keys():
     assert provider.inputs["apiUrl"] == "https://api.datadoghq.eu/"
     assert provider.inputs["apiKey"] == provider.inputs["appKey"] == "[secret]"
     assert {r.provider for r in plan.resources if r.type.startswith("datadog:")} == {provider.urn}
-    assert plan.outputs["ai-inferenceDatadogSloId"] == plan.one(SLO).id
+    assert plan.outputs["datadogSloIds"] == {"ai-inference": plan.one(SLO).id}
 
 
 def test_turning_datadog_off_removes_it_cleanly():
     plan = program_plan("staging", {"datadog.enabled": False, "collector": {"exporters": ["azuremonitor", "prometheus"]}})
     assert not [r for r in plan.resources if "datadog" in r.type]
-    assert "ai-inferenceDatadogSloId" not in plan.outputs
+    assert "datadogSloIds" not in plan.outputs
     assert plan.of_type(PROMETHEUS_RULE) and plan.of_type(LOG_ALERT)
 
 
