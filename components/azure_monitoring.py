@@ -8,7 +8,7 @@ import pulumi
 from pulumi_azure_native import applicationinsights, monitor, operationalinsights, resources
 
 from components import slo
-from components.settings import AlertRule, AvailabilityTest, Settings
+from components.settings import AlertRule, AvailabilityTest, InferenceService, Settings
 
 APP_INSIGHTS_NAMESPACE = "microsoft.insights/components"
 # The App Insights standard metrics alerted on, with the aggregations Azure offers for each
@@ -233,7 +233,7 @@ class AzureMonitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _burn_rate_alerts(self, service, scope: pulumi.Input[str]) -> None:
+    def _burn_rate_alerts(self, service: InferenceService, scope: pulumi.Input[str]) -> None:
         """The SLO's burn-rate windows as KQL over the service's App Insights requests.
 
         Azure queries at most two days back, so the three-day ticket window becomes two days at
