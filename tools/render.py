@@ -48,8 +48,7 @@ KIND_ORDER = ("Namespace", "ServiceAccount", "ClusterRole", "ClusterRoleBinding"
 
 def manifests(plan: mocks.Plan) -> list[dict]:
     """The Kubernetes objects in the plan, as they would be applied."""
-    objects = [r.inputs for r in plan.resources
-               if r.type.startswith("kubernetes:") and not r.type.startswith("pulumi:providers:")]
+    objects = [r.inputs for r in plan.resources if r.type.startswith("kubernetes:")]
     ranked = sorted(objects, key=lambda o: (KIND_ORDER.index(o["kind"]) if o["kind"] in KIND_ORDER
                                             else len(KIND_ORDER), o["kind"], o["metadata"]["name"]))
     return [{"apiVersion": o["apiVersion"], "kind": o["kind"], "metadata": _sorted(o["metadata"]),
