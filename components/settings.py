@@ -495,7 +495,7 @@ def _datadog(root: Section, services: tuple[InferenceService, ...]) -> DatadogSe
 
 def _services(root: Section, production: bool) -> tuple[InferenceService, ...]:
     services = tuple(_service(section, production) for section in root.sections("services"))
-    if not services and not root.has("services"):
+    if not services:
         root.reader.report_key("services", "is required: list at least one inference service")
     names = [service.name for service in services]
     for name in sorted({n for n in names if n and names.count(n) > 1}):

@@ -259,6 +259,7 @@ def test_bad_service_settings_name_their_key(fields, key, allowed):
 
 def test_services_are_required_and_unique():
     assert "list at least one inference service" in problem_for("services", problems("staging", {"services": None}))
+    assert "list at least one inference service" in problem_for("services", problems("staging", {"services": []}))
     found = problems("staging", {"services": [SERVICE, SERVICE]})
     assert "service names must be unique" in problem_for("services", found)
 
