@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 from pulumi_azure_native import applicationinsights, monitor, operationalinsights, resources
 
-from components import slo
-from components.settings import AlertRule, AvailabilityTest, InferenceService, Settings
+from components.settings import AlertRule, AvailabilityTest, Settings
+from model.catalogue import Alert, exclusion
+from model.contract import PROBE_PATHS
+from model.dialects import azure as dialect
 
 APP_INSIGHTS_NAMESPACE = "microsoft.insights/components"
 # The App Insights standard metrics alerted on, with the aggregations Azure offers for each
 # (learn.microsoft.com: Application Insights standard metrics). Percentiles are not among them,
-# which is why P95 is a log alert.
+# which is why the services' latency alerts are log alerts.
 APP_INSIGHTS_METRICS = {
     "requests/duration": ("Average", "Minimum", "Maximum"),
     "requests/failed": ("Count",),
     "exceptions/server": ("Count",),
 }
-
-# P95 server response time per service (cloud role), from the requests App Insights records.
-P95_DURATION_QUERY = (
-    "requests\n"
-    "| where isempty(operation_SyntheticSource)\n"
-    "| summarize P95DurationMs = percentile(duration, 95) by cloud_RoleName"
-)
-# How loudly an SLO alert speaks in Azure, by the route its severity takes in this stack.
-ROUTE_SEVERITY = {"page": 1, "ticket": 3}
 
 # Azure Monitor Baseline Alerts' "daily cap limit reached": the latest collection status is OverQuota.
 DAILY_CAP_QUERY = (
@@ -69,7 +62,9 @@ class AzureMonitoring(pulumi.ComponentResource):
     instrumentation_key: pulumi.Output[str]  # secret
     action_group_id: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: Settings, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, settings: Settings, service_alerts: Mapping[str, tuple[Alert, ...]],
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        """`service_alerts`: each service's catalogue entries, by the service's App Insights role name."""
         super().__init__("ai-observability:azure:AzureMonitoring", name, None, opts)
         self._name = name
         self._settings = settings
@@ -153,15 +148,6 @@ class AzureMonitoring(pulumi.ComponentResource):
                     odata_type="Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria",
                     web_test_id=web_test.id, component_id=component.id,
                     failed_location_count=alerts.availability.threshold))
-        self._log_alert("p95-duration", "P95 server response time above the threshold (ms), per service.",
-                        alerts.p95_duration, component.id, {
-                            "query": P95_DURATION_QUERY,
-                            "time_aggregation": "Maximum",
-                            "metric_measure_column": "P95DurationMs",
-                            "dimensions": [{"name": "cloud_RoleName", "operator": "Include", "values": ["*"]}],
-                            "operator": "GreaterThan",
-                            "threshold": alerts.p95_duration.threshold,
-                        })
         if azure.daily_cap_gb is not None:
             self._log_alert("daily-cap", "The Log Analytics workspace reached its daily cap; "
                             "telemetry is being dropped until the cap resets.",
@@ -172,8 +158,10 @@ class AzureMonitoring(pulumi.ComponentResource):
                                 "threshold": 0,
                             })
 
-        for service in settings.services:
-            self._burn_rate_alerts(service, component.id)
+        for role, service_entries in service_alerts.items():
+            for alert in service_entries:
+                if exclusion(alert, dialect.UNSUPPORTED) is None:
+                    self._service_alert(alert, role, component.id)
 
         self.workspace_id = workspace.id
         self.app_insights_id = component.id
@@ -233,29 +221,18 @@ class AzureMonitoring(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _burn_rate_alerts(self, service: InferenceService, scope: pulumi.Input[str]) -> None:
-        """The SLO's burn-rate windows as KQL over the service's App Insights requests.
-
-        Azure queries at most two days back, so the three-day ticket window becomes two days at
-        the same burn rate (slo.capped); the page windows are the SRE workbook's exactly.
-        """
-        objective = service.slo.objective
-        for window in (slo.capped(w, slo.AZURE_MAX_LOOKBACK) for w in slo.SRE_WORKBOOK):
-            severity = "critical" if window.route == "page" else "warning"
-            frequency, size = slo.azure_window(window)
-            rule = AlertRule(threshold=0, severity=ROUTE_SEVERITY[service.slo.routing[severity]],
-                             frequency=frequency, window=size)
-            self._log_alert(
-                f"{service.name}-burn-rate-{window.name}",
-                f"{service.name} is spending its {objective.period_days}-day error budget "
-                f"(target {objective.target:.4%}) at {slo.number(objective.burn_rate(window))}x or more "
-                f"over {window.name}.",
-                rule, scope, {
-                    "query": slo.kql_burn_rate(objective, window, service.name),
-                    "time_aggregation": "Count",
-                    "operator": "GreaterThan",
-                    "threshold": 0,
-                })
+    def _service_alert(self, alert: Alert, role: str, scope: pulumi.Input[str]) -> monitor.ScheduledQueryRule:
+        """A catalogue entry as KQL over the service's requests; it fires when the query returns a row."""
+        frequency, window = dialect.schedule(alert)
+        rule = AlertRule(threshold=0, severity=dialect.ROUTE_SEVERITY[alert.route], frequency=frequency,
+                         window=window)
+        return self._log_alert(f"{alert.service}-{alert.slug}", f"{alert.description} Runbook: {alert.runbook_url}",
+                               rule, scope, {
+                                   "query": dialect.query(alert, role, PROBE_PATHS),
+                                   "time_aggregation": "Count",
+                                   "operator": "GreaterThan",
+                                   "threshold": 0,
+                               })
 
     def _availability_test(self, test: AvailabilityTest, component: applicationinsights.Component) -> applicationinsights.WebTest:
         name = self._settings.resource_name(f"availability-{test.name}")

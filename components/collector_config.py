@@ -21,7 +21,10 @@ PORTS = {"otlp-grpc": 4317, "otlp-http": 4318, "metrics": 8888, "prometheus": 88
 HEALTH_PATH = "/"
 SIGNALS = ("traces", "metrics", "logs")
 PROCESSORS = ["memory_limiter", "k8sattributes", "batch"]
-DATADOG_CONNECTOR = "datadog/connector"  # computes APM stats from traces, fed to the metrics pipeline
+DATADOG_CONNECTOR = "datadog/connector"  # computes APM stats from the traces it is exported to
+# The connector's output, APM stats as one opaque metric (dd.internal.stats.payload, a serialized
+# payload attribute), means something to the Datadog exporter only: its pipeline exports nowhere else.
+APM_STATS_PIPELINE = "metrics/datadog-apm-stats"
 POD_IP = "${env:MY_POD_IP}"
 
 # Environment variables the Deployment fills from the telemetry Secret.
@@ -72,15 +75,14 @@ def collector_config(backends: Iterable[str], datadog_site: str, memory_limit_mi
                 takes[signal].append(name)
     config["exporters"] = exporters
 
-    receivers: dict[str, list[str]] = {signal: ["otlp"] for signal in SIGNALS}
+    pipelines = {signal: {"receivers": ["otlp"], "processors": list(PROCESSORS), "exporters": takes[signal]}
+                 for signal in SIGNALS if takes[signal]}
     if "datadog/exporter" in exporters:
         config["connectors"] = {DATADOG_CONNECTOR: {}}
-        takes["traces"].append(DATADOG_CONNECTOR)
-        receivers["metrics"].append(DATADOG_CONNECTOR)
-    config["service"]["pipelines"] = {
-        signal: {"receivers": receivers[signal], "processors": list(PROCESSORS), "exporters": takes[signal]}
-        for signal in SIGNALS if takes[signal]
-    }
+        pipelines["traces"]["exporters"].append(DATADOG_CONNECTOR)
+        pipelines[APM_STATS_PIPELINE] = {"receivers": [DATADOG_CONNECTOR], "processors": ["memory_limiter", "batch"],
+                                         "exporters": ["datadog/exporter"]}
+    config["service"]["pipelines"] = pipelines
     return config
 
 

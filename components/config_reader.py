@@ -151,10 +151,10 @@ class Section:
         choices = tuple(choices)
 
         def parse(raw: Any) -> tuple[Any, Optional[str]]:
-            if not isinstance(raw, str):
-                return None, "must be a string (quote it in YAML)"
             if choices and raw not in choices:
                 return None, f"must be one of {', '.join(choices)}"
+            if not isinstance(raw, str):
+                return None, "must be a string (quote it in YAML)"
             if max_length and len(raw) > max_length:
                 return None, f"must be at most {max_length} characters (is {len(raw)})"
             if pattern and not re.fullmatch(pattern, raw):
@@ -232,6 +232,26 @@ class Section:
                 values.append(value)
         return tuple(values)
 
+    def number_list(self, name: str, default: Any = (), *, above: Optional[float] = None) -> Any:
+        """A list of numbers, each greater than `above` when given."""
+        allowed = "must be a number" + (f" greater than {above}" if above is not None else "")
+        raw = self._collection(name, "array", default, list, "must be a list of numbers")
+        if raw is None:
+            return default
+        values = []
+        for index, value in enumerate(raw):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or (above is not None and value <= above):
+                self.reader.report(f"{self.key(name)}[{index}]", value, allowed)
+            else:
+                values.append(float(value))
+        return tuple(values)
+
+    def retired(self, name: str, instead: str) -> None:
+        """A key this program no longer reads: setting it is an error that says what replaced it."""
+        self.kinds[name] = "retired"
+        if name in self._data:
+            self.reader.report_key(self.key(name), f"is no longer read: {instead}")
+
     def mapping(self, name: str, default: Any = None, *, key: Optional[Check] = None,
                 value: Optional[Check] = None) -> Any:
         """A string-to-string map, each key and value checked."""
@@ -252,6 +272,17 @@ class Section:
                 continue
             result[entry_key] = entry_value
         return result
+
+    def names(self, name: str) -> set[str]:
+        """The keys an object value names, read or not: checks across keys use them so that one bad
+        entry is reported once, not again as missing."""
+        raw = self._data.get(name)
+        if self._from_cli and isinstance(raw, str):
+            try:
+                raw = json.loads(raw)
+            except ValueError:
+                return set()
+        return set(raw) if isinstance(raw, dict) else set()
 
     def section(self, name: str) -> "Section":
         """A nested object; absent means empty, so every field takes its default."""
@@ -317,9 +348,10 @@ class Section:
         for name in self._data:
             if name in self.kinds:
                 continue
-            hint = difflib.get_close_matches(name, sorted(self.kinds), n=1)
+            current = sorted(key for key, kind in self.kinds.items() if kind != "retired")
+            hint = difflib.get_close_matches(name, current, n=1)
             suggestion = f"; did you mean {self.key(hint[0])}?" if hint else ""
-            known = ", ".join(sorted(self.kinds))
+            known = ", ".join(current)
             self.reader.report_key(self.key(name), f"unknown key{suggestion} (known here: {known})")
 
     def _scalar(self, name: str, kind: str, default: Any, parse: Callable, check: Optional[Check]) -> Any:

@@ -1,119 +1,66 @@
-"""Datadog for an inference service: a metric-based SLO, its burn-rate monitors, and signal monitors."""
+"""Datadog for an inference service: a metric-based SLO and the catalogue's monitors.
+
+Also the stack's metric tag configurations: a distribution offers percentiles only once
+one is switched on for it (docs.datadoghq.com/metrics/distributions).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from typing import Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_datadog as datadog
 
-from components import datadog_metrics, slo
-from components.durations import prometheus
-from components.settings import InferenceService, Settings
+from model.catalogue import Alert
+from model.contract import MetricContract
+from model.dialects import datadog as dialect
+from model.naming import datadog as naming
+from model.numbers import plain
+from model.slo import Objective
 
-# Datadog's OpenMetrics check submits every 15 s; a minute's delay keeps the last bucket complete.
+# The OpenMetrics check submits every 15 s; a minute's delay keeps the last bucket complete.
 EVALUATION_DELAY = 60
-RECOVERY = 0.8  # an alert clears once the value falls below 80% of its threshold
-# The Prometheus alerts of the same meaning, whose runbooks the burn-rate monitors share.
-BURN_RATE_ALERTS = {"page": "AIInferenceSLOBurnRatePage", "ticket": "AIInferenceSLOBurnRateTicket"}
+RENOTIFY_MINUTES = {"critical": 30, "warning": 240}
 
 
-@dataclass(frozen=True)
-class Signal:
-    """A threshold monitor: above `critical` (or below, for `below`) pages or tickets by route."""
-
-    key: str
-    alert: str  # the Prometheus alert of the same meaning; they share a runbook
-    title: str
-    query: str  # without the comparison
-    critical: float
-    warning: Optional[float]
-    description: str
-    below: bool = False
-    notify_no_data: bool = False  # most signals: no data is the no-traffic monitor's job
-    renotify_minutes: int = 60
+def message(alert: Alert, handles: Sequence[str], notifies: bool, composite: str = "") -> str:
+    """Summary, description, runbook, and who is told: the handles of the alert's route."""
+    if not notifies:
+        return (f"Part of the composite monitor \"{composite}\", which notifies for it; this part notifies nobody.\n\n"
+                f"Runbook: {alert.runbook_url}")
+    who = " ".join(handles)
+    return "\n".join([alert.summary, "", alert.description, "", f"Runbook: {alert.runbook_url}", "",
+                      f"{{{{#is_alert}}}}{who}{{{{/is_alert}}}}", f"{{{{#is_recovery}}}}{who}{{{{/is_recovery}}}}"])
 
 
-def thresholds(signal: Signal) -> datadog.MonitorMonitorThresholdsArgs:
-    if signal.below:  # recovery must sit above a "below" threshold
-        return datadog.MonitorMonitorThresholdsArgs(critical=slo.number(signal.critical),
-                                                    critical_recovery=slo.number(signal.critical * 5))
-    return datadog.MonitorMonitorThresholdsArgs(
-        critical=slo.number(signal.critical), critical_recovery=slo.number(signal.critical * RECOVERY),
-        warning=slo.number(signal.warning), warning_recovery=slo.number(signal.warning * RECOVERY))
-
-
-def signals(settings: Settings, service: InferenceService) -> list[Signal]:
-    contract, objectives = service.metrics, service.slo
-    scope = slo.datadog_scope({"env": settings.stack, "service": service.name})
-    errors = slo.datadog_scope({"env": settings.stack, "service": service.name,
-                                contract.status_label: contract.error_status})
-    requests = datadog_metrics.count(contract.requests)
-    latency = datadog_metrics.distribution(contract.latency)
-    name = service.name
-    return [
-        Signal("error-rate", "AIInferenceErrorRateHigh", f"{name} error rate above {objectives.error_rate:.0%}",
-               f"sum(last_5m):sum:{requests}{errors}.as_count() / sum:{requests}{scope}.as_count()",
-               objectives.error_rate, objectives.error_rate / 2,
-               f"The share of failed {name} requests over the last 5 minutes is above the threshold.",
-               renotify_minutes=30),
-        Signal("latency-p95", "AIInferenceLatencyP95High", f"{name} P95 latency above {objectives.p95_seconds:g}s",
-               f"percentile(last_5m):p95:{latency}{scope}", objectives.p95_seconds, objectives.p95_seconds * RECOVERY,
-               f"{name} P95 latency over the last 5 minutes is above the threshold."),
-        Signal("latency-p99", "AIInferenceLatencyP99High", f"{name} P99 latency above {objectives.p99_seconds:g}s",
-               f"percentile(last_5m):p99:{latency}{scope}", objectives.p99_seconds, objectives.p99_seconds * RECOVERY,
-               f"{name} P99 latency over the last 5 minutes is above the threshold.",
-               renotify_minutes=30),
-        # No data means no requests reached the metric at all: that is this monitor's alert.
-        Signal("no-traffic", "AIInferenceNoRequests", f"{name} receives no requests", f"sum(last_10m):sum:{requests}{scope}.as_count()",
-               1, None, f"{name} served no requests in the last 10 minutes.", below=True, notify_no_data=True,
-               renotify_minutes=30),
-        Signal("token-usage", "AIInferenceTokenUsageHigh", f"{name} token usage above {objectives.tokens_per_hour:,} an hour",
-               f"sum(last_1h):sum:{datadog_metrics.count(contract.tokens)}{scope}.as_count()",
-               objectives.tokens_per_hour, objectives.tokens_per_hour * 0.8,
-               f"{name} used more input and output tokens in the last hour than budgeted.", renotify_minutes=120),
-        Signal("cost", "AIInferenceCostBudgetExceeded", f"{name} inference cost above ${objectives.cost_per_hour:g} an hour",
-               f"sum(last_1h):sum:{datadog_metrics.count(contract.cost)}{scope}.as_count()",
-               objectives.cost_per_hour, objectives.cost_per_hour * 0.8,
-               f"{name} spent more on inference in the last hour than budgeted.", renotify_minutes=120),
-    ]
-
-
-def message(settings: Settings, service: InferenceService, summary: str, description: str, runbook: str,
-            alert_severity: str = "critical", warning_severity: Optional[str] = "warning") -> str:
-    """Summary, runbook, and who is told: the handles of the route each severity takes in this stack."""
-    def handles(severity: str) -> str:
-        return " ".join(settings.datadog.notify[service.slo.routing[severity]])
-
-    lines = [summary, "", description, "", f"Runbook: {runbook}", "",
-             f"{{{{#is_alert}}}}{handles(alert_severity)}{{{{/is_alert}}}}"]
-    if warning_severity:
-        lines.append(f"{{{{#is_warning}}}}{handles(warning_severity)}{{{{/is_warning}}}}")
-    lines.append(f"{{{{#is_recovery}}}}{handles(alert_severity)}{{{{/is_recovery}}}}")
-    return "\n".join(lines)
+def thresholds(monitor: dialect.Monitor) -> Optional[datadog.MonitorMonitorThresholdsArgs]:
+    if monitor.critical is None:
+        return None
+    recovery = plain(monitor.recovery) if monitor.recovery is not None else None
+    return datadog.MonitorMonitorThresholdsArgs(critical=plain(monitor.critical), critical_recovery=recovery)
 
 
 class DatadogMonitoring(pulumi.ComponentResource):
-    """A service's SLO with Datadog's recommended burn-rate alerts, and its signal monitors."""
+    """A service's SLO, its burn-rate monitors on that SLO, and its signal monitors."""
 
     slo_id: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: Settings, service: InferenceService,
+    def __init__(self, name: str, alerts: tuple[Alert, ...], objective: Objective, contract: MetricContract,
+                 env: str, team: str, notify: Mapping[str, Sequence[str]],
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("ai-observability:datadog:DatadogMonitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        objective = service.slo.objective
-        tags = [f"env:{settings.stack}", f"service:{service.name}", f"team:{settings.team}", "managed-by:pulumi"]
-        numerator, denominator = slo.datadog_slo_query(service.metrics, {"env": settings.stack, "service": service.name})
+        service = alerts[0].service
+        tags = [f"env:{env}", f"service:{service}", f"team:{team}", "managed-by:pulumi"]
+        numerator, denominator = dialect.slo_query(contract, env, service)
         target = round(objective.target * 100, 4)
         warning = round((objective.target + objective.error_budget / 2) * 100, 4)  # a heads-up above the target
         views = sorted({objective.period_days, 7}, reverse=True)  # the SLO's period, and a 7-day view
-        objective_resource = datadog.ServiceLevelObjective(
+        slo = datadog.ServiceLevelObjective(
             f"{name}-slo",
-            name=f"[{settings.stack}] {service.name} availability",
+            name=f"[{env}] {service} availability",
             type="metric",
-            description=f"Share of successful {service.name} inference requests.",
+            description=f"Share of successful {service} inference requests.",
             query=datadog.ServiceLevelObjectiveQueryArgs(numerator=numerator, denominator=denominator),
             thresholds=[datadog.ServiceLevelObjectiveThresholdArgs(timeframe=f"{days}d", target=target,
                                                                    warning=warning) for days in views],
@@ -123,46 +70,49 @@ class DatadogMonitoring(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        self.slo_id = objective_resource.id
+        self.slo_id = slo.id
 
-        for window in slo.DATADOG_RECOMMENDED[objective.period_days]:
-            severity = "critical" if window.route == "page" else "warning"
-            burn = objective.burn_rate(window)
-            summary = f"{service.name} is burning its error budget at {slo.number(burn)}x over {window.name}"
-            datadog.Monitor(
-                f"{name}-burn-rate-{window.name}",
-                name=f"[{settings.stack}] {summary}",
-                type="slo alert",
-                query=objective_resource.id.apply(
-                    lambda slo_id, w=window: slo.datadog_burn_rate_query(slo_id, objective, w)),
-                message=message(settings, service, summary,
-                                f"Sustained over {prometheus(window.long_minutes)}, this burn rate spends "
-                                f"{window.budget_share:.0%} of the {objective.period_days}-day error budget "
-                                f"(target {target:g}%).",
-                                settings.runbook(BURN_RATE_ALERTS[window.route]), severity, None),
-                monitor_thresholds=datadog.MonitorMonitorThresholdsArgs(critical=slo.number(burn)),
-                notify_no_data=False,  # no data: no requests, so no budget burnt
-                renotify_interval=30 if severity == "critical" else 240,
-                tags=tags + [f"severity:{severity}", f"routing:{service.slo.routing[severity]}"],
-                opts=child,
-            )
+        def on_slo(query: str) -> pulumi.Output[str]:
+            return slo.id.apply(lambda slo_id: query.replace(dialect.SLO_ID, slo_id))
 
-        for signal in signals(settings, service):
-            comparison = "<" if signal.below else ">"
-            datadog.Monitor(
-                f"{name}-{signal.key}",
-                name=f"[{settings.stack}] {signal.title}",
-                type="query alert",
-                query=f"{signal.query} {comparison} {slo.number(signal.critical)}",
-                message=message(settings, service, signal.title, signal.description, settings.runbook(signal.alert),
-                                warning_severity="warning" if signal.warning is not None else None),
-                monitor_thresholds=thresholds(signal),
-                notify_no_data=signal.notify_no_data,
-                no_data_timeframe=20 if signal.notify_no_data else None,
-                renotify_interval=signal.renotify_minutes,
-                evaluation_delay=EVALUATION_DELAY,
-                require_full_window=False,  # sparse counters must still be evaluated
-                tags=tags,
-                opts=child,
-            )
+        for alert in alerts:
+            created: dict[str, datadog.Monitor] = {}
+            for monitor in dialect.monitors(alert, objective, contract, env):
+                if monitor.parts:
+                    query = pulumi.Output.all(*(created[part].id for part in monitor.parts)).apply(" && ".join)
+                elif dialect.SLO_ID in monitor.query:
+                    query = on_slo(monitor.query)
+                else:
+                    query = pulumi.Output.from_input(monitor.query)
+                created[monitor.key] = datadog.Monitor(
+                    f"{name}-{monitor.key}",
+                    name=f"[{env}] {monitor.title}",
+                    type=monitor.type,
+                    query=query,
+                    message=message(alert, notify.get(alert.route, ()), monitor.notifies, f"[{env}] {alert.summary}"),
+                    monitor_thresholds=thresholds(monitor),
+                    notify_no_data=monitor.no_data_minutes is not None,
+                    no_data_timeframe=monitor.no_data_minutes,
+                    renotify_interval=RENOTIFY_MINUTES[alert.severity] if monitor.notifies else None,
+                    evaluation_delay=EVALUATION_DELAY if monitor.type == "query alert" else None,
+                    require_full_window=False if monitor.type == "query alert" else None,  # sparse counters count
+                    tags=tags + [f"alert:{alert.name}", f"severity:{alert.severity}", f"routing:{alert.route}"],
+                    opts=child,
+                )
         self.register_outputs({"sloId": self.slo_id})
+
+
+class DatadogLatencyPercentiles(pulumi.ComponentResource):
+    """Percentiles on each latency distribution the services' monitors query (p95, p99)."""
+
+    def __init__(self, name: str, contracts: Sequence[MetricContract], opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("ai-observability:datadog:DatadogLatencyPercentiles", name, None, opts)
+        distributions: dict[str, set[str]] = {}
+        for contract in contracts:
+            distributions.setdefault(naming.distribution(contract.latency), set()).update(
+                naming.percentile_tags(contract))
+        for metric, tags in sorted(distributions.items()):
+            datadog.MetricTagConfiguration(
+                f"{name}-{metric}", metric_name=metric, metric_type="distribution", tags=sorted(tags),
+                include_percentiles=True, opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({})

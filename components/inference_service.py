@@ -8,14 +8,16 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import datadog_metrics, workloads
+from components import workloads
 from components.settings import InferenceService as ServiceSettings
 from components.settings import Settings
 from components.workload_namespace import APPINSIGHTS_KEY
+from model.contract import HEALTH_PATH, METRICS_PATH, READY_PATH
+from model.naming import azure as azure_naming
+from model.naming import datadog as datadog_naming
 
 CONTAINER = "inference"
 HTTP_SERVICE_PORT = 80
-HEALTH_PATH, READY_PATH, METRICS_PATH = "/health", "/ready", "/metrics"
 STARTUP_PERIOD = 10
 
 
@@ -27,25 +29,28 @@ def pod_annotations(service: ServiceSettings, datadog: bool) -> dict[str, str]:
         "prometheus.io/path": METRICS_PATH,
     }
     if datadog:
-        annotations[f"ad.datadoghq.com/{CONTAINER}.checks"] = datadog_metrics.autodiscovery_checks(
+        annotations[f"ad.datadoghq.com/{CONTAINER}.checks"] = datadog_naming.autodiscovery_checks(
             service.metrics, service.metrics_port)
     return annotations
 
 
 def environment(settings: Settings, service: ServiceSettings, collector_endpoint: pulumi.Input[str],
                 secret_name: pulumi.Input[str]) -> list[dict]:
+    # The service's name and namespace are what App Insights builds its role name from.
+    identity = azure_naming.resource(service.name, settings.application)
     resource_attributes = ",".join(f"{k}={v}" for k, v in (
         ("deployment.environment.name", settings.stack),
-        ("service.namespace", settings.application),
+        ("service.namespace", identity["service.namespace"]),
         ("service.version", service.version),
         ("ai.model.name", service.model_name),
         ("ai.model.version", service.model_version),
     ))
     env = [
-        {"name": "OTEL_SERVICE_NAME", "value": service.name},
+        {"name": "OTEL_SERVICE_NAME", "value": identity["service.name"]},
         {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": collector_endpoint},
         {"name": "OTEL_EXPORTER_OTLP_PROTOCOL", "value": "grpc"},
         {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": resource_attributes},
+        *({"name": name, "value": value} for name, value in azure_naming.SEMCONV_OPT_IN.items()),
         {"name": "MODEL_NAME", "value": service.model_name},
         {"name": "MODEL_VERSION", "value": service.model_version},
         workloads.secret_env("APPLICATIONINSIGHTS_CONNECTION_STRING", secret_name, APPINSIGHTS_KEY),
@@ -96,9 +101,8 @@ class InferenceService(pulumi.ComponentResource):
         pod_selector = workloads.selector(service.name, settings.stack)
         labels = workloads.labels(service.name, settings.stack, service.version, "inference", settings.application)
         pod_labels = dict(labels)
-        if datadog:  # Datadog's unified service tagging
-            pod_labels.update({"tags.datadoghq.com/env": settings.stack, "tags.datadoghq.com/service": service.name,
-                               "tags.datadoghq.com/version": service.version})
+        if datadog:  # Datadog's unified service tagging: the env and service tags every monitor scopes by
+            pod_labels.update(datadog_naming.unified_service_labels(settings.stack, service.name, service.version))
 
         def meta(annotations: Optional[dict] = None) -> dict:
             return workloads.metadata(service.name, namespace, labels, annotations)

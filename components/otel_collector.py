@@ -15,6 +15,7 @@ from components.collector_config import (APPINSIGHTS_ENV, DATADOG_API_KEY_ENV, H
 from components.quantities import mebibytes
 from components.settings import Settings
 from components.workload_namespace import APPINSIGHTS_KEY, DATADOG_API_KEY
+from model.naming import prometheus as prometheus_naming
 
 NAME = "otel-collector"
 CONFIG_FILE = "config.yaml"
@@ -122,6 +123,13 @@ class OtelCollector(pulumi.ComponentResource):
                   "ports": [{"name": p, "port": PORTS[p], "targetPort": p, "protocol": "TCP"} for p in exposed]},
             opts=child,
         )
+        # The operator's Prometheus ignores prometheus.io/* annotations: this makes it scrape the collector's
+        # own metrics and, with honorLabels, the job and instance the prometheus exporter gives each series.
+        scraped = {"metrics": False, **({"prometheus": True} if "prometheus" in collector.exporters else {})}
+        k8s.apiextensions.CustomResource(
+            f"{name}-pod-monitor", api_version=prometheus_naming.OPERATOR_API, kind="PodMonitor",
+            metadata=workloads.metadata(NAME, namespace, {**labels, **settings.prometheus.rule_labels}),
+            spec=prometheus_naming.pod_monitor(settings.kubernetes.namespace, pod_selector, scraped), opts=child)
         k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(NAME),
                                           spec=workloads.disruption_budget(pod_selector), opts=child)
         otlp = ["otlp-grpc", "otlp-http"]

@@ -15,9 +15,12 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from urllib.parse import urlparse
 
 from components.config_reader import REQUIRED, Check, ConfigReader, SecretValue, Section
-from components.durations import iso_minutes
 from components.quantities import mebibytes, memory_bytes, millicores
-from components.slo import PERIODS_DAYS, SRE_WORKBOOK, Objective
+from model import burn_rate, contract, routing
+from model.contract import MetricContract
+from model.durations import iso_minutes
+from model.numbers import plain
+from model.slo import ROUTES, SEVERITIES, Objective, ServiceSlo
 
 PROJECT = "ai-observability"
 
@@ -47,10 +50,6 @@ COLLECTOR_EXPORTERS = ("azuremonitor", "datadog", "prometheus")
 DATADOG_SITES = ("datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
                  "ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com")
 UNPRIVILEGED_PORTS = (1024, 65535)  # restricted pods drop every capability, so no low ports
-
-# Alerting.
-SEVERITIES_ROUTED = ("critical", "warning")
-ROUTES = ("page", "ticket")
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -85,7 +84,6 @@ class AzureAlerts:
     failed_requests: AlertRule  # failed request count (metric alert)
     server_exceptions: AlertRule  # server exception count (metric alert)
     availability: AlertRule  # failed test locations (metric alert per availability test)
-    p95_duration: AlertRule  # P95 server response time, ms (log alert)
     daily_cap: AlertRule  # workspace hit its daily cap (log alert; fires on any occurrence)
 
 
@@ -136,38 +134,6 @@ class Resources:
 
 
 @dataclass(frozen=True)
-class MetricContract:
-    """What an inference service emits; every rule, monitor and query is built from it."""
-
-    requests: str  # counter, labelled model and status
-    latency: str  # histogram (base name), labelled model
-    tokens: str  # counter, labelled model and token_type
-    cost: str  # counter, labelled model
-    model_label: str
-    status_label: str
-    error_status: str
-    token_type_label: str
-
-    def series(self) -> tuple[str, ...]:
-        """Every series name a query may use."""
-        return (self.requests, f"{self.latency}_bucket", f"{self.latency}_sum", f"{self.latency}_count",
-                self.tokens, self.cost)
-
-
-@dataclass(frozen=True)
-class SloSettings:
-    """A service's objectives and the thresholds of its signal alerts."""
-
-    objective: Objective  # availability: the success ratio over the period
-    error_rate: float  # the error ratio alert's threshold
-    p95_seconds: float
-    p99_seconds: float
-    cost_per_hour: float  # USD
-    tokens_per_hour: int
-    routing: Mapping[str, str]  # alert severity -> route (page or ticket)
-
-
-@dataclass(frozen=True)
 class InferenceService:
     name: str
     image: str
@@ -183,7 +149,7 @@ class InferenceService:
     termination_grace_seconds: int
     startup_seconds: int
     metrics: MetricContract
-    slo: SloSettings
+    slo: ServiceSlo
 
 
 @dataclass(frozen=True)
@@ -213,6 +179,8 @@ class DatadogSettings:
     app_key: Optional[SecretValue]
     agent_namespace: str
     notify: Mapping[str, tuple[str, ...]]  # route -> notification handles, e.g. @pagerduty-ai-inference
+    # Datadog keeps one tag configuration per metric and organization: one stack owns it.
+    manage_latency_percentiles: bool
 
     @property
     def api_url(self) -> str:
@@ -222,6 +190,12 @@ class DatadogSettings:
 @dataclass(frozen=True)
 class PrometheusSettings:
     rule_labels: Mapping[str, str]  # what the Prometheus operator selects PrometheusRules and PodMonitors by
+
+
+@dataclass(frozen=True)
+class AlertmanagerSettings:
+    receivers: Mapping[str, str]  # route -> receiver kind; empty: no AlertmanagerConfig
+    credentials: Mapping[str, SecretValue]  # route -> the receiver's URL or routing key
 
 
 @dataclass(frozen=True)
@@ -238,6 +212,7 @@ class Settings:
     kubernetes: KubernetesSettings
     datadog: DatadogSettings
     prometheus: PrometheusSettings
+    alertmanager: AlertmanagerSettings
     services: tuple[InferenceService, ...]
     collector: CollectorSettings
 
@@ -305,6 +280,7 @@ def read(reader: ConfigReader) -> Settings:
         datadog=datadog,
         prometheus=PrometheusSettings(rule_labels=MappingProxyType(root.mapping(
             "prometheus.ruleLabels", {"release": "kube-prometheus-stack"}, key=_label_key, value=_label_value))),
+        alertmanager=_alertmanager(root, services),
         services=services,
         collector=collector,
     )
@@ -408,20 +384,20 @@ _ALERT_DEFAULTS = {
     "failedRequests": ("threshold", 10, 2, "PT1M", "PT5M"),
     "serverExceptions": ("threshold", 10, 2, "PT1M", "PT5M"),
     "availability": ("failedLocations", 2, 1, "PT1M", "PT5M"),
-    "p95Duration": ("thresholdMs", 1000, 2, "PT5M", "PT15M"),
     "dailyCap": (None, 0, 2, "PT1H", "P1D"),
 }
-_LOG_ALERTS = ("p95Duration", "dailyCap")
+_LOG_ALERTS = ("dailyCap",)
 
 
 def _azure_alerts(alerts: Section) -> AzureAlerts:
     rules = {name: _alert_rule(alerts.section(name), name) for name in _ALERT_DEFAULTS}
+    alerts.retired("p95Duration", "each service's P95 alert now takes its threshold from "
+                                  "services[].slo.latency.p95Seconds, in Azure as in Prometheus and Datadog")
     return AzureAlerts(
         request_duration=rules["requestDuration"],
         failed_requests=rules["failedRequests"],
         server_exceptions=rules["serverExceptions"],
         availability=rules["availability"],
-        p95_duration=rules["p95Duration"],
         daily_cap=rules["dailyCap"],
     )
 
@@ -490,7 +466,49 @@ def _datadog(root: Section, services: tuple[InferenceService, ...]) -> DatadogSe
         app_key=keys["appKey"],
         agent_namespace=root.text("datadog.agentNamespace", pattern=DNS_LABEL, hint=DNS_LABEL_HINT),
         notify=MappingProxyType(handles),
+        manage_latency_percentiles=bool(root.boolean("datadog.manageLatencyPercentiles")),
     )
+
+
+def _alertmanager(root: Section, services: tuple[InferenceService, ...]) -> AlertmanagerSettings:
+    """Receivers are plain config (reviewable); each one's URL or key comes from the secret credentials."""
+    receivers = root.mapping(
+        "alertmanager.receivers",
+        key=lambda v: None if v in ROUTES else f"is not a route; routes are {', '.join(ROUTES)}",
+        value=lambda v: None if v in routing.RECEIVER_KINDS else f"must be one of {', '.join(routing.RECEIVER_KINDS)}")
+    example = ", ".join(f'"{route}": "{"<routing key>" if kind == "pagerduty" else "https://…"}"'
+                        for route, kind in (receivers or {"ticket": "slack"}).items())
+    how = f"pulumi config set --secret alertmanager.credentials '{{{example}}}'"
+    named = root.names("alertmanager.receivers")
+    if named:
+        used = {route for service in services for route in service.slo.routing.values()}
+        for route in sorted(used - named):
+            root.reader.report_key(f"alertmanager.receivers.{route}",
+                                   f"is required: alerts route to {route} and would reach no one")
+    if not root.has("alertmanager.credentials"):
+        root.secret("alertmanager.credentials")
+        if receivers:
+            root.reader.report_key("alertmanager.credentials",
+                                   f"is required for receivers {', '.join(receivers)}; set it with: {how}")
+        return AlertmanagerSettings(MappingProxyType(receivers), MappingProxyType({}))
+    credentials = root.secret_mapping("alertmanager.credentials") or {}
+    for route, kind in receivers.items():
+        if route not in credentials:
+            root.reader.report_key("alertmanager.credentials", f'has nothing for the {route} receiver; '
+                                                                f"set the whole map with: {how}")
+        elif (problem := _receiver_credential(kind, credentials[route].reveal())):
+            root.report(f"alertmanager.credentials.{route}", None, problem)
+    for route in sorted(set(credentials) - named):
+        root.reader.report_key("alertmanager.credentials",
+                               f'has a credential for "{route}", which alertmanager.receivers does not list')
+    return AlertmanagerSettings(MappingProxyType(receivers), MappingProxyType(credentials))
+
+
+def _receiver_credential(kind: str, value: str) -> Optional[str]:
+    if kind == "pagerduty":
+        return None if re.fullmatch(r"[A-Za-z0-9]{32}", value) else \
+            "must be a PagerDuty Events API v2 integration key: 32 letters and digits"
+    return _https_url(value)
 
 
 def _services(root: Section, production: bool) -> tuple[InferenceService, ...]:
@@ -521,6 +539,7 @@ def _service(service: Section, production: bool) -> InferenceService:
     if http_port == metrics_port:
         ports.report("metrics", metrics_port, f"clashes with the http port ({http_port}); "
                                               "the two container ports must differ")
+    metrics = _metric_contract(service.section("metrics"))
     return InferenceService(
         name=name,
         image=image,
@@ -537,38 +556,45 @@ def _service(service: Section, production: bool) -> InferenceService:
         termination_grace_seconds=service.integer("terminationGracePeriodSeconds", 60, minimum=10, maximum=3600),
         # Model loading happens before /health answers; the startup probe allows this long.
         startup_seconds=service.integer("startupSeconds", 300, minimum=10, maximum=3600),
-        metrics=_metric_contract(service.section("metrics")),
-        slo=_slo(service.section("slo")),
+        metrics=metrics,
+        slo=_slo(service.section("slo"), metrics),
     )
 
 
-def _slo(slo: Section) -> SloSettings:
+def _slo(slo: Section, metrics: MetricContract) -> ServiceSlo:
     """Defaults are the seeds': 99% over 30 days, errors over 5%, P95 1 s, P99 5 s, $100 an hour."""
+    periods = [f"{days}d" for days in burn_rate.PERIODS_DAYS]
     target = slo.number("availability", 0.99, above=0, below=1)
-    period = slo.text("period", "30d", choices=[f"{days}d" for days in PERIODS_DAYS])
+    period = slo.text("period", "30d", choices=periods)
     objective = Objective(target, int(period[:-1]))
-    for window in objective.impossible_windows(SRE_WORKBOOK):
+    for window in burn_rate.impossible_windows(objective)[:1]:
         slo.report("availability", target,
-                   f"leaves a {objective.error_budget:.4g} error budget, too small for the "
-                   f"{window.name} window's {objective.burn_rate(window):.3g}x burn rate to ever fire "
-                   "(it would need more than 100% errors); raise the target or shorten the period")
+                   f"leaves a {plain(objective.error_budget * 100)}% error budget, too large for the {period} "
+                   f"policy's {window.name} {window.route} window: its {plain(window.burn_rate)}x burn rate would "
+                   f"need {plain(window.threshold(objective) * 100)}% errors to fire; use a target above "
+                   f"{plain(burn_rate.loosest_target(objective.period_days) * 100)}% (see the README's burn-rate table)")
     latency = slo.section("latency")
     p95 = latency.number("p95Seconds", 1.0, above=0)
     p99 = latency.number("p99Seconds", 5.0, above=0)
     if p99 < p95:
-        latency.report("p99Seconds", p99, f"must be at least the P95 threshold ({p95:g}s)")
-    routing = slo.mapping("routing", {"critical": "page", "warning": "ticket"},
-                          key=lambda v: None if v in SEVERITIES_ROUTED else
-                          f"is not a severity; severities are {', '.join(SEVERITIES_ROUTED)}",
-                          value=lambda v: None if v in ROUTES else f"must be one of {', '.join(ROUTES)}")
-    return SloSettings(
+        latency.report("p99Seconds", p99, f"must be at least the P95 threshold ({plain(p95)}s)")
+    for key, seconds in (("p95Seconds", p95), ("p99Seconds", p99)):
+        if metrics.latency_buckets and seconds >= metrics.top_bucket:
+            latency.report(key, seconds, f"must be below the histogram's top bucket ({plain(metrics.top_bucket)}s): "
+                                         "histogram_quantile never reports more, so the alert could never fire; "
+                                         "add larger buckets to metrics.latencyBuckets (and the service) or lower it")
+    routes = slo.mapping("routing", {"critical": "page", "warning": "ticket"},
+                         key=lambda v: None if v in SEVERITIES else
+                         f"is not a severity; severities are {', '.join(SEVERITIES)}",
+                         value=lambda v: None if v in ROUTES else f"must be one of {', '.join(ROUTES)}")
+    return ServiceSlo(
         objective=objective,
         error_rate=slo.number("errorRate", 0.05, above=0, below=1),
         p95_seconds=p95,
         p99_seconds=p99,
         cost_per_hour=slo.number("costPerHour", 100.0, above=0),
         tokens_per_hour=slo.integer("tokensPerHour", 5_000_000, minimum=1),
-        routing=MappingProxyType({severity: routing.get(severity, default)
+        routing=MappingProxyType({severity: routes.get(severity, default)
                                   for severity, default in (("critical", "page"), ("warning", "ticket"))}),
     )
 
@@ -584,15 +610,21 @@ def _metric_contract(metrics: Section) -> MetricContract:
     def label(key: str, default: str) -> str:
         return metrics.text(key, default, pattern=PROMETHEUS_LABEL, hint="must be a Prometheus label name")
 
+    default = contract.DEFAULT
+    buckets = metrics.number_list("latencyBuckets", default.latency_buckets, above=0)
+    if not buckets or list(buckets) != sorted(set(buckets)):
+        metrics.report("latencyBuckets", list(buckets), "must list the histogram's finite upper bounds "
+                                                       "(its le labels), ascending and each once")
     return MetricContract(
-        requests=metric("requests", "ai_inference_requests_total", counter),
-        latency=metric("latency", "ai_inference_latency_seconds"),
-        tokens=metric("tokens", "ai_tokens_used_total", counter),
-        cost=metric("cost", "ai_inference_cost_dollars_total", counter),
-        model_label=label("modelLabel", "model"),
-        status_label=label("statusLabel", "status"),
-        error_status=metrics.text("errorStatus", "error"),
-        token_type_label=label("tokenTypeLabel", "token_type"),
+        requests=metric("requests", default.requests, counter),
+        latency=metric("latency", default.latency),
+        tokens=metric("tokens", default.tokens, counter),
+        cost=metric("cost", default.cost, counter),
+        model_label=label("modelLabel", default.model_label),
+        status_label=label("statusLabel", default.status_label),
+        error_status=metrics.text("errorStatus", default.error_status),
+        token_type_label=label("tokenTypeLabel", default.token_type_label),
+        latency_buckets=buckets,
     )
 
 
@@ -680,6 +712,11 @@ def placeholder_secrets(values: Mapping[str, str], project: str = PROJECT) -> di
     if isinstance(names, list) and names:
         placeholders[f"{project}:azure.webhookUrls"] = json.dumps(
             {name: f"https://placeholder.invalid/webhook/{name}" for name in names if isinstance(name, str)})
+    receivers = json.loads(values.get(f"{project}:alertmanager.receivers", "{}") or "{}")
+    if isinstance(receivers, dict) and receivers:
+        placeholders[f"{project}:alertmanager.credentials"] = json.dumps(
+            {route: "0" * 32 if kind == "pagerduty" else f"https://placeholder.invalid/alertmanager/{route}"
+             for route, kind in receivers.items()})
     return placeholders
 
 

@@ -7,6 +7,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import workloads
 from components.settings import Settings
 
 SECRET_NAME = "telemetry-credentials"
@@ -26,7 +27,7 @@ class WorkloadNamespace(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("ai-observability:kubernetes:WorkloadNamespace", name, None, opts)
         kubernetes = settings.kubernetes
-        common = {"app.kubernetes.io/part-of": settings.application, "app.kubernetes.io/managed-by": "pulumi"}
+        common = workloads.common_labels(settings.application)
         level = "restricted"
         namespace = k8s.core.v1.Namespace(
             name,

@@ -21,14 +21,18 @@ def selector(name: str, stack: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": name, "app.kubernetes.io/instance": f"{name}-{stack}"}
 
 
+def common_labels(part_of: str) -> dict[str, str]:
+    """The labels every object of the program carries."""
+    return {"app.kubernetes.io/part-of": part_of, "app.kubernetes.io/managed-by": "pulumi"}
+
+
 def labels(name: str, stack: str, version: str, component: str, part_of: str) -> dict[str, str]:
     """Kubernetes' recommended labels, plus the app/version pair the seeds' dashboards use."""
     return {
         **selector(name, stack),
         "app.kubernetes.io/version": version,
         "app.kubernetes.io/component": component,
-        "app.kubernetes.io/part-of": part_of,
-        "app.kubernetes.io/managed-by": "pulumi",
+        **common_labels(part_of),
         "app": name,
         "version": version,
     }

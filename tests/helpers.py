@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 from components import settings as stack_settings
@@ -12,11 +13,14 @@ from tools import mocks, stack_config
 
 STACKS = ("staging", "prod")
 NS = "ai-observability"
+FIXTURES = Path(__file__).parent / "stacks"  # small stacks the tests own, so user edits never break them
 
 
 def config(stack: str = "staging", overrides: Optional[Mapping[str, Any]] = None,
            secrets: Optional[Mapping[str, Any]] = None) -> stack_config.StackConfig:
-    return stack_config.load(stack, overrides=overrides, secrets=secrets)
+    """A real stack's config, or a fixture stack's (tests/stacks/Pulumi.<stack>.yaml)."""
+    config_dir = FIXTURES if (FIXTURES / f"Pulumi.{stack}.yaml").exists() else stack_config.ROOT
+    return stack_config.load(stack, overrides=overrides, secrets=secrets, config_dir=config_dir)
 
 
 def load_settings(stack: str = "staging", overrides: Optional[Mapping[str, Any]] = None,
@@ -52,7 +56,7 @@ def run_component(build: Callable[[Settings], Any], stack: str = "staging",
 
 @functools.lru_cache(maxsize=None)
 def stack_plan(stack: str) -> mocks.Plan:
-    """The whole program for a real stack file, as `make render` runs it (cached: it is pure)."""
+    """The whole program for a stack file, as `make render` runs it (cached: it is pure)."""
     return mocks.run_program(config(stack))
 
 

@@ -1,4 +1,13 @@
-"""The rendered Prometheus rules under promtool: `check rules` and the repo's rule unit tests."""
+"""The rendered Prometheus rules under promtool: `check rules` for every stack, and the alerting
+behaviours the catalogue promises as `promtool test rules` cases on the `alerting` fixture stack.
+
+Fixture: `chat` is 99.9% over 7 days (page 16.8x over 1h/5m: an error ratio of 0.0168; 5.6x over
+6h/30m: 0.0056; ticket 2.8x over 24h/2h: 0.0028) with a 2% error-rate alert, P95 2 s, P99 8 s,
+2M tokens and $40 an hour. `scorer` is 99% over 90 days (page 21.6x: 0.216; 10.8x: 0.108;
+ticket 4.5x: 0.045) with the default 5% error-rate alert, P95 0.5 s, P99 2 s, on a renamed
+contract (scoring_requests_total{outcome="failure"}). Both run in namespace `models` for team
+`inference`. Each case's comment says when its alert must fire and why.
+"""
 
 import os
 import shutil
@@ -6,38 +15,280 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.helpers import STACKS, stack_plan
-from tools import render
+from tests.helpers import FIXTURES, STACKS, stack_plan
+from tools import render, stack_config
 
 PROMTOOL = shutil.which("promtool")
-UNIT_TESTS = Path(__file__).parent / "promtool"
 IN_CI = os.environ.get("CI") == "true"
+EVERY_STACK = sorted(set(stack_config.stacks()) | set(stack_config.stacks(FIXTURES)))
 
 pytestmark = pytest.mark.skipif(
     PROMTOOL is None and not IN_CI,
-    reason="PROMTOOL NOT INSTALLED: the Prometheus rule unit tests did not run "
+    reason="PROMTOOL NOT INSTALLED: the Prometheus rule tests did not run "
            "(install Debian's prometheus package; CI does, and fails without it)")
+
+NAMESPACE, TEAM = "models", "inference"
+ALERTS = ("AIInferenceSLOBurnRatePage", "AIInferenceSLOBurnRateTicket", "AIInferenceErrorRateHigh",
+          "AIInferenceLatencyP95High", "AIInferenceLatencyP99High", "AIInferenceMetricsEndpointDown",
+          "AIInferenceNoRequests", "AIInferenceTokenUsageHigh", "AIInferenceCostBudgetExceeded")
 
 
 def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     if PROMTOOL is None:
         pytest.fail("CI=true and promtool is missing: .ci/run must install Debian's prometheus package")
-    return subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True)
+    return subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_rendered_rules_pass_promtool_check(stack, tmp_path):
+@pytest.mark.parametrize("stack", EVERY_STACK)
+def test_every_stacks_rules_pass_promtool_check(stack, tmp_path):
     rules = render.write_rules(stack_plan(stack), tmp_path)
+    count = sum(len(group["rules"]) for group in yaml.safe_load(rules.read_text())["groups"])
     result = promtool("check", "rules", rules.name, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 15 rules found" in result.stdout
+    assert f"SUCCESS: {count} rules found" in result.stdout
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_rendered_rules_pass_the_repo_unit_tests(stack, tmp_path):
-    render.write_rules(stack_plan(stack), tmp_path)
-    shutil.copy(UNIT_TESTS / f"{stack}.test.yaml", tmp_path)
-    result = promtool("test", "rules", f"{stack}.test.yaml", cwd=tmp_path)
+# -- series ------------------------------------------------------------------------------
+
+def counter(*segments: tuple[float, int]) -> str:
+    """A counter sampled each minute from 0: each (increase per minute, minutes) segment in turn."""
+    value, parts = 0.0, ["0"]
+    for increase, minutes in segments:
+        first = value + increase
+        parts.append(f"{first:g}+{increase:g}x{minutes - 1}")
+        value = first + increase * (minutes - 1)
+    return " ".join(parts)
+
+
+def requests(service: str, success: str, errors: str) -> list[dict]:
+    metric, status, error = (("scoring_requests_total", "outcome", "failure") if service == "scorer"
+                             else ("ai_inference_requests_total", "status", "error"))
+    labels = f'job="{service}",namespace="{NAMESPACE}"'
+    return [{"series": f'{metric}{{{labels},{status}="success"}}', "values": success},
+            {"series": f'{metric}{{{labels},{status}="{error}"}}', "values": errors}, scraped(service)]
+
+
+def latency(service: str, buckets: dict[str, str]) -> list[dict]:
+    """Histogram buckets (le -> cumulative counter), and the request counter they imply."""
+    labels = f'job="{service}",namespace="{NAMESPACE}"'
+    series = [{"series": f'ai_inference_latency_seconds_bucket{{{labels},le="{le}"}}', "values": values}
+              for le, values in buckets.items()]
+    return series + [{"series": f'ai_inference_requests_total{{{labels},status="success"}}',
+                      "values": buckets["+Inf"]}, scraped(service)]
+
+
+def up(service: str, pod: str, values: str) -> dict:
+    return {"series": f'up{{job="{service}",namespace="{NAMESPACE}",pod="{pod}"}}', "values": values}
+
+
+def scraped(service: str) -> dict:
+    """A pod of the service answering every scrape for the longest case (two days)."""
+    return up(service, f"{service}-a", "1x2880")
+
+
+def counter_series(service: str, metric: str, values: str) -> dict:
+    return {"series": f'{metric}{{job="{service}",namespace="{NAMESPACE}",model="m"}}', "values": values}
+
+
+# -- expectations --------------------------------------------------------------------------
+
+def firing(alert: str, service: str, severity: str, from_series: dict | None = None) -> dict:
+    """The alert as it must fire: its routing labels (what Alertmanager matches on) and its annotations."""
+    route = {"critical": "page", "warning": "ticket"}[severity]
+    labels = {"severity": severity, "routing": route, "service": service, "team": TEAM, "namespace": NAMESPACE,
+              **(from_series or {})}
+    return {"exp_labels": labels, "exp_annotations": annotations(alert, service)}
+
+
+def annotations(alert: str, service: str) -> dict:
+    for resource in stack_plan("alerting").of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule"):
+        for group in resource.inputs["spec"]["groups"]:
+            for rule in group["rules"]:
+                if rule.get("alert") == alert and rule["labels"]["service"] == service:
+                    return rule["annotations"]
+    raise LookupError(alert)
+
+
+SLO_LABELS = {"slo": "availability"}  # burn-rate and error-rate alerts come from the recorded ratios
+
+
+def quiet(*eval_times: str, alerts=ALERTS) -> list[dict]:
+    return [{"eval_time": t, "alertname": a, "exp_alerts": []} for t in eval_times for a in alerts]
+
+
+def at(eval_time: str, alert: str, *expected: dict) -> dict:
+    return {"eval_time": eval_time, "alertname": alert, "exp_alerts": list(expected)}
+
+
+# -- the behaviours ------------------------------------------------------------------------
+
+CASES = {
+    # 600 requests a minute, then a total outage at 480m. chat pages once the 1h ratio passes
+    # 0.0168 (1.008 min of errors): at 482m the hour holds 1200 errors in 36000 requests (3.3%),
+    # at 481m only 600 in 36000 (1.67%). Pending from 482m, firing after `for: 2m` at 484m:
+    # 480 + 1.008 detection + 2 for + 1 evaluation = 484.008.
+    "chat: a total outage pages within its detection time": (
+        requests("chat", counter((600, 480), (0, 60)), counter((0, 480), (600, 60))),
+        [at("483m", "AIInferenceSLOBurnRatePage"),
+         at("484m", "AIInferenceSLOBurnRatePage", firing("AIInferenceSLOBurnRatePage", "chat", "critical", SLO_LABELS))],
+    ),
+    # scorer pages at a 0.216 ratio over the hour: 12.96 min of a total outage. At 493m the hour
+    # holds 7800 errors in 36000 requests (21.67%), at 492m 7200 (20%). Firing at 495m:
+    # 480 + 12.96 + 2 + 1 = 495.96.
+    "scorer: a total outage pages within its detection time": (
+        requests("scorer", counter((600, 480), (0, 60)), counter((0, 480), (600, 60))),
+        [at("494m", "AIInferenceSLOBurnRatePage"),
+         at("495m", "AIInferenceSLOBurnRatePage",
+            firing("AIInferenceSLOBurnRatePage", "scorer", "critical", SLO_LABELS))],
+    ),
+    # Errors at half the budget's rate for two days (1 in 2000 for chat, 1 in 200 for scorer),
+    # sampled and evaluated every 5 minutes: no alert of either service may fire, ever.
+    "errors at half the budget rate never alert": (
+        requests("chat", counter((9995, 576)), counter((5, 576)))
+        + requests("scorer", counter((995, 576)), counter((5, 576))),
+        quiet("10m", "1h", "6h", "1d", "2d"),
+        "5m",
+    ),
+    # scorer errs 0.5% on average, in 3-minute bursts each hour (10% errors during a burst): the
+    # 5-minute ratio passes 5% each hour, but the hour's never passes the 1% budget, so the
+    # error-rate alert never fires, let alone 24 times a day.
+    "hourly bursts within budget do not flap the error-rate alert": (
+        requests("scorer", counter(*[(600, 57), (540, 3)] * 24), counter(*[(0, 57), (60, 3)] * 24)),
+        [*quiet(*(f"{h * 60 + minute}m" for h in range(24) for minute in (58, 59, 60, 61, 62)),
+                alerts=("AIInferenceErrorRateHigh",)),
+         *quiet("1d")],
+    ),
+    # A real error burst: 20% of scorer's requests fail from 60m. The 5m ratio passes 5% and the
+    # hour's passes 1% by 64m (about 4 failing minutes in the hour); firing 2m later.
+    "a sustained error burst fires the error-rate alert": (
+        requests("scorer", counter((600, 60), (480, 30)), counter((0, 60), (120, 30))),
+        [at("63m", "AIInferenceErrorRateHigh"),
+         at("66m", "AIInferenceErrorRateHigh",
+            firing("AIInferenceErrorRateHigh", "scorer", "warning", SLO_LABELS))],
+    ),
+    # 0.4% errors for chat: over the 2.8x ticket rate (0.28%) and under the 5.6x page rate (0.56%).
+    # The ticket fires `for: 15m` after its windows first hold it (16m); nothing pages.
+    "a steady burn over budget opens a ticket, not a page": (
+        requests("chat", counter((996, 600)), counter((4, 600))),
+        [at("15m", "AIInferenceSLOBurnRateTicket"),
+         at("17m", "AIInferenceSLOBurnRateTicket",
+            firing("AIInferenceSLOBurnRateTicket", "chat", "warning", SLO_LABELS)),
+         *quiet("17m", "1h", "6h", "10h", alerts=("AIInferenceSLOBurnRatePage",))],
+    ),
+    # Every scrape target of chat vanishes at 10m (the pods are gone, not failing): the last
+    # samples go stale 5m later, so no target is up from 16m, firing after `for: 5m` at 21m.
+    "all of a service's targets vanishing pages": (
+        [up("chat", "chat-a", "1x10"), up("chat", "chat-b", "1x10")],
+        [at("20m", "AIInferenceMetricsEndpointDown"),
+         at("21m", "AIInferenceMetricsEndpointDown",
+            firing("AIInferenceMetricsEndpointDown", "chat", "critical"))],
+    ),
+    # Every target answers no more (up == 0) from 11m: firing after `for: 5m` at 16m.
+    "all of a service's targets failing pages": (
+        [up("chat", "chat-a", "1x10 0x20"), up("chat", "chat-b", "1x10 0x20")],
+        [at("15m", "AIInferenceMetricsEndpointDown"),
+         at("16m", "AIInferenceMetricsEndpointDown",
+            firing("AIInferenceMetricsEndpointDown", "chat", "critical"))],
+    ),
+    # One pod down for half an hour while the other serves, then a rollout whose new pod opens
+    # its metrics port only after 4 minutes of loading its model: the service never pages.
+    "one pod down, or a slow rollout, does not page": (
+        [up("chat", "chat-a", "1x30 0x30 _x30"), up("chat", "chat-b", "1x90"),
+         up("chat", "chat-c", "_x60 0x4 1x25")],
+        quiet("10m", "31m", "45m", "61m", "65m", "80m", alerts=("AIInferenceMetricsEndpointDown",)),
+    ),
+    # One request a minute, each taking 10-30 s: P99 (and P95) are far above chat's objectives, but
+    # five requests in five minutes are too few for a quantile to mean anything.
+    "a slow request at low traffic does not page": (
+        latency("chat", {"8": "0x60", "30": "0+1x60", "+Inf": "0+1x60"}),
+        quiet("10m", "30m", "60m", alerts=("AIInferenceLatencyP95High", "AIInferenceLatencyP99High")),
+    ),
+    # 100 requests a minute, 2 of them taking 10-30 s: P99 lies in the slow bucket (above 8 s),
+    # P95 does not. Enough traffic from the start: pending from 1m, firing after `for: 3m` at 4m.
+    "a slow tail at real traffic pages on P99": (
+        latency("chat", {"1": "0+98x30", "8": "0+98x30", "30": "0+100x30", "+Inf": "0+100x30"}),
+        [at("3m", "AIInferenceLatencyP99High"),
+         at("4m", "AIInferenceLatencyP99High", firing("AIInferenceLatencyP99High", "chat", "critical")),
+         *quiet("30m", alerts=("AIInferenceLatencyP95High",))],
+    ),
+    # 10 of 100 requests a minute take 2.5-5 s: P95 is above chat's 2 s. Firing at 6m (`for: 5m`).
+    "slow requests raise P95": (
+        latency("chat", {"1": "0+90x30", "2.5": "0+90x30", "5": "0+100x30", "+Inf": "0+100x30"}),
+        [at("5m", "AIInferenceLatencyP95High"),
+         at("6m", "AIInferenceLatencyP95High", firing("AIInferenceLatencyP95High", "chat", "warning"))],
+    ),
+    # A fresh service whose counters exist but which serves nothing yet: no request is missed.
+    "a fresh start before the first request is quiet": (
+        requests("chat", "0x120", "0x120"),
+        quiet("5m", "15m", "1h", "2h", alerts=("AIInferenceNoRequests",)),
+    ),
+    # A fresh pod whose counters appear only with the first request: quiet too.
+    "a fresh start without any request series is quiet": (
+        [up("chat", "chat-a", "1x120")],
+        quiet("15m", "2h", alerts=("AIInferenceNoRequests",)),
+    ),
+    # Traffic stops at 120m. The 5m increase is 0 from 125m; after `for: 5m`, 10 minutes of
+    # silence, it fires at 130m, with one label set whether or not the pods restarted.
+    "traffic that stops": (
+        requests("chat", counter((600, 120), (0, 60)), "0x180"),
+        [at("129m", "AIInferenceNoRequests"),
+         at("130m", "AIInferenceNoRequests", firing("AIInferenceNoRequests", "chat", "warning")),
+         at("170m", "AIInferenceNoRequests", firing("AIInferenceNoRequests", "chat", "warning"))],
+    ),
+    # Traffic stops and every pod restarts: the old series go stale and no new ones appear.
+    "traffic that stops while the pods restart": (
+        requests("chat", counter((600, 120)), "0x120"),
+        [at("139m", "AIInferenceNoRequests", firing("AIInferenceNoRequests", "chat", "warning"))],
+    ),
+    # chat's budget is 2M tokens an hour: 40k a minute is 2.4M an hour, passing 2M at ~51m (the
+    # counter starts at 0, so nothing is extrapolated before it); firing 5m later.
+    "token usage over budget": (
+        [counter_series("chat", "ai_tokens_used_total", "0+40000x120")],
+        [at("55m", "AIInferenceTokenUsageHigh"),
+         at("57m", "AIInferenceTokenUsageHigh", firing("AIInferenceTokenUsageHigh", "chat", "warning"))],
+    ),
+    "token usage within budget": (
+        [counter_series("chat", "ai_tokens_used_total", "0+30000x180")],
+        quiet("2h", "3h", alerts=("AIInferenceTokenUsageHigh",)),
+    ),
+    # scorer's budget is $5 an hour: 10 cents a minute is $6 an hour, passing $5 at ~51m.
+    "inference cost over budget": (
+        [counter_series("scorer", "scoring_cost_usd_total", "0+0.1x120")],
+        [at("55m", "AIInferenceCostBudgetExceeded"),
+         at("57m", "AIInferenceCostBudgetExceeded", firing("AIInferenceCostBudgetExceeded", "scorer", "warning"))],
+    ),
+    "inference cost within budget": (
+        [counter_series("scorer", "scoring_cost_usd_total", "0+0.05x180")],
+        quiet("2h", "3h", alerts=("AIInferenceCostBudgetExceeded",)),
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def rule_file(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("rules")
+    render.write_rules(stack_plan("alerting"), directory)
+    return directory
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_alerting_behaviour(case, rule_file, tmp_path):
+    series, checks, interval = (*CASES[case], "1m")[:3]
+    # Services the case says nothing of are scraped and quiet.
+    targeted = {s["series"].split('job="', 1)[1].split('"', 1)[0] for s in series if s["series"].startswith("up{")}
+    series = series + [scraped(service) for service in ("chat", "scorer") if service not in targeted]
+    shutil.copy(rule_file / "prometheus-rules.yaml", tmp_path)
+    tests = {"rule_files": ["prometheus-rules.yaml"], "evaluation_interval": interval,
+             "tests": [{"name": case, "interval": interval, "input_series": series, "alert_rule_test": checks}]}
+    (tmp_path / "case.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False, width=1000))
+    result = promtool("test", "rules", "case.test.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS" in result.stdout
+
+
+def test_the_cases_cover_every_alert_firing_and_quiet():
+    fired = {check["alertname"] for case in CASES.values() for check in case[1] if check["exp_alerts"]}
+    silenced = {check["alertname"] for case in CASES.values() for check in case[1] if not check["exp_alerts"]}
+    assert fired == silenced == set(ALERTS)
+    assert set(STACKS) <= set(EVERY_STACK)

@@ -1,251 +1,390 @@
-"""Alerting as code: Prometheus rules, Datadog SLOs and monitors, Azure burn-rate alerts."""
+"""The alert catalogue in Prometheus, Datadog and Azure, on the `alerting` fixture stack.
 
+Every entry is in every backend that can express it; the three backends alert at the same
+burn rates over the same windows (Datadog's published table); and every query names the
+telemetry exactly as the emitter config of the same render makes the backend store it.
+Names are derived here from each component's documented rule, never from the program's
+naming modules.
+"""
+
+import json
 import re
 
 import promql_parser
 import pytest
 
-from components import datadog_metrics
-from components.prometheus_rules import rule_groups
-from tests.helpers import container_port, load_settings, program_plan, stack_plan
+from model import catalogue
+from tests.helpers import load_settings, stack_plan
 
+FIXTURE = "alerting"
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
 POD_MONITOR = "kubernetes:monitoring.coreos.com/v1:PodMonitor"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SLO = "datadog:index/serviceLevelObjective:ServiceLevelObjective"
 MONITOR = "datadog:index/monitor:Monitor"
+TAG_CONFIGURATION = "datadog:index/metricTagConfiguration:MetricTagConfiguration"
 LOG_ALERT = "azure-native:monitor:ScheduledQueryRule"
+COMPONENT = "azure-native:applicationinsights:Component"
+ACTION_GROUP = "azure-native:monitor:ActionGroup"
+
+# docs.datadoghq.com/service_management/service_level_objectives/burn_rate, "Recommended values":
+# burn rate, long window, short window (minutes) per SLO period.
+PUBLISHED = {
+    7: {("page", 16.8, 60, 5), ("page", 5.6, 360, 30), ("ticket", 2.8, 1440, 120)},
+    30: {("page", 14.4, 60, 5), ("page", 6, 360, 30), ("ticket", 3, 1440, 120)},
+    90: {("page", 21.6, 60, 5), ("page", 10.8, 360, 30), ("ticket", 4.5, 1440, 120)},
+}
+MINUTES = {"m": 1, "h": 60, "d": 1440}
+# What each backend cannot measure, as the issue settles it: App Insights holds requests only.
+EXPECTED_EXCLUSIONS = {"prometheus": set(), "datadog": set(),
+                       "azure": {"AIInferenceMetricsEndpointDown", "AIInferenceTokenUsageHigh",
+                                 "AIInferenceCostBudgetExceeded"}}
 
 
-def rules(stack):
-    return [rule for group in stack_plan(stack).one(PROMETHEUS_RULE).inputs["spec"]["groups"] for rule in group["rules"]]
+@pytest.fixture(scope="module")
+def plan():
+    return stack_plan(FIXTURE)
 
 
-def alerts(stack):
-    return {rule["alert"]: rule for rule in rules(stack) if "alert" in rule}
+@pytest.fixture(scope="module")
+def settings():
+    return load_settings(FIXTURE)
 
 
-def selectors(expr):
-    names = []
-    promql_parser.walk(promql_parser.parse(expr),
-                       lambda node: names.append(node.name) if isinstance(node, promql_parser.VectorSelector) else None)
+def minutes(duration):
+    return int(duration[:-1]) * MINUTES[duration[-1]]
+
+
+def rule_group(plan, service):
+    rule = next(r for r in plan.of_type(PROMETHEUS_RULE) if r.inputs["metadata"]["name"] == service)
+    group, = rule.inputs["spec"]["groups"]
+    return group
+
+
+def prometheus_alerts(plan, service):
+    return {rule["alert"]: rule for rule in rule_group(plan, service)["rules"] if "alert" in rule}
+
+
+def datadog_monitors(plan, service):
+    return [m.inputs for m in plan.of_type(MONITOR) if f"service:{service}" in m.inputs["tags"]]
+
+
+def alert_tag(monitor):
+    return next(t.split(":", 1)[1] for t in monitor["tags"] if t.startswith("alert:"))
+
+
+def azure_rules(plan, service):
+    """Each service's log alerts, by the alert in their description's runbook link."""
+    rules = {}
+    for rule in plan.of_type(LOG_ALERT):
+        condition, = rule.inputs["criteria"]["allOf"]
+        role = re.search(r'cloud_RoleName == "([^"]+)"', condition["query"])
+        if role and role.group(1).endswith(f".{service}"):
+            rules[re.search(r"Runbook: \S+/(\w+)$", rule.inputs["description"]).group(1)] = rule.inputs
+    return rules
+
+
+def deployment(plan, service):
+    return plan.one(DEPLOYMENT, f"{service}-deployment").inputs
+
+
+def env(deployment_inputs):
+    container, = deployment_inputs["spec"]["template"]["spec"]["containers"]
+    return {e["name"]: e.get("value") for e in container["env"]}
+
+
+# -- the catalogue in every backend ---------------------------------------------------
+
+@pytest.mark.parametrize("service", ["chat", "scorer"])
+def test_every_catalogue_entry_is_in_every_backend_or_excluded_there_with_its_reason(plan, settings, service):
+    spec = next(s for s in settings.services if s.name == service)
+    entries = {a.name for a in catalogue.service_alerts(service, spec.slo, settings.runbook_base_url)}
+    present = {"prometheus": set(prometheus_alerts(plan, service)),
+               "datadog": {alert_tag(m) for m in datadog_monitors(plan, service)},
+               "azure": set(azure_rules(plan, service))}
+    from model.dialects import azure, datadog, prometheus
+    unsupported = {"prometheus": prometheus.UNSUPPORTED, "datadog": datadog.UNSUPPORTED, "azure": azure.UNSUPPORTED}
+    for backend, names in present.items():
+        assert names <= entries, f"{backend} has alerts the catalogue does not declare"
+        assert entries - names == EXPECTED_EXCLUSIONS[backend], backend
+        for entry in catalogue.service_alerts(service, spec.slo, settings.runbook_base_url):
+            reason = catalogue.exclusion(entry, unsupported[backend])
+            assert (reason is not None) == (entry.name in EXPECTED_EXCLUSIONS[backend]), (backend, entry.name)
+            assert reason is None or len(reason) > 40, "an exclusion says why"
+
+
+@pytest.mark.parametrize("service", ["chat", "scorer"])
+def test_every_notifying_alert_names_its_runbook_route_and_severity(plan, settings, service):
+    runbooks = f"{settings.runbook_base_url}/"
+    for name, rule in prometheus_alerts(plan, service).items():
+        assert rule["annotations"]["runbook_url"] == runbooks + name
+        assert rule["labels"]["routing"] == {"critical": "page", "warning": "ticket"}[rule["labels"]["severity"]]
+    handles = {"page": "@pagerduty-fixture", "ticket": "@slack-fixture"}
+    for monitor in datadog_monitors(plan, service):
+        routing = next(t.split(":")[1] for t in monitor["tags"] if t.startswith("routing:"))
+        if monitor["message"].startswith("Part of the composite"):
+            assert "@" not in monitor["message"], "a composite's parts notify nobody"
+        else:
+            assert f"{{{{#is_alert}}}}{handles[routing]}{{{{/is_alert}}}}" in monitor["message"]
+            assert f"Runbook: {runbooks}{alert_tag(monitor)}" in monitor["message"]
+    action_group = plan.one(ACTION_GROUP).id
+    for name, rule in azure_rules(plan, service).items():
+        assert rule["description"].endswith(f"Runbook: {runbooks}{name}")
+        assert rule["actions"] == {"actionGroups": [action_group]}
+        assert rule["scopes"] == [plan.one(COMPONENT).id]
+
+
+# -- one burn-rate policy ------------------------------------------------------------------
+
+def prometheus_burn_rates(plan, service):
+    group = rule_group(plan, service)
+    budget = float(next(r["expr"] for r in group["rules"] if r.get("record") == "slo:error_budget:ratio")
+                   .removeprefix("vector(").removesuffix(")"))
+    rows = set()
+    for name, route in (("AIInferenceSLOBurnRatePage", "page"), ("AIInferenceSLOBurnRateTicket", "ticket")):
+        expr = prometheus_alerts(plan, service)[name]["expr"]
+        clauses = re.findall(r"slo:sli_error:ratio_rate(\w+)\{[^}]*\} > ([\d.]+)", expr)
+        for (long, threshold), (short, same) in zip(clauses[::2], clauses[1::2]):
+            assert threshold == same, "both windows of a row share its threshold"
+            rows.add((route, round(float(threshold) / budget, 6), minutes(long), minutes(short)))
+    return rows
+
+
+def datadog_burn_rates(plan, service):
+    slo = next(s for s in plan.of_type(SLO) if f"service:{service}" in s.inputs["tags"])
+    rows = set()
+    for monitor in datadog_monitors(plan, service):
+        if monitor["type"] == "slo alert":
+            slo_id, period, long, short, burn = re.fullmatch(
+                r'burn_rate\("([^"]+)"\)\.over\("(\d+d)"\)\.long_window\("(\d+)h"\)\.short_window\("(\d+)m"\) > ([\d.]+)',
+                monitor["query"]).groups()
+            assert (slo_id, period) == (slo.id, slo.inputs["timeframe"]), "the monitor burns its own service's SLO"
+            route = "page" if alert_tag(monitor).endswith("Page") else "ticket"
+            rows.add((route, float(burn), int(long) * 60, int(short)))
+    return rows
+
+
+def azure_burn_rates(plan, settings, service):
+    budget = next(s for s in settings.services if s.name == service).slo.objective.error_budget
+    rows = set()
+    for name, route in (("AIInferenceSLOBurnRatePage", "page"), ("AIInferenceSLOBurnRateTicket", "ticket")):
+        condition, = azure_rules(plan, service)[name]["criteria"]["allOf"]
+        where = condition["query"].rsplit("| where ", 1)[1]
+        for long, threshold, short, same in re.findall(
+                r"error_ratio_(\w+) > ([\d.]+) and error_ratio_(\w+) > ([\d.]+)", where):
+            assert threshold == same
+            rows.add((route, round(float(threshold) / budget, 6), minutes(long), minutes(short)))
+    return rows
+
+
+@pytest.mark.parametrize("service, period", [("chat", 7), ("scorer", 90)])
+def test_the_three_backends_alert_at_the_published_burn_rates_over_the_same_windows(plan, settings, service, period):
+    published = {(route, burn, long, short) for route, burn, long, short in PUBLISHED[period]}
+    assert prometheus_burn_rates(plan, service) == published
+    assert datadog_burn_rates(plan, service) == published
+    assert azure_burn_rates(plan, settings, service) == published
+
+
+@pytest.mark.parametrize("service", ["chat", "scorer"])
+def test_errors_at_half_the_budget_rate_cross_no_error_threshold_in_any_backend(plan, settings, service):
+    budget = next(s for s in settings.services if s.name == service).slo.objective.error_budget
+    half = budget / 2
+    prometheus = [float(t) for rule in prometheus_alerts(plan, service).values()
+                  for t in re.findall(r"slo:sli_error:ratio_rate\w+\{[^}]*\} > ([\d.]+)", rule["expr"])]
+    datadog = [float(burn) * budget for m in datadog_monitors(plan, service) if m["type"] == "slo alert"
+               for burn in re.findall(r"> ([\d.]+)$", m["query"])]
+    datadog += [float(m["monitorThresholds"]["critical"]) for m in datadog_monitors(plan, service)
+                if "status:error" in m["query"] or "outcome:failure" in m["query"]]
+    azure = [float(t) for rule in azure_rules(plan, service).values()
+             for t in re.findall(r"error_ratio_\w+ > ([\d.]+)", rule["criteria"]["allOf"][0]["query"])]
+    for backend, thresholds in (("prometheus", prometheus), ("datadog", datadog), ("azure", azure)):
+        assert thresholds and min(thresholds) > half, backend
+        assert min(thresholds) == pytest.approx(budget), f"{backend}: the error-rate alert's hour is the budget"
+
+
+def test_every_window_fits_every_backend(plan):
+    for monitor in plan.of_type(MONITOR):
+        if monitor.inputs["type"] == "slo alert":
+            long, short = re.search(r'long_window\("(\d+)h"\)\.short_window\("(\d+)m"\)', monitor.inputs["query"]).groups()
+            assert 1 <= int(long) <= 48 and int(short) < int(long) * 60  # Datadog's documented limits
+    for rule in plan.of_type(LOG_ALERT):
+        window = rule.inputs["windowSize"]
+        # Azure's supported query windows; a rule sees at most two days.
+        assert window in ("PT5M", "PT10M", "PT15M", "PT30M", "PT45M", "PT1H", "PT2H", "PT3H", "PT4H", "PT5H", "PT6H",
+                          "P1D", "P2D")
+        condition, = rule.inputs["criteria"]["allOf"]
+        assert condition["failingPeriods"] == {"numberOfEvaluationPeriods": 1, "minFailingPeriodsToAlert": 1}
+        for lookback in re.findall(r"ago\((\w+)\)", condition["query"]):
+            assert minutes(lookback) <= {"PT5M": 5, "PT1H": 60, "PT6H": 360, "P1D": 1440}.get(window, 2880)
+
+
+def test_no_query_or_threshold_is_written_in_exponent_notation(plan):
+    exponent = re.compile(r"\d[eE][+-]?\d")
+    texts = [json.dumps(m.inputs) for m in plan.of_type(MONITOR) + plan.of_type(SLO)]
+    texts += [json.dumps(r.inputs["criteria"]) for r in plan.of_type(LOG_ALERT)]
+    texts += [json.dumps(r.inputs["spec"]) for r in plan.of_type(PROMETHEUS_RULE)]
+    assert not [t for t in texts if exponent.search(t)]
+    token_usage = next(m.inputs for m in plan.of_type(MONITOR) if "alert:AIInferenceTokenUsageHigh" in m.inputs["tags"]
+                       and "service:chat" in m.inputs["tags"])
+    assert token_usage["query"].endswith("> 2000000") and token_usage["monitorThresholds"]["critical"] == "2000000"
+
+
+# -- names as the emitter config makes each backend store them ------------------------------
+
+def role_name_per_exporter(resource_attributes):
+    """exporter/azuremonitorexporter/contracts_utils.go: cloud role = service.namespace + "." + service.name."""
+    name = resource_attributes["service.name"]
+    return f"{resource_attributes['service.namespace']}.{name}" if "service.namespace" in resource_attributes else name
+
+
+@pytest.mark.parametrize("service", ["chat", "scorer"])
+def test_azure_queries_select_the_role_name_and_operations_the_service_emits(plan, service):
+    variables = env(deployment(plan, service))
+    attributes = dict(pair.split("=", 1) for pair in variables["OTEL_RESOURCE_ATTRIBUTES"].split(","))
+    attributes["service.name"] = variables["OTEL_SERVICE_NAME"]
+    role = role_name_per_exporter(attributes)
+    container, = deployment(plan, service)["spec"]["template"]["spec"]["containers"]
+    # An HTTP request's name is "{method} {route}" (trace_to_envelope.go): the kubelet's GET probes.
+    probes = {f'"GET {container[p]["httpGet"]["path"]}"' for p in ("livenessProbe", "readinessProbe", "startupProbe")}
+    # The exporter reads the status code of the stable HTTP conventions only (>= 0.139).
+    assert variables["OTEL_SEMCONV_STABILITY_OPT_IN"] == "http"
+    rules = azure_rules(plan, service)
+    assert rules
+    for rule in rules.values():
+        query = rule["criteria"]["allOf"][0]["query"]
+        assert f'cloud_RoleName == "{role}"' in query
+        assert set(re.search(r"name !in \(([^)]*)\)", query).group(1).split(", ")) == probes
+        assert query.startswith("requests\n")
+
+
+def check_instance(deployment_inputs):
+    annotations = deployment_inputs["spec"]["template"]["metadata"]["annotations"]
+    checks = json.loads(next(v for k, v in annotations.items() if k.startswith("ad.datadoghq.com/")))
+    instance, = checks["openmetrics"]["instances"]
+    return instance
+
+
+def openmetrics_names(instance, histograms):
+    """integrations-core openmetrics v2: <namespace>.<family>.count for counters (the family drops
+    _total); a histogram with histogram_buckets_as_distributions is one distribution <namespace>.<name>."""
+    names = {}
+    for family in instance["metrics"]:
+        if family in histograms:
+            assert instance["histogram_buckets_as_distributions"] is True
+            names[family] = f"{instance['namespace']}.{family}"
+        else:
+            names[family] = f"{instance['namespace']}.{family}.count"
     return names
 
 
-# -- Prometheus ----------------------------------------------------------------
+@pytest.mark.parametrize("service", ["chat", "scorer"])
+def test_datadog_queries_use_the_names_and_tags_the_agent_submits(plan, settings, service):
+    contract = next(s for s in settings.services if s.name == service).metrics
+    inputs = deployment(plan, service)
+    instance = check_instance(inputs)
+    names = openmetrics_names(instance, histograms={contract.latency})
+    labels = inputs["spec"]["template"]["metadata"]["labels"]
+    scope = f"env:{labels['tags.datadoghq.com/env']},service:{labels['tags.datadoghq.com/service']}"
+    queries = [m["query"] for m in datadog_monitors(plan, service) if m["type"] != "composite"]
+    slo = next(s.inputs for s in plan.of_type(SLO) if f"service:{service}" in s.inputs["tags"])
+    queries += list(slo["query"].values())
+    used = {n for q in queries for n in re.findall(rf"{instance['namespace']}\.[a-z_][a-z0-9_.]*", q)}
+    health = f"{instance['namespace']}.openmetrics.health"
+    assert used == set(names.values()) | {health}
+    for query in queries:
+        if health in query:
+            assert query.startswith(f'"{health}".over("{scope.replace(",", chr(34) + "," + chr(34))}")')
+        else:
+            assert all(set(scope.split(",")) <= set(s.split(",")) for s in re.findall(r"\{([^}]*)\}", query)), query
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_prometheus_rule_carries_the_operator_label_and_the_generated_groups(stack):
-    plan = stack_plan(stack)
-    resource = plan.one(PROMETHEUS_RULE).inputs
-    assert resource["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert resource["metadata"]["namespace"] == "ai-inference"
-    settings = load_settings(stack)
-    assert resource["spec"]["groups"] == rule_groups(settings, settings.services[0])
+
+def test_percentiles_are_switched_on_for_each_latency_distribution_the_monitors_query(plan, settings):
+    configured = {c.inputs["metricName"]: c.inputs for c in plan.of_type(TAG_CONFIGURATION)}
+    for service in settings.services:
+        distribution = openmetrics_names(check_instance(deployment(plan, service.name)),
+                                         histograms={service.metrics.latency})[service.metrics.latency]
+        percentile_queries = [m["query"] for m in datadog_monitors(plan, service.name) if m["query"].startswith("percentile(")]
+        assert percentile_queries and all(f":{distribution}{{" in q for q in percentile_queries)
+        tag_configuration = configured[distribution]
+        assert (tag_configuration["metricType"], tag_configuration["includePercentiles"]) == ("distribution", True)
+        assert {"env", "service"} <= set(tag_configuration["tags"])  # the monitors' scope stays queryable
 
 
-def test_pod_monitor_scrapes_the_service_metrics_port_as_job_service_name():
-    plan = stack_plan("prod")
-    monitor = plan.one(POD_MONITOR).inputs
-    deployment = plan.one("kubernetes:apps/v1:Deployment", "ai-inference-deployment").inputs["spec"]
-    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
-    assert monitor["spec"]["selector"]["matchLabels"] == deployment["selector"]["matchLabels"]
-    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["ai-inference"]}
+@pytest.mark.parametrize("service", ["chat", "scorer"])
+def test_prometheus_rules_select_the_job_and_namespace_the_pod_monitor_gives_the_series(plan, settings, service):
+    contract = next(s for s in settings.services if s.name == service).metrics
+    inputs = deployment(plan, service)
+    monitor = next(m.inputs for m in plan.of_type(POD_MONITOR) if m.inputs["metadata"]["name"] == service)
+    # prometheus-operator promcfg.go: job is the value of the pod label named by jobLabel; namespace is the pod's.
+    job = inputs["spec"]["template"]["metadata"]["labels"][monitor["spec"]["jobLabel"]]
+    namespace, = monitor["spec"]["namespaceSelector"]["matchNames"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= inputs["spec"]["template"]["metadata"]["labels"].items()
     endpoint, = monitor["spec"]["podMetricsEndpoints"]
-    container = deployment["template"]["spec"]["containers"][0]
-    assert container_port(container, endpoint["port"]) == 8000 and endpoint["path"] == "/metrics"
-    # jobLabel names the pod label whose value becomes `job`: the service's name, what the rules select.
-    assert deployment["template"]["metadata"]["labels"][monitor["spec"]["jobLabel"]] == "ai-inference"
-    assert all('job="ai-inference"' in rule["expr"] for rule in rules("prod")
-               if "ai_inference" in rule["expr"] or rule["expr"].startswith("up"))
+    container, = inputs["spec"]["template"]["spec"]["containers"]
+    assert endpoint["port"] in {p["name"] for p in container["ports"]}
+    selected = []
+    for rule in rule_group(plan, service)["rules"]:
+        promql_parser.walk(promql_parser.parse(rule["expr"]), lambda node: selected.append(node)
+                           if isinstance(node, promql_parser.VectorSelector) and not node.name.startswith("slo:") else None)
+    assert {n.name for n in selected} == set(contract.series()) - {f"{contract.latency}_sum",
+                                                                    f"{contract.latency}_count"} | {"up"}
+    for node in selected:
+        matchers = {m.name: m.value for m in node.matchers.matchers if m.op == promql_parser.MatchOp.Equal}
+        assert (matchers["job"], matchers["namespace"]) == (job, namespace), node.name
 
 
-@pytest.mark.parametrize("stack", ["staging", "prod"])
-def test_every_alert_has_severity_routing_summary_description_and_runbook(stack):
-    expected = {"AIInferenceSLOBurnRatePage", "AIInferenceSLOBurnRateTicket", "AIInferenceErrorRateHigh",
-                "AIInferenceLatencyP95High", "AIInferenceLatencyP99High", "AIInferenceMetricsEndpointDown",
-                "AIInferenceNoRequests", "AIInferenceCostBudgetExceeded"}
-    found = alerts(stack)
-    assert set(found) == expected
-    routing = load_settings(stack).services[0].slo.routing
-    for name, rule in found.items():
-        labels, annotations = rule["labels"], rule["annotations"]
-        assert labels["severity"] in ("critical", "warning")
-        assert labels["routing"] == routing[labels["severity"]]
-        assert labels["service"] == "ai-inference" and labels["team"] == "ml-platform"
-        assert annotations["summary"] and annotations["description"]
-        assert annotations["runbook_url"] == f"https://runbooks.example.com/ai-inference/{name}"
-        assert re.fullmatch(r"\d+m", rule["for"])
+def test_the_collector_is_scraped_on_its_own_metrics_and_prometheus_exporter_ports(plan):
+    monitor = next(m.inputs for m in plan.of_type(POD_MONITOR) if m.inputs["metadata"]["name"] == "otel-collector")
+    collector = plan.one(DEPLOYMENT, "otel-collector-deployment").inputs["spec"]["template"]
+    ports = {p["name"]: p["containerPort"] for p in collector["spec"]["containers"][0]["ports"]}
+    endpoints = {e["port"]: e for e in monitor["spec"]["podMetricsEndpoints"]}
+    assert {name: ports[name] for name in endpoints} == {"metrics": 8888, "prometheus": 8889}
+    # The exporter's series carry the job and instance of the service that sent them (prometheusexporter).
+    assert endpoints["prometheus"]["honorLabels"] is True and "honorLabels" not in endpoints["metrics"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= collector["metadata"]["labels"].items()
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
 
 
-def test_staging_routes_nothing_to_a_page_and_prod_pages_the_critical_ones():
-    assert {rule["labels"]["routing"] for rule in alerts("staging").values()} == {"ticket"}
-    prod = alerts("prod")
-    assert {name for name, rule in prod.items() if rule["labels"]["routing"] == "page"} == {
-        "AIInferenceSLOBurnRatePage", "AIInferenceLatencyP99High", "AIInferenceMetricsEndpointDown"}
+def test_the_datadog_connector_output_reaches_datadog_only(plan):
+    import yaml
+    config = yaml.safe_load(plan.one("kubernetes:core/v1:ConfigMap").inputs["data"]["config.yaml"])
+    fed = [p for p in config["service"]["pipelines"].values() if "datadog/connector" in p["receivers"]]
+    assert [p["exporters"] for p in fed] == [["datadog/exporter"]]
 
 
-def test_burn_rate_alerts_use_the_recorded_ratios_of_their_windows():
-    recorded = {rule["record"] for rule in rules("prod") if "record" in rule}
-    page, ticket = alerts("prod")["AIInferenceSLOBurnRatePage"], alerts("prod")["AIInferenceSLOBurnRateTicket"]
-    assert set(selectors(page["expr"])) == {"slo:sli_error:ratio_rate1h", "slo:sli_error:ratio_rate5m",
-                                            "slo:sli_error:ratio_rate6h", "slo:sli_error:ratio_rate30m"}
-    assert set(selectors(ticket["expr"])) == {"slo:sli_error:ratio_rate3d", "slo:sli_error:ratio_rate6h"}
-    for rule in alerts("prod").values():
-        assert {n for n in selectors(rule["expr"]) if n.startswith("slo:")} <= recorded
-    assert "> (14.4 * 0.01)" in page["expr"] and "> (6 * 0.01)" in page["expr"] and "> (1 * 0.01)" in ticket["expr"]
-    # Recordings come first in the group, so the alerts read this evaluation's ratios.
-    kinds = ["record" if "record" in rule else "alert" for rule in rules("prod")]
-    assert kinds == sorted(kinds, key=lambda kind: kind == "alert")
+# -- Datadog's composites ---------------------------------------------------------------------
+
+def test_a_composite_joins_its_parts_which_notify_nobody(plan):
+    by_id = {m.id: m.inputs for m in plan.of_type(MONITOR)}
+    composites = [m for m in by_id.values() if m["type"] == "composite"]
+    assert {alert_tag(c) for c in composites} == {"AIInferenceErrorRateHigh", "AIInferenceLatencyP95High",
+                                                  "AIInferenceLatencyP99High", "AIInferenceNoRequests"}
+    for composite in composites:
+        parts = [by_id[i] for i in re.fullmatch(r"(\d+)(?: && (\d+))+", composite["query"]).group(0).split(" && ")]
+        assert len(parts) == 2 and {alert_tag(p) for p in parts} == {alert_tag(composite)}
+        assert all(p["type"] == "query alert" and "@" not in p["message"] for p in parts)
+        assert "@" in composite["message"]
 
 
-def test_signal_alerts_carry_the_configured_thresholds():
-    found = alerts("prod")
-    assert found["AIInferenceErrorRateHigh"]["expr"].endswith("> 0.05")
-    assert found["AIInferenceLatencyP95High"]["expr"].startswith("histogram_quantile(0.95,")
-    assert found["AIInferenceLatencyP95High"]["expr"].endswith("> 1")
-    assert found["AIInferenceLatencyP99High"]["expr"].endswith("> 5")
-    assert found["AIInferenceCostBudgetExceeded"]["expr"].endswith("> 100")
-    assert alerts("staging")["AIInferenceCostBudgetExceeded"]["expr"].endswith("> 20")
-    assert [found[a]["for"] for a in ("AIInferenceErrorRateHigh", "AIInferenceLatencyP95High",
-                                      "AIInferenceLatencyP99High", "AIInferenceNoRequests")] == ["2m", "5m", "3m", "5m"]
+def test_the_metrics_endpoint_monitor_pages_when_every_check_fails_or_none_arrives(plan):
+    monitor = next(m.inputs for m in plan.of_type(MONITOR)
+                   if "alert:AIInferenceMetricsEndpointDown" in m.inputs["tags"] and "service:chat" in m.inputs["tags"])
+    assert monitor["type"] == "service check" and monitor["query"].endswith(".by(\"*\").last(1).pct_by_status()")
+    assert monitor["monitorThresholds"] == {"critical": "100"}  # every check of the service critical
+    assert (monitor["notifyNoData"], monitor["noDataTimeframe"]) == (True, 5)  # every endpoint gone
 
 
-# -- the metric contract -----------------------------------------------------------
+# -- each service's own thresholds ---------------------------------------------------------
 
-def used_metrics(plan):
-    """Every metric name any rule, monitor or SLO query uses, and the Datadog check collects."""
-    prometheus = {n for group in plan.one(PROMETHEUS_RULE).inputs["spec"]["groups"]
-                  for rule in group["rules"] for n in selectors(rule["expr"])}
-    queries = [r.inputs["query"] for r in plan.of_type(MONITOR)]
-    queries += [q for r in plan.of_type(SLO) for q in r.inputs["query"].values()]
-    datadog = {m for q in queries for m in re.findall(rf"{datadog_metrics.NAMESPACE}\.[a-z_][a-z0-9_.]*", q)}
-    return prometheus, datadog
-
-
-@pytest.mark.parametrize("renamed", [False, True], ids=["default-contract", "renamed-contract"])
-def test_every_metric_any_rule_monitor_or_query_uses_is_in_the_contract(renamed):
-    overrides = None
-    if renamed:
-        overrides = {"services": [{"name": "ai-inference", "image": "registry.example.com/ml/ai-inference:1.4.2",
-                                   "model": {"name": "m", "version": "1"}, "slo": {"routing": {"critical": "page"}},
-                                   "metrics": {"requests": "llm_requests_total", "latency": "llm_request_seconds",
-                                               "tokens": "llm_tokens_total", "cost": "llm_cost_usd_total",
-                                               "statusLabel": "outcome", "errorStatus": "failure"}}]}
-    plan = program_plan("prod", overrides) if renamed else stack_plan("prod")
-    contract = load_settings("prod", overrides).services[0].metrics
-    prometheus, datadog = used_metrics(plan)
-    recorded = {rule["record"] for group in plan.one(PROMETHEUS_RULE).inputs["spec"]["groups"]
-                for rule in group["rules"] if "record" in rule}
-    assert prometheus - recorded - {"up"} <= set(contract.series())
-    assert {contract.requests, f"{contract.latency}_bucket", contract.cost} <= prometheus
-    assert datadog == {datadog_metrics.count(contract.requests), datadog_metrics.count(contract.tokens),
-                       datadog_metrics.count(contract.cost), datadog_metrics.distribution(contract.latency)}
-    check = plan.one("kubernetes:apps/v1:Deployment", "ai-inference-deployment").inputs
-    annotation = check["spec"]["template"]["metadata"]["annotations"]["ad.datadoghq.com/inference.checks"]
-    assert all(f'"{family}"' in annotation for family in datadog_metrics.check_metrics(contract))
-    if renamed:
-        text = str([r.inputs for r in plan.resources])
-        assert "ai_inference_requests" not in text and 'outcome="failure"' in text and "!outcome:failure" in text
-
-
-# -- Datadog -------------------------------------------------------------------
-
-def test_datadog_slo_is_metric_based_30_days_with_a_7_day_view_and_a_warning_above_target():
-    objective = stack_plan("prod").one(SLO).inputs
-    assert (objective["type"], objective["timeframe"], objective["targetThreshold"], objective["warningThreshold"]) == \
-        ("metric", "30d", 99, 99.5)
-    assert objective["thresholds"] == [{"timeframe": "30d", "target": 99, "warning": 99.5},
-                                       {"timeframe": "7d", "target": 99, "warning": 99.5}]
-    assert set(objective["tags"]) == {"env:prod", "service:ai-inference", "team:ml-platform", "managed-by:pulumi"}
-
-
-def test_burn_rate_monitors_reference_their_slo_with_datadog_recommended_pairs():
-    plan = stack_plan("prod")
-    slo_id = plan.one(SLO).id
-    burn = sorted((m.inputs for m in plan.of_type(MONITOR) if m.inputs["type"] == "slo alert"),
-                  key=lambda m: float(m["monitorThresholds"]["critical"]), reverse=True)
-    assert [m["query"] for m in burn] == [
-        f'burn_rate("{slo_id}").over("30d").long_window("1h").short_window("5m") > 14.4',
-        f'burn_rate("{slo_id}").over("30d").long_window("6h").short_window("30m") > 6',
-        f'burn_rate("{slo_id}").over("30d").long_window("1d").short_window("2h") > 3']
-    assert [m["monitorThresholds"]["critical"] for m in burn] == ["14.4", "6", "3"]
-    assert [m["tags"][-1] for m in burn] == ["routing:page", "routing:page", "routing:ticket"]
-    assert "{{#is_alert}}@pagerduty-ai-inference{{/is_alert}}" in burn[0]["message"]
-    assert "{{#is_alert}}@slack-ai-inference-alerts{{/is_alert}}" in burn[2]["message"]
-    assert all(m["notifyNoData"] is False for m in burn)
-    assert "https://runbooks.example.com/ai-inference/AIInferenceSLOBurnRatePage" in burn[0]["message"]
-
-
-def signal_monitors(stack):
-    return {m.name.removeprefix("ai-inference-datadog-"): m.inputs for m in stack_plan(stack).of_type(MONITOR)
-            if m.inputs["type"] == "query alert"}
-
-
-def test_signal_monitors_have_thresholds_recovery_and_settings_that_suit_each_signal():
-    monitors = signal_monitors("prod")
-    assert set(monitors) == {"error-rate", "latency-p95", "latency-p99", "no-traffic", "token-usage", "cost"}
-    error = monitors["error-rate"]
-    assert error["query"] == ("sum(last_5m):sum:inference.ai_inference_requests.count{env:prod,service:ai-inference,"
-                              "status:error}.as_count() / sum:inference.ai_inference_requests.count{env:prod,"
-                              "service:ai-inference}.as_count() > 0.05")
-    assert error["monitorThresholds"] == {"critical": "0.05", "criticalRecovery": "0.04", "warning": "0.025",
-                                          "warningRecovery": "0.02"}
-    assert monitors["latency-p95"]["query"] == \
-        "percentile(last_5m):p95:inference.ai_inference_latency_seconds.bucket{env:prod,service:ai-inference} > 1"
-    assert monitors["latency-p99"]["query"].endswith("> 5")
-    assert monitors["cost"]["query"].endswith("> 100")
-    assert monitors["token-usage"]["query"].endswith("> 5e+06")
-    # No traffic is the one signal whose missing data is the alert.
-    traffic = monitors["no-traffic"]
-    assert traffic["query"].endswith("< 1") and traffic["notifyNoData"] is True and traffic["noDataTimeframe"] == 20
-    assert traffic["monitorThresholds"] == {"critical": "1", "criticalRecovery": "5"}
-    assert all(not m["notifyNoData"] for key, m in monitors.items() if key != "no-traffic")
-    assert all(m["evaluationDelay"] == 60 and m["requireFullWindow"] is False for m in monitors.values())
-    assert {key: m["renotifyInterval"] for key, m in monitors.items()} == {
-        "error-rate": 30, "latency-p95": 60, "latency-p99": 30, "no-traffic": 30, "token-usage": 120, "cost": 120}
-
-
-def test_monitor_messages_page_in_prod_and_chat_for_warnings_and_in_staging():
-    prod, staging = signal_monitors("prod")["latency-p95"], signal_monitors("staging")["latency-p95"]
-    assert "{{#is_alert}}@pagerduty-ai-inference{{/is_alert}}" in prod["message"]
-    assert "{{#is_warning}}@slack-ai-inference-alerts{{/is_warning}}" in prod["message"]
-    assert "Runbook: https://runbooks.example.com/ai-inference/AIInferenceLatencyP95High" in prod["message"]
-    assert "@pagerduty" not in staging["message"]
-    assert "{{#is_alert}}@slack-ai-inference-staging{{/is_alert}}" in staging["message"]
-
-
-def test_datadog_uses_the_explicit_provider_with_secret_keys():
-    plan = stack_plan("prod")
-    provider = plan.one("pulumi:providers:datadog")
-    assert provider.inputs["apiUrl"] == "https://api.datadoghq.eu/"
-    assert provider.inputs["apiKey"] == provider.inputs["appKey"] == "[secret]"
-    assert {r.provider for r in plan.resources if r.type.startswith("datadog:")} == {provider.urn}
-    assert plan.outputs["datadogSloIds"] == {"ai-inference": plan.one(SLO).id}
-
-
-def test_turning_datadog_off_removes_it_cleanly():
-    plan = program_plan("staging", {"datadog.enabled": False, "collector": {"exporters": ["azuremonitor", "prometheus"]}})
-    assert not [r for r in plan.resources if "datadog" in r.type]
-    assert "datadogSloIds" not in plan.outputs
-    assert plan.of_type(PROMETHEUS_RULE) and plan.of_type(LOG_ALERT)
-
-
-# -- Azure -----------------------------------------------------------------------
-
-@pytest.mark.parametrize("stack, severities", [("prod", [1, 1, 3]), ("staging", [3, 3, 3])])
-def test_azure_kql_burn_rate_alerts_watch_app_insights_for_the_same_windows(stack, severities):
-    plan = stack_plan(stack)
-    component = plan.one("azure-native:applicationinsights:Component").id
-    group = plan.one("azure-native:monitor:ActionGroup").id
-    burn = sorted((r.inputs for r in plan.of_type(LOG_ALERT) if "burn-rate" in r.name),
-                  key=lambda a: {"PT1H": 0, "PT6H": 1, "P2D": 2}[a["windowSize"]])
-    assert [a["windowSize"] for a in burn] == ["PT1H", "PT6H", "P2D"]
-    assert [a["evaluationFrequency"] for a in burn] == ["PT5M", "PT5M", "PT1H"]
-    assert [a["severity"] for a in burn] == severities
-    for alert, threshold in zip(burn, ("0.144", "0.06", "0.01")):
-        assert alert["scopes"] == [component]
-        assert alert["actions"] == {"actionGroups": [group]}
-        condition, = alert["criteria"]["allOf"]
-        assert (condition["timeAggregation"], condition["operator"], condition["threshold"]) == ("Count", "GreaterThan", 0)
-        assert f"long_window > {threshold} and short_window > {threshold}" in condition["query"]
-        assert 'cloud_RoleName == "ai-inference"' in condition["query"]
+@pytest.mark.parametrize("service, objectives", [("chat", {0.95: 2, 0.99: 8}), ("scorer", {0.95: 0.5, 0.99: 2})])
+def test_latency_alerts_use_each_services_objectives_and_traffic_guard_in_every_backend(plan, service, objectives):
+    """The fixture's latency objectives, judged once 1/(1-q) requests make a quantile meaningful."""
+    for quantile, seconds in objectives.items():
+        name, guard = f"AIInferenceLatencyP{round(quantile * 100)}High", round(1 / (1 - quantile))
+        prometheus = prometheus_alerts(plan, service)[name]["expr"]
+        assert re.search(rf"histogram_quantile\({quantile}, .*\) > {seconds}\n", prometheus)
+        assert prometheus.rstrip().endswith(f">= {guard}")
+        datadog = [m["query"] for m in datadog_monitors(plan, service) if alert_tag(m) == name and m["type"] != "composite"]
+        assert sorted(q.rsplit(" ", 2)[1:] for q in datadog) == sorted([[">", str(seconds)], [">=", str(guard)]])
+        azure = azure_rules(plan, service)[name]["criteria"]["allOf"][0]["query"]
+        assert azure.endswith(f"| where p{round(quantile * 100)}_seconds_5m > {seconds} and requests_5m >= {guard}")

@@ -3,8 +3,7 @@
 import pulumi
 import pytest
 
-from components.azure_monitoring import (APP_INSIGHTS_METRICS, DAILY_CAP_QUERY, P95_DURATION_QUERY,
-                                         AzureMonitoring, metric_criteria)
+from components.azure_monitoring import APP_INSIGHTS_METRICS, DAILY_CAP_QUERY, AzureMonitoring, metric_criteria
 from tests.helpers import run_component
 
 WORKSPACE = "azure-native:operationalinsights:Workspace"
@@ -21,7 +20,7 @@ HOOKS = {"slack": "https://hooks.slack.example.com/services/T0/B0/abcdefgh",
 
 def azure_plan(stack="staging", overrides=None, export=False):
     def build(settings):
-        azure = AzureMonitoring("azure-monitoring", settings)
+        azure = AzureMonitoring("azure-monitoring", settings, {})  # the services' alerts: test_alerting
         if export:
             pulumi.export("connectionString", azure.connection_string)
             pulumi.export("instrumentationKey", azure.instrumentation_key)
@@ -109,21 +108,6 @@ def test_a_percentile_of_request_duration_is_refused():
         metric_criteria("P95", "requests/duration", "Percentile95", 1000)
 
 
-def test_p95_is_a_log_alert_over_app_insights_requests(staging):
-    alert = staging.one(LOG_ALERT, "azure-monitoring-p95-duration").inputs
-    assert alert["scopes"] == [staging.one(COMPONENT).id]
-    assert alert["actions"] == {"actionGroups": [staging.one(ACTION_GROUP).id]}
-    condition, = alert["criteria"]["allOf"]
-    assert condition["query"] == P95_DURATION_QUERY
-    assert "percentile(duration, 95)" in condition["query"]
-    assert (condition["metricMeasureColumn"], condition["timeAggregation"]) == ("P95DurationMs", "Maximum")
-    assert (condition["operator"], condition["threshold"]) == ("GreaterThan", 2000)
-    assert condition["dimensions"] == [{"name": "cloud_RoleName", "operator": "Include", "values": ["*"]}]
-    assert (alert["kind"], alert["severity"], alert["evaluationFrequency"], alert["windowSize"]) == \
-        ("LogAlert", 3, "PT5M", "PT15M")
-    assert alert["location"] == "westeurope"
-
-
 def test_daily_cap_alert_watches_the_workspace(staging):
     alert = staging.one(LOG_ALERT, "azure-monitoring-daily-cap").inputs
     assert alert["scopes"] == [staging.one(WORKSPACE).id]
@@ -137,7 +121,7 @@ def test_daily_cap_alert_watches_the_workspace(staging):
 def test_without_a_daily_cap_there_is_no_daily_cap_alert():
     plan = azure_plan("staging", {"azure.dailyCapGb": -1})
     assert plan.one(WORKSPACE).inputs["workspaceCapping"] == {"dailyQuotaGb": -1}
-    assert [a.name for a in plan.of_type(LOG_ALERT) if "burn-rate" not in a.name] == ["azure-monitoring-p95-duration"]
+    assert plan.of_type(LOG_ALERT) == []
 
 
 def test_availability_test_is_linked_to_app_insights_and_alerted_on(prod):

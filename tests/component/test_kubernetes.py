@@ -7,7 +7,7 @@ import pulumi
 import pytest
 import yaml
 
-from components import datadog_metrics
+from model.naming import datadog as datadog_metrics
 from components.collector_config import PORTS, problems
 from components.inference_service import InferenceService
 from components.otel_collector import OtelCollector

@@ -4,8 +4,8 @@ import itertools
 
 import pytest
 
-from components.collector_config import (DATADOG_CONNECTOR, PORTS, PROCESSORS, collector_config,
-                                         memory_limits, problems)
+from components.collector_config import (APM_STATS_PIPELINE, DATADOG_CONNECTOR, PORTS, PROCESSORS,
+                                         collector_config, memory_limits, problems)
 from components.settings import COLLECTOR_EXPORTERS
 
 COMBINATIONS = [c for n in range(1, 4) for c in itertools.combinations(COLLECTOR_EXPORTERS, n)]
@@ -16,9 +16,10 @@ def test_every_combination_is_well_formed(backends):
     config = collector_config(backends, "datadoghq.eu", 512)
     assert problems(config) == []
     pipelines = config["service"]["pipelines"]
-    for pipeline in pipelines.values():
-        assert pipeline["processors"] == PROCESSORS == ["memory_limiter", "k8sattributes", "batch"]
-        assert "otlp" in pipeline["receivers"]
+    for name, pipeline in pipelines.items():
+        if name != APM_STATS_PIPELINE:  # the Datadog connector's own: below
+            assert pipeline["processors"] == PROCESSORS == ["memory_limiter", "k8sattributes", "batch"]
+            assert pipeline["receivers"] == ["otlp"]
     # Metrics always flow; traces and logs only when a backend takes them.
     assert "metrics" in pipelines
     assert ("traces" in pipelines) == (backends != ("prometheus",))
@@ -28,11 +29,17 @@ def test_every_combination_is_well_formed(backends):
     assert ("datadog/exporter" in exported) == ("datadog" in backends)
 
 
-def test_datadog_computes_apm_stats_through_its_connector():
-    config = collector_config(["datadog"], "datadoghq.eu", 512)
+@pytest.mark.parametrize("backends", [c for c in COMBINATIONS if "datadog" in c], ids="+".join)
+def test_datadog_computes_apm_stats_through_its_connector_for_datadog_alone(backends):
+    """The connector emits APM stats as one opaque metric, dd.internal.stats.payload, that only the
+    Datadog exporter decodes (connector/datadogconnector README: its own metrics pipeline to datadog)."""
+    config = collector_config(backends, "datadoghq.eu", 512)
     pipelines = config["service"]["pipelines"]
     assert DATADOG_CONNECTOR in pipelines["traces"]["exporters"]
-    assert DATADOG_CONNECTOR in pipelines["metrics"]["receivers"]
+    fed = {name: p for name, p in pipelines.items() if DATADOG_CONNECTOR in p["receivers"]}
+    assert list(fed) == [APM_STATS_PIPELINE]
+    assert fed[APM_STATS_PIPELINE]["receivers"] == [DATADOG_CONNECTOR]
+    assert fed[APM_STATS_PIPELINE]["exporters"] == ["datadog/exporter"]
     assert config["exporters"]["datadog/exporter"] == {"api": {"key": "${env:DD_API_KEY}", "site": "datadoghq.eu"}}
 
 

@@ -45,3 +45,21 @@ def test_the_readme_documents_every_key(keys_read):
     documented = set(re.findall(r"^\| `([^`]+)` \|", table, flags=re.MULTILINE))
     assert set(keys_read) - documented == set(), "keys missing from the README's configuration reference"
     assert documented - set(keys_read) == set(), "the README documents keys settings does not read"
+
+
+def test_the_readmes_burn_rate_table_is_the_policy():
+    from model import burn_rate
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("| period | route | windows |", 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| (\d+)d \| (\w+) \| (\d+)h / (\d+)m \| ([\d.]+)× \| (\d+)% \| ([\d.]+) min \| ([\d.]+) min \|$",
+                      table, flags=re.MULTILINE)
+    documented = [(int(d), route, int(h) * 60, int(m), float(burn), int(share), float(at99), float(at999))
+                  for d, route, h, m, burn, share, at99, at999 in rows]
+    expected = [(days, w.route, w.long_minutes, w.short_minutes, w.burn_rate,
+                 round(100 * w.burn_rate * w.long_minutes / (days * 1440)),  # the budget spent over the long window
+                 round(w.long_minutes * w.burn_rate * 0.01, 2), round(w.long_minutes * w.burn_rate * 0.001, 2))
+                for days, windows in burn_rate.POLICY.items() for w in windows]
+    assert documented == expected
+    for days in burn_rate.POLICY:
+        assert f"{round(100 * burn_rate.loosest_target(days), 2)}% for {days}" in readme.replace("\n", " ")

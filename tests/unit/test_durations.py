@@ -1,6 +1,6 @@
 import pytest
 
-from components import durations
+from model import durations
 
 
 @pytest.mark.parametrize("text, minutes", [("PT1M", 1), ("PT5M", 5), ("PT1H", 60), ("PT6H", 360),

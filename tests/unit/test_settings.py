@@ -22,7 +22,6 @@ def test_staging_reads_into_typed_settings_with_defaults_filled_in():
     assert [r.name for r in azure.webhook_receivers] == ["slack"]
     # Stack overrides merge into the defaults field by field.
     assert azure.alerts.request_duration == stack_settings.AlertRule(1500, 3, "PT1M", "PT5M")
-    assert azure.alerts.p95_duration == stack_settings.AlertRule(2000, 3, "PT5M", "PT15M")
     assert azure.alerts.daily_cap == stack_settings.AlertRule(0, 3, "PT1H", "P1D")
     assert azure.availability_tests == ()
 
@@ -62,13 +61,15 @@ def test_settings_are_frozen():
      "must be one of PT1M, PT5M, PT15M, PT30M, PT1H, PT6H, PT12H, P1D"),
     ("azure.alerts", {"requestDuration": {"frequency": "PT15M", "window": "PT5M"}},
      "azure.alerts.requestDuration.window", "must be at least the evaluation frequency (PT15M)"),
-    ("azure.alerts", {"p95Duration": {"frequency": "PT1M", "window": "P1D"}},
-     "azure.alerts.p95Duration.window", "must be at most PT6H when the frequency is PT1M"),
-    ("azure.alerts", {"p95Duration": {"frequency": "PT10M", "window": "PT1M"}},
-     "azure.alerts.p95Duration.window", "must be at least the evaluation frequency (PT10M)"),
-    ("azure.alerts", {"p95Duration": {"window": "P3D"}}, "azure.alerts.p95Duration.window", "must be one of"),
-    ("azure.alerts", {"p95Duration": {"thresholdMs": 0}}, "azure.alerts.p95Duration.thresholdMs",
+    ("azure.alerts", {"dailyCap": {"frequency": "PT1M", "window": "P1D"}},
+     "azure.alerts.dailyCap.window", "must be at most PT6H when the frequency is PT1M"),
+    ("azure.alerts", {"dailyCap": {"frequency": "PT10M", "window": "PT1M"}},
+     "azure.alerts.dailyCap.window", "must be at least the evaluation frequency (PT10M)"),
+    ("azure.alerts", {"dailyCap": {"window": "P3D"}}, "azure.alerts.dailyCap.window", "must be one of"),
+    ("azure.alerts", {"failedRequests": {"threshold": 0}}, "azure.alerts.failedRequests.threshold",
      "must be a number greater than 0"),
+    ("azure.alerts", {"p95Duration": {"thresholdMs": 1000}}, "azure.alerts.p95Duration",
+     "is no longer read: each service's P95 alert now takes its threshold from services[].slo.latency.p95Seconds"),
     ("azure.alerts", {"dailyCap": {"severity": "high"}}, "azure.alerts.dailyCap.severity",
      "must be an integer from 0 to 4"),
     ("azure.availabilityTests", [{"name": "health", "url": "http://inference.example.com/health"}],
@@ -332,9 +333,15 @@ def test_alerting_settings():
     ({"availability": 1}, "services[0].slo.availability", "must be a number greater than 0 and less than 1"),
     ({"availability": 1.5}, "services[0].slo.availability", "less than 1"),
     ({"availability": 0}, "services[0].slo.availability", "greater than 0"),
+    # 1/14.4: the 30-day policy's fastest window needs the budget under 6.94%.
     ({"availability": 0.9}, "services[0].slo.availability",
-     "too small for the 1h-5m window's 14.4x burn rate to ever fire"),
+     "leaves a 10% error budget, too large for the 30d policy's 1h-5m page window: its 14.4x burn rate "
+     "would need 144% errors to fire; use a target above 93.0555555556%"),
+    ({"availability": 0.95, "period": "90d"}, "services[0].slo.availability", "its 21.6x burn rate would need 108%"),
     ({"period": "14d"}, "services[0].slo.period", "must be one of 7d, 30d, 90d"),
+    ({"period": 30}, "services[0].slo.period", "must be one of 7d, 30d, 90d"),
+    ({"latency": {"p99Seconds": 60}}, "services[0].slo.latency.p99Seconds",
+     "must be below the histogram's top bucket (60s): histogram_quantile never reports more"),
     ({"latency": {"p95Seconds": 2, "p99Seconds": 1}}, "services[0].slo.latency.p99Seconds",
      "must be at least the P95 threshold (2s)"),
     ({"latency": {"p95Seconds": 0}}, "services[0].slo.latency.p95Seconds", "greater than 0"),
@@ -367,3 +374,65 @@ def test_a_stack_without_datadog_needs_no_datadog_keys_or_handles():
     s = load_settings("staging", {"datadog.enabled": False, "datadog.notify": None,
                                   "collector": {"exporters": ["azuremonitor", "prometheus"]}})
     assert s.datadog.enabled is False
+
+
+# -- Alertmanager, the latency histogram, Datadog percentiles (on the alerting fixture) --------
+
+PAGERDUTY_KEY = "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6"
+
+
+@pytest.mark.parametrize("overrides, secrets, key, allowed", [
+    ({"alertmanager.receivers": {"page": "sms", "ticket": "webhook"}}, None, "alertmanager.receivers.page",
+     "must be one of slack, pagerduty, webhook"),
+    ({"alertmanager.receivers": {"urgent": "slack"}}, None, "alertmanager.receivers.urgent",
+     "is not a route; routes are page, ticket"),
+    ({"alertmanager.receivers": {"ticket": "slack"}}, None, "alertmanager.receivers.page",
+     "is required: alerts route to page and would reach no one"),
+    ({}, {"alertmanager.credentials": {"page": "short", "ticket": "https://hooks.example.com/x"}},
+     "alertmanager.credentials.page", "must be a PagerDuty Events API v2 integration key: 32 letters and digits"),
+    ({}, {"alertmanager.credentials": {"page": PAGERDUTY_KEY, "ticket": "http://hooks.example.com/x"}},
+     "alertmanager.credentials.ticket", "must be an https:// URL"),
+    ({}, {"alertmanager.credentials": {"page": PAGERDUTY_KEY}}, "alertmanager.credentials",
+     "has nothing for the ticket receiver; set the whole map with: pulumi config set --secret alertmanager.credentials"),
+    ({}, {"alertmanager.credentials": {"page": PAGERDUTY_KEY, "ticket": "https://h.example.com/x",
+                                       "chat": "https://h.example.com/y"}},
+     "alertmanager.credentials", 'has a credential for "chat", which alertmanager.receivers does not list'),
+])
+def test_alertmanager_settings_name_their_key(overrides, secrets, key, allowed):
+    assert allowed in problem_for(key, problems("alerting", overrides, secrets))
+
+
+def test_alertmanager_credentials_are_secret_and_never_printed():
+    found = problems("alerting", {"alertmanager.credentials": {"page": "leaked-key", "ticket": "https://x.example.com"}})
+    assert any("must be set as a secret: pulumi config set --secret alertmanager.credentials" in p for p in found)
+    found = problems("alerting", secrets={"alertmanager.credentials": {"page": "leaked-key", "ticket": "x"}})
+    assert not any("leaked-key" in p for p in found)
+
+
+def test_without_receivers_there_is_no_alertmanager_routing_and_nothing_to_set():
+    s = load_settings("alerting", {"alertmanager.receivers": None})
+    assert dict(s.alertmanager.receivers) == {} and dict(s.alertmanager.credentials) == {}
+
+
+@pytest.mark.parametrize("buckets, allowed", [
+    ([1, 0.5, 2], "must list the histogram's finite upper bounds (its le labels), ascending and each once"),
+    ([0.5, 0.5, 2], "ascending and each once"),
+    ([], "ascending and each once"),
+])
+def test_latency_buckets_must_ascend(buckets, allowed):
+    service = {"name": "s", "image": "registry.example.com/s:1", "model": {"name": "m", "version": "1"},
+               "metrics": {"latencyBuckets": buckets}}
+    assert allowed in problem_for("services[0].metrics.latencyBuckets", problems("alerting", {"services": [service]}))
+
+
+def test_a_latency_objective_must_sit_below_the_services_own_top_bucket():
+    service = {"name": "s", "image": "registry.example.com/s:1", "model": {"name": "m", "version": "1"},
+               "metrics": {"latencyBuckets": [0.1, 0.5, 1]}, "slo": {"latency": {"p95Seconds": 0.5, "p99Seconds": 1}}}
+    assert "must be below the histogram's top bucket (1s)" in problem_for(
+        "services[0].slo.latency.p99Seconds", problems("alerting", {"services": [service]}))
+
+
+def test_one_stack_of_an_organization_manages_the_latency_percentiles():
+    assert load_settings("alerting").datadog.manage_latency_percentiles is True
+    assert load_settings("alerting", {"datadog.manageLatencyPercentiles": False}).datadog.manage_latency_percentiles \
+        is False

@@ -1,0 +1,81 @@
+"""The catalogue as Azure log search alerts: KQL over the requests App Insights records.
+
+Each entry becomes one query that starts from the service's requests, summarises every
+window it needs into one row, and keeps that row only when an alternative holds; the
+rule fires on a row. The rule's window bounds what the query sees (an alert's time range
+overrides a longer `ago()`: learn.microsoft.com, alerts-create-log-alert-rule), so it is
+the longest clause window.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+from model import catalogue
+from model.catalogue import Alert, Threshold
+from model.durations import iso, prometheus
+from model.naming import azure as naming
+from model.numbers import plain
+
+UNSUPPORTED = {
+    catalogue.TOKENS: "App Insights records the service's requests, not its Prometheus counters: "
+                      "tokens reach Prometheus and Datadog by scraping",
+    catalogue.COST: "App Insights records the service's requests, not its Prometheus counters: "
+                    "cost reaches Prometheus and Datadog by scraping",
+    catalogue.TARGETS_UP: "nothing in Azure scrapes the services; App Insights only receives what they "
+                          "send, and the availability tests watch the public endpoints",
+}
+# Query windows a log search alert accepts, in minutes (the service's "supported granularities").
+WINDOWS = (5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 1440, 2880)
+# How loudly an alert speaks in Azure (0 critical .. 4 verbose), by the route it takes in the stack.
+ROUTE_SEVERITY = {"page": 1, "ticket": 3}
+
+
+def _column(threshold: Threshold) -> str:
+    window = prometheus(threshold.window_minutes)
+    if threshold.signal == catalogue.LATENCY:
+        return f"p{plain((threshold.quantile or 0) * 100)}_seconds_{window}"
+    return f"{threshold.signal}_{window}"
+
+
+def query(alert: Alert, role: str, probe_paths: Iterable[str]) -> str:
+    thresholds = alert.thresholds()
+    if catalogue.exclusion(alert, UNSUPPORTED):
+        raise ValueError(f"{alert.name} cannot be expressed in KQL: {catalogue.exclusion(alert, UNSUPPORTED)}")
+    lookback = max(t.window_minutes for t in thresholds)
+    windows = sorted({t.window_minutes for t in thresholds if t.signal in (catalogue.REQUESTS, catalogue.ERROR_RATIO)})
+    aggregates, ratios = [], []
+    for minutes in windows:
+        window = prometheus(minutes)
+        recent = f"{naming.TIME} > ago({window})"
+        aggregates.append(f"requests_{window} = countif({recent})")
+        if any(t.signal == catalogue.ERROR_RATIO and t.window_minutes == minutes for t in thresholds):
+            aggregates.append(f"errors_{window} = countif({recent} and {naming.SERVER_ERROR})")
+            ratios.append(f"error_ratio_{window} = iff(requests_{window} == 0, 0.0, "
+                          f"todouble(errors_{window}) / requests_{window})")
+    for threshold in thresholds:
+        if threshold.signal == catalogue.LATENCY:
+            # KQL has no conditional percentile, so a quantile is taken over the whole query window.
+            if threshold.window_minutes != lookback:
+                raise ValueError(f"{alert.name}: a latency quantile must span the query's window")
+            aggregates.append(f"{_column(threshold)} = percentile({naming.DURATION_MS}, "
+                              f"{plain((threshold.quantile or 0) * 100)}) / 1000.0")
+    alternatives = [" and ".join(f"{_column(t)} {t.comparator} {plain(t.value)}"
+                                 for clause in clauses for t in catalogue.expand(clause))
+                    for clauses in alert.any_of]
+    lines = [naming.served_requests(role, prometheus(lookback), probe_paths),
+             "| summarize\n    " + ",\n    ".join(aggregates)]
+    if ratios:
+        lines.append("| extend\n    " + ",\n    ".join(ratios))
+    lines.append("| where " + " or ".join(f"({a})" if len(alternatives) > 1 else a for a in alternatives))
+    return "\n".join(lines)
+
+
+def schedule(alert: Alert) -> tuple[str, str]:
+    """The rule's evaluation frequency and window (ISO 8601): often enough for its shortest window."""
+    minutes = [t.window_minutes for t in alert.thresholds()]
+    lookback, shortest = max(minutes), min(minutes)
+    if lookback not in WINDOWS:
+        raise ValueError(f"{alert.name}: Azure offers no {prometheus(lookback)} query window")
+    frequency = 5 if shortest <= 15 else 15 if shortest <= 60 else 60
+    return iso(frequency), iso(lookback)

@@ -1,0 +1,64 @@
+"""The burn-rate policy against Datadog's published table, and the limits every backend sets."""
+
+import pytest
+
+from model import burn_rate
+from model.slo import Objective
+
+# docs.datadoghq.com/service_management/service_level_objectives/burn_rate, "Recommended values":
+# (burn rate, long window, short window in minutes, share of the budget consumed).
+PUBLISHED = {
+    7: [(16.8, 60, 5, 0.10), (5.6, 360, 30, 0.20), (2.8, 1440, 120, 0.40)],
+    30: [(14.4, 60, 5, 0.02), (6, 360, 30, 0.05), (3, 1440, 120, 0.10)],
+    90: [(21.6, 60, 5, 0.01), (10.8, 360, 30, 0.03), (4.5, 1440, 120, 0.05)],
+}
+
+
+@pytest.mark.parametrize("days", [7, 30, 90])
+def test_each_period_uses_the_published_rows(days):
+    objective = Objective(0.999, days)
+    rows = [(w.burn_rate, w.long_minutes, w.short_minutes, round(w.budget_share(objective), 6))
+            for w in burn_rate.windows(objective)]
+    assert rows == PUBLISHED[days]
+    assert [w.route for w in burn_rate.windows(objective)] == ["page", "page", "ticket"]
+
+
+@pytest.mark.parametrize("days", [7, 30, 90])
+def test_every_row_fits_every_backend_and_tickets_only_above_one(days):
+    for window in burn_rate.POLICY[days]:
+        assert 60 <= window.long_minutes <= 48 * 60  # Datadog: 1h <= long window <= 48h
+        assert window.long_minutes <= 2 * 1440  # an Azure log alert sees at most two days
+        assert window.short_minutes * 12 == window.long_minutes  # a twelfth, so alerts resolve soon after
+        assert window.burn_rate > 1  # at 1x the budget lasts exactly the period: nothing to ticket
+
+
+@pytest.mark.parametrize("target, days, minutes", [
+    (0.99, 30, 60 * 14.4 * 0.01),   # the SRE workbook's 8.64 minutes
+    (0.999, 30, 60 * 14.4 * 0.001),
+    (0.999, 7, 60 * 16.8 * 0.001),
+    (0.99, 90, 60 * 21.6 * 0.01),   # 12.96 minutes, not the 26 a 2%-of-90-days page would need
+])
+def test_a_total_outage_pages_after_the_fastest_window_fills_to_its_threshold(target, days, minutes):
+    assert burn_rate.page_detection_minutes(Objective(target, days), 1.0) == pytest.approx(minutes)
+
+
+@pytest.mark.parametrize("days", [7, 30, 90])
+def test_errors_at_half_the_budget_rate_trip_no_window(days):
+    objective = Objective(0.99, days)
+    assert all(w.detection_minutes(objective, objective.error_budget / 2) is None for w in burn_rate.windows(objective))
+
+
+def test_a_partial_outage_trips_only_the_windows_it_exceeds():
+    objective = Objective(0.99, 30)
+    fast, slow, ticket = burn_rate.windows(objective)
+    assert fast.detection_minutes(objective, 0.10) is None  # 10% < 14.4%
+    assert slow.detection_minutes(objective, 0.10) == pytest.approx(360 * 0.06 / 0.10)
+    assert ticket.detection_minutes(objective, 0.10) == pytest.approx(1440 * 0.03 / 0.10)
+
+
+@pytest.mark.parametrize("days, loosest", [(7, 1 - 1 / 16.8), (30, 1 - 1 / 14.4), (90, 1 - 1 / 21.6)])
+def test_a_target_is_possible_only_when_every_window_can_fire(days, loosest):
+    assert burn_rate.loosest_target(days) == pytest.approx(loosest)
+    assert burn_rate.impossible_windows(Objective(loosest + 0.001, days)) == []
+    too_loose = burn_rate.impossible_windows(Objective(loosest - 0.001, days))
+    assert [w.long_minutes for w in too_loose] == [60]

@@ -1,0 +1,92 @@
+"""The alert catalogue and the dialects' own rules, on objectives built here."""
+
+import promql_parser
+import pytest
+
+from model import catalogue, routing
+from model.contract import DEFAULT
+from model.dialects import azure, datadog, prometheus
+from model.slo import Objective, ServiceSlo
+
+RUNBOOKS = "https://runbooks.example.com/team"
+
+
+def slo(target=0.99, days=30, routes=None):
+    return ServiceSlo(Objective(target, days), error_rate=0.05, p95_seconds=1, p99_seconds=5, cost_per_hour=10,
+                      tokens_per_hour=1000, routing=routes or {"critical": "page", "warning": "ticket"})
+
+
+def test_every_alert_is_named_once_routed_by_its_severity_and_linked_to_its_runbook():
+    alerts = catalogue.service_alerts("svc", slo(routes={"critical": "ticket", "warning": "ticket"}), RUNBOOKS + "/")
+    names = [a.name for a in alerts]
+    assert len(set(names)) == len(names) and all(n.startswith(catalogue.PREFIX) for n in names)
+    assert {a.route for a in alerts} == {"ticket"}
+    assert all(a.runbook_url == f"{RUNBOOKS}/{a.name}" for a in alerts)
+    assert all(a.severity in ("critical", "warning") and a.hold_minutes > 0 for a in alerts)
+    assert {a.slug for a in alerts} >= {"slo-burn-rate-page", "error-rate-high", "latency-p99-high"}
+
+
+@pytest.mark.parametrize("quantile, requests", [(0.5, 2), (0.9, 10), (0.95, 20), (0.99, 100), (0.999, 1000)])
+def test_a_quantile_is_judged_once_one_request_cannot_decide_it(quantile, requests):
+    assert catalogue.min_requests(quantile) == requests
+
+
+def test_the_error_ratio_is_recorded_over_every_window_an_alert_reads():
+    alerts = catalogue.service_alerts("svc", slo(days=7), RUNBOOKS)
+    assert catalogue.error_ratio_windows(alerts) == [5, 30, 60, 120, 360, 1440]
+
+
+def test_a_backend_that_cannot_measure_a_signal_excludes_the_alerts_using_it():
+    alerts = {a.name: a for a in catalogue.service_alerts("svc", slo(), RUNBOOKS)}
+    assert catalogue.exclusion(alerts["AIInferenceCostBudgetExceeded"], azure.UNSUPPORTED).startswith("App Insights")
+    assert catalogue.exclusion(alerts["AIInferenceErrorRateHigh"], azure.UNSUPPORTED) is None
+    with pytest.raises(ValueError, match="cannot be expressed in KQL"):
+        azure.query(alerts["AIInferenceTokenUsageHigh"], "ns.svc", ["/health"])
+
+
+@pytest.mark.parametrize("days", [7, 30, 90])
+def test_every_alert_is_valid_promql_selecting_the_service(days):
+    alerts = catalogue.service_alerts("svc", slo(target=0.999, days=days), RUNBOOKS)
+    group = prometheus.rule_group(alerts, Objective(0.999, days), DEFAULT, "ns", "team")
+    for rule in group["rules"]:
+        promql_parser.parse(rule["expr"])
+    assert [r["record"] for r in group["rules"] if "record" in r][:6] == [
+        f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d")]
+
+
+def test_a_latency_quantile_over_part_of_a_query_window_is_refused_in_kql():
+    threshold = catalogue.Threshold(catalogue.LATENCY, 5, catalogue.ABOVE, 1, 0.95)
+    guard = catalogue.Threshold(catalogue.REQUESTS, 60, catalogue.AT_LEAST, 1)
+    alert = catalogue.Alert("AIInferenceX", "svc", "s", "d", "warning", "ticket", 5, ((threshold, guard),), "k", "u")
+    with pytest.raises(ValueError, match="must span the query's window"):
+        azure.query(alert, "ns.svc", [])
+
+
+def test_datadog_offers_only_its_distribution_percentiles():
+    odd = catalogue.Threshold(catalogue.LATENCY, 5, catalogue.ABOVE, 1, 0.98)
+    with pytest.raises(ValueError, match="no p98"):
+        datadog.threshold_query(odd, DEFAULT, "env", "svc")
+
+
+def test_routing_with_one_route_needs_no_inhibition():
+    spec = routing.alertmanager_config({"ticket": "slack"}, "secret")
+    assert "inhibitRules" not in spec and spec["route"]["receiver"] == "ticket"
+    assert [r["receiver"] for r in spec["route"]["routes"]] == ["ticket"]
+    spec = routing.alertmanager_config({"page": "webhook"}, "secret")
+    assert spec["route"]["receiver"] == "page"
+    assert spec["receivers"] == [{"name": "page", "webhookConfigs": [
+        {"urlSecret": {"name": "secret", "key": "page"}, "sendResolved": True}]}]
+
+
+def test_every_threshold_source_is_a_key_the_settings_read():
+    from tests.helpers import problems
+
+    sources = {a.threshold_source for a in catalogue.service_alerts("svc", slo(), RUNBOOKS) if a.threshold_source}
+    assert sources >= {"slo.availability", "slo.errorRate", "slo.latency.p95Seconds", "slo.tokensPerHour"}
+    for source in sources:
+        value: object = "not a number"
+        for part in reversed(source.split(".")):
+            value = {part: value}
+        service = {"name": "s", "image": "registry.example.com/s:1", "model": {"name": "m", "version": "1"}, **value}
+        found = problems("alerting", {"services": [service]})
+        assert any(p.startswith(f"ai-observability:services[0].{source} ") for p in found), (source, found)
