@@ -1,22 +1,32 @@
-# make test · make render STACK=<stack> · make preview|up STACK=<stack> · make bench
+# make render STACK=<stack> · make test · make test-fast · make lint · make preview|up STACK=<stack> · make bench
 STACK ?= staging
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-emit-index-url --no-header --python-version 3.11
 
-.PHONY: test render preview up bench clean
+.PHONY: test test-fast lint render preview up bench clean requirements
 
-# One virtualenv (the one Pulumi.yaml names) with the program's and the tools' packages.
-# uv lives inside it, so a fresh machine needs only python3. Bytecode is compiled at
-# install time: the Datadog SDK alone takes twice as long to import without it.
-$(INSTALLED): requirements.txt requirements-dev.txt
+# One virtualenv (the one Pulumi.yaml names) with the program's and the tools' packages, every
+# one pinned with its hashes. uv lives inside it, so a fresh machine needs only python3. Bytecode
+# is compiled at install time: the Datadog SDK alone takes twice as long to import without it.
+$(INSTALLED): requirements-uv.txt requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check uv==0.13.9
-	$(VENV)/bin/uv pip install --quiet --python $(PYTHON) --compile-bytecode -r requirements-dev.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-uv.txt
+	$(VENV)/bin/uv pip sync --quiet --python $(PYTHON) --require-hashes --compile-bytecode requirements-dev.txt
 	touch $@
 
 test: $(INSTALLED)
 	$(PYTHON) -m pytest
+
+# The pure and component tests only: what to run after every edit. (Without pytest's final full
+# garbage collection, a second on a heap the Datadog SDK fills; `make test` keeps it.)
+test-fast: $(INSTALLED)
+	$(PYTHON) -m pytest -p no:unraisableexception tests/unit tests/component
+
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 render: $(INSTALLED)
 	$(PYTHON) -m tools.render $(STACK)
@@ -31,6 +41,13 @@ preview up: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(PYTHON) bench/render_bench.py
+
+# Re-pins the whole dependency tree from the *.in files (needs the package index).
+requirements: $(INSTALLED)
+	$(COMPILE) requirements.in -o requirements.txt
+	$(COMPILE) requirements-dev.in -o requirements-dev.txt
+	{ echo "# The installer itself, installed first (a fresh machine needs only python3): make requirements"; \
+	  echo "uv==$$($(VENV)/bin/uv --version | cut -d' ' -f2)" | $(COMPILE) -; } > requirements-uv.txt
 
 clean:
 	rm -rf build

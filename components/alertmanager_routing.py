@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -20,7 +20,7 @@ class AlertmanagerRouting(pulumi.ComponentResource):
 
     def __init__(self, name: str, receivers: Mapping[str, str], credentials: Mapping[str, SecretValue],
                  namespace: pulumi.Input[str], labels: Mapping[str, str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:prometheus:AlertmanagerRouting", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         secret = k8s.core.v1.Secret(

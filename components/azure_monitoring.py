@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 from pulumi_azure_native import applicationinsights, monitor, operationalinsights, resources
 
-from components.settings import AlertRule, AvailabilityTest, Settings
+from components.settings import AlertRule, AvailabilityTest, AzureSettings, StackIdentity
 from model.catalogue import Alert, exclusion
 from model.contract import PROBE_PATHS
 from model.dialects import azure as dialect
@@ -62,104 +62,23 @@ class AzureMonitoring(pulumi.ComponentResource):
     instrumentation_key: pulumi.Output[str]  # secret
     action_group_id: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: Settings, service_alerts: Mapping[str, tuple[Alert, ...]],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, identity: StackIdentity, azure: AzureSettings,
+                 service_alerts: Mapping[str, tuple[Alert, ...]], opts: pulumi.ResourceOptions | None = None):
         """`service_alerts`: each service's catalogue entries, by the service's App Insights role name."""
         super().__init__("ai-observability:azure:AzureMonitoring", name, None, opts)
-        self._name = name
-        self._settings = settings
-        azure = settings.azure
-        tags = dict(settings.tags)
-        child = pulumi.ResourceOptions(parent=self)
+        self._name, self._identity, self._azure = name, identity, azure
+        self._tags = dict(identity.tags)
         # Losing the workspace or App Insights loses telemetry history and the connection string.
-        keep = pulumi.ResourceOptions(parent=self, protect=settings.production)
+        self._keep = pulumi.ResourceOptions(parent=self, protect=identity.production)
 
-        if azure.existing_resource_group:
-            self._group_name = resources.get_resource_group_output(
-                resource_group_name=azure.existing_resource_group,
-                opts=pulumi.InvokeOutputOptions(parent=self)).name
-        else:
-            self._group_name = resources.ResourceGroup(
-                f"{name}-group", resource_group_name=settings.resource_name("rg"),
-                location=azure.location, tags=tags, opts=keep).name
-
-        workspace = operationalinsights.Workspace(
-            f"{name}-workspace",
-            workspace_name=settings.resource_name("logs"),
-            resource_group_name=self._group_name,
-            location=azure.location,
-            sku={"name": "PerGB2018"},
-            retention_in_days=azure.retention_days,
-            workspace_capping={"daily_quota_gb": azure.daily_cap_gb if azure.daily_cap_gb is not None else -1},
-            features={"disable_local_auth": True},
-            tags=tags,
-            opts=keep,
-        )
-        component = applicationinsights.Component(
-            f"{name}-app-insights",
-            resource_name_=settings.resource_name("insights"),
-            resource_group_name=self._group_name,
-            location=azure.location,
-            kind="web",
-            application_type="web",
-            ingestion_mode="LogAnalytics",
-            workspace_resource_id=workspace.id,
-            disable_local_auth=not azure.app_insights_local_auth,
-            tags=tags,
-            # Encrypted in the state file too, not only masked in the program.
-            opts=pulumi.ResourceOptions.merge(keep, pulumi.ResourceOptions(
-                additional_secret_outputs=["connectionString", "instrumentationKey"])),
-        )
-        action_group = monitor.ActionGroup(
-            f"{name}-action-group",
-            action_group_name=settings.resource_name("alerts"),
-            resource_group_name=self._group_name,
-            location="global",
-            group_short_name=azure.action_group_short_name,
-            enabled=True,
-            email_receivers=[{"name": r.name, "email_address": r.address, "use_common_alert_schema": True}
-                             for r in azure.email_receivers],
-            webhook_receivers=[{"name": r.name, "service_uri": r.url.output(), "use_common_alert_schema": True}
-                               for r in azure.webhook_receivers],
-            tags=tags,
-            opts=child,
-        )
+        self._group_name = self._resource_group()
+        workspace = self._workspace()
+        component = self._app_insights(workspace.id)
+        action_group = self._action_group()
         self._action_group_id = action_group.id
-
-        alerts = azure.alerts
-        self._metric_alert("request-duration", "Average server response time above the threshold (ms).",
-                           alerts.request_duration, [component.id],
-                           metric_criteria("RequestDuration", "requests/duration", "Average",
-                                           alerts.request_duration.threshold))
-        self._metric_alert("failed-requests", "Failed requests above the threshold in the window.",
-                           alerts.failed_requests, [component.id],
-                           metric_criteria("FailedRequests", "requests/failed", "Count",
-                                           alerts.failed_requests.threshold))
-        self._metric_alert("server-exceptions", "Server exceptions above the threshold in the window.",
-                           alerts.server_exceptions, [component.id],
-                           metric_criteria("ServerExceptions", "exceptions/server", "Count",
-                                           alerts.server_exceptions.threshold))
-        for test in azure.availability_tests:
-            web_test = self._availability_test(test, component)
-            self._metric_alert(
-                f"availability-{test.name}", f"{test.url} failing from too many locations.",
-                alerts.availability, [web_test.id, component.id],
-                monitor.WebtestLocationAvailabilityCriteriaArgs(
-                    odata_type="Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria",
-                    web_test_id=web_test.id, component_id=component.id,
-                    failed_location_count=alerts.availability.threshold))
-        if azure.daily_cap_gb is not None:
-            self._log_alert("daily-cap", "The Log Analytics workspace reached its daily cap; "
-                            "telemetry is being dropped until the cap resets.",
-                            alerts.daily_cap, workspace.id, {
-                                "query": DAILY_CAP_QUERY,
-                                "time_aggregation": "Count",
-                                "operator": "GreaterThan",
-                                "threshold": 0,
-                            })
-
-        for role, service_entries in service_alerts.items():
-            for alert in service_entries:
+        self._platform_alerts(component, workspace.id)
+        for role, entries in service_alerts.items():
+            for alert in entries:
                 if exclusion(alert, dialect.UNSUPPORTED) is None:
                     self._service_alert(alert, role, component.id)
 
@@ -176,11 +95,102 @@ class AzureMonitoring(pulumi.ComponentResource):
             "actionGroupId": self.action_group_id,
         })
 
+    def _resource_group(self) -> pulumi.Output[str]:
+        if self._azure.existing_resource_group:
+            return resources.get_resource_group_output(
+                resource_group_name=self._azure.existing_resource_group,
+                opts=pulumi.InvokeOutputOptions(parent=self)).name
+        return resources.ResourceGroup(
+            f"{self._name}-group", resource_group_name=self._identity.resource_name("rg"),
+            location=self._azure.location, tags=self._tags, opts=self._keep).name
+
+    def _workspace(self) -> operationalinsights.Workspace:
+        cap = self._azure.daily_cap_gb
+        return operationalinsights.Workspace(
+            f"{self._name}-workspace",
+            workspace_name=self._identity.resource_name("logs"),
+            resource_group_name=self._group_name,
+            location=self._azure.location,
+            sku={"name": "PerGB2018"},
+            retention_in_days=self._azure.retention_days,
+            workspace_capping={"daily_quota_gb": cap if cap is not None else -1},
+            features={"disable_local_auth": True},
+            tags=self._tags,
+            opts=self._keep,
+        )
+
+    def _app_insights(self, workspace_id: pulumi.Input[str]) -> applicationinsights.Component:
+        return applicationinsights.Component(
+            f"{self._name}-app-insights",
+            resource_name_=self._identity.resource_name("insights"),
+            resource_group_name=self._group_name,
+            location=self._azure.location,
+            kind="web",
+            application_type="web",
+            ingestion_mode="LogAnalytics",
+            workspace_resource_id=workspace_id,
+            disable_local_auth=not self._azure.app_insights_local_auth,
+            tags=self._tags,
+            # Encrypted in the state file too, not only masked in the program.
+            opts=pulumi.ResourceOptions.merge(self._keep, pulumi.ResourceOptions(
+                additional_secret_outputs=["connectionString", "instrumentationKey"])),
+        )
+
+    def _action_group(self) -> monitor.ActionGroup:
+        return monitor.ActionGroup(
+            f"{self._name}-action-group",
+            action_group_name=self._identity.resource_name("alerts"),
+            resource_group_name=self._group_name,
+            location="global",
+            group_short_name=self._azure.action_group_short_name,
+            enabled=True,
+            email_receivers=[{"name": r.name, "email_address": r.address, "use_common_alert_schema": True}
+                             for r in self._azure.email_receivers],
+            webhook_receivers=[{"name": r.name, "service_uri": r.url.output(), "use_common_alert_schema": True}
+                               for r in self._azure.webhook_receivers],
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _platform_alerts(self, component: applicationinsights.Component, workspace_id: pulumi.Input[str]) -> None:
+        """The stack-wide alerts on App Insights' platform metrics, the availability tests and the daily cap."""
+        alerts = self._azure.alerts
+        self._metric_alert("request-duration", "Average server response time above the threshold (ms).",
+                           alerts.request_duration, [component.id],
+                           metric_criteria("RequestDuration", "requests/duration", "Average",
+                                           alerts.request_duration.threshold))
+        self._metric_alert("failed-requests", "Failed requests above the threshold in the window.",
+                           alerts.failed_requests, [component.id],
+                           metric_criteria("FailedRequests", "requests/failed", "Count",
+                                           alerts.failed_requests.threshold))
+        self._metric_alert("server-exceptions", "Server exceptions above the threshold in the window.",
+                           alerts.server_exceptions, [component.id],
+                           metric_criteria("ServerExceptions", "exceptions/server", "Count",
+                                           alerts.server_exceptions.threshold))
+        for test in self._azure.availability_tests:
+            web_test = self._availability_test(test, component)
+            self._metric_alert(
+                f"availability-{test.name}", f"{test.url} failing from too many locations.",
+                alerts.availability, [web_test.id, component.id],
+                monitor.WebtestLocationAvailabilityCriteriaArgs(
+                    odata_type="Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria",
+                    web_test_id=web_test.id, component_id=component.id,
+                    failed_location_count=alerts.availability.threshold))
+        if self._azure.daily_cap_gb is not None:
+            self._log_alert("daily-cap", "The Log Analytics workspace reached its daily cap; "
+                            "telemetry is being dropped until the cap resets.",
+                            alerts.daily_cap, workspace_id, {
+                                "query": DAILY_CAP_QUERY,
+                                "time_aggregation": "Count",
+                                "operator": "GreaterThan",
+                                "threshold": 0,
+                            })
+
     def _metric_alert(self, what: str, description: str, rule: AlertRule,
                       scopes: Sequence[pulumi.Input[str]], criteria: pulumi.Input) -> monitor.MetricAlert:
         return monitor.MetricAlert(
             f"{self._name}-{what}",
-            rule_name=self._settings.resource_name(what),
+            rule_name=self._identity.resource_name(what),
             resource_group_name=self._group_name,
             location="global",
             description=description,
@@ -192,7 +202,7 @@ class AzureMonitoring(pulumi.ComponentResource):
             criteria=criteria,
             auto_mitigate=True,
             actions=[{"action_group_id": self._action_group_id}],
-            tags=dict(self._settings.tags),
+            tags=self._tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -200,11 +210,11 @@ class AzureMonitoring(pulumi.ComponentResource):
                    scope: pulumi.Input[str], condition: dict) -> monitor.ScheduledQueryRule:
         return monitor.ScheduledQueryRule(
             f"{self._name}-{what}",
-            rule_name=self._settings.resource_name(what),
+            rule_name=self._identity.resource_name(what),
             resource_group_name=self._group_name,
-            location=self._settings.azure.location,
+            location=self._azure.location,
             kind="LogAlert",
-            display_name=self._settings.resource_name(what),
+            display_name=self._identity.resource_name(what),
             description=description,
             severity=rule.severity,
             enabled=True,
@@ -217,7 +227,7 @@ class AzureMonitoring(pulumi.ComponentResource):
             }]},
             auto_mitigate=True,
             actions={"action_groups": [self._action_group_id]},
-            tags=dict(self._settings.tags),
+            tags=self._tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
 
@@ -234,15 +244,16 @@ class AzureMonitoring(pulumi.ComponentResource):
                                    "threshold": 0,
                                })
 
-    def _availability_test(self, test: AvailabilityTest, component: applicationinsights.Component) -> applicationinsights.WebTest:
-        name = self._settings.resource_name(f"availability-{test.name}")
-        tags = dict(self._settings.tags)
+    def _availability_test(self, test: AvailabilityTest,
+                           component: applicationinsights.Component) -> applicationinsights.WebTest:
+        name = self._identity.resource_name(f"availability-{test.name}")
+        tags = self._tags
         return applicationinsights.WebTest(
             f"{self._name}-webtest-{test.name}",
             web_test_name=name,
             synthetic_monitor_id=name,
             resource_group_name=self._group_name,
-            location=self._settings.azure.location,
+            location=self._azure.location,
             kind="standard",
             web_test_kind="standard",
             enabled=True,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import yaml
 
@@ -91,7 +91,7 @@ def problems(config: dict) -> list[str]:
     found = []
     pipelines = config["service"]["pipelines"]
     connectors = set(config.get("connectors", {}))
-    used = {kind: set() for kind in ("receivers", "processors", "exporters")}
+    used: dict[str, set[str]] = {kind: set() for kind in ("receivers", "processors", "exporters")}
     for signal, pipeline in pipelines.items():
         if not pipeline.get("exporters"):
             found.append(f"pipeline {signal} exports nowhere")

@@ -12,14 +12,17 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from typing import Any, Callable, Iterable, Mapping, Optional
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import pulumi
+
+from components import kubernetes_shapes
 
 REQUIRED: Any = object()
 """Default meaning "no default": the key must be set."""
 
-Check = Callable[[Any], Optional[str]]
+Check = Callable[[Any], str | None]
 """Returns None when the value is fine, else the sentence saying what is allowed."""
 
 
@@ -143,14 +146,18 @@ class Section:
     def has(self, name: str) -> bool:
         return name in self._data
 
+    def fields(self) -> set[str]:
+        """The names this object sets, read or not."""
+        return set(self._data)
+
     # -- scalars ---------------------------------------------------------
 
     def text(self, name: str, default: Any = REQUIRED, *, choices: Iterable[str] = (),
-             pattern: str = "", hint: str = "", max_length: int = 0, check: Optional[Check] = None) -> Any:
+             pattern: str = "", hint: str = "", max_length: int = 0, check: Check | None = None) -> Any:
         """`hint` says in words what `pattern` allows."""
         choices = tuple(choices)
 
-        def parse(raw: Any) -> tuple[Any, Optional[str]]:
+        def parse(raw: Any) -> tuple[Any, str | None]:
             if choices and raw not in choices:
                 return None, f"must be one of {', '.join(choices)}"
             if not isinstance(raw, str):
@@ -163,11 +170,11 @@ class Section:
 
         return self._scalar(name, "string", default, parse, check)
 
-    def integer(self, name: str, default: Any = REQUIRED, *, minimum: Optional[int] = None,
-                maximum: Optional[int] = None, check: Optional[Check] = None) -> Any:
+    def integer(self, name: str, default: Any = REQUIRED, *, minimum: int | None = None,
+                maximum: int | None = None, check: Check | None = None) -> Any:
         allowed = "must be an integer" + _range_text(minimum, maximum)
 
-        def parse(raw: Any) -> tuple[Any, Optional[str]]:
+        def parse(raw: Any) -> tuple[Any, str | None]:
             value = raw
             if self._from_cli and isinstance(raw, str) and re.fullmatch(r"-?\d+", raw):
                 value = int(raw)
@@ -179,16 +186,16 @@ class Section:
 
         return self._scalar(name, "integer", default, parse, check)
 
-    def number(self, name: str, default: Any = REQUIRED, *, minimum: Optional[float] = None,
-               maximum: Optional[float] = None, above: Optional[float] = None,
-               below: Optional[float] = None, check: Optional[Check] = None) -> Any:
+    def number(self, name: str, default: Any = REQUIRED, *, minimum: float | None = None,
+               maximum: float | None = None, above: float | None = None,
+               below: float | None = None, check: Check | None = None) -> Any:
         bounds = [f"at least {minimum}" if minimum is not None else "",
                   f"at most {maximum}" if maximum is not None else "",
                   f"greater than {above}" if above is not None else "",
                   f"less than {below}" if below is not None else ""]
         allowed = "must be a number" + (" " + " and ".join(b for b in bounds if b) if any(bounds) else "")
 
-        def parse(raw: Any) -> tuple[Any, Optional[str]]:
+        def parse(raw: Any) -> tuple[Any, str | None]:
             value = raw
             if self._from_cli and isinstance(raw, str):
                 try:
@@ -205,7 +212,7 @@ class Section:
         return self._scalar(name, "number", default, parse, check)
 
     def boolean(self, name: str, default: Any = REQUIRED) -> Any:
-        def parse(raw: Any) -> tuple[Any, Optional[str]]:
+        def parse(raw: Any) -> tuple[Any, str | None]:
             if self._from_cli and raw in ("true", "false"):
                 return raw == "true", None
             if isinstance(raw, bool):
@@ -216,7 +223,7 @@ class Section:
 
     # -- collections -----------------------------------------------------
 
-    def text_list(self, name: str, default: Any = (), *, item: Optional[Check] = None,
+    def text_list(self, name: str, default: Any = (), *, item: Check | None = None,
                   unique: bool = True) -> Any:
         raw = self._collection(name, "array", default, list, "must be a list of strings")
         if raw is None:
@@ -232,7 +239,7 @@ class Section:
                 values.append(value)
         return tuple(values)
 
-    def number_list(self, name: str, default: Any = (), *, above: Optional[float] = None) -> Any:
+    def number_list(self, name: str, default: Any = (), *, above: float | None = None) -> Any:
         """A list of numbers, each greater than `above` when given."""
         allowed = "must be a number" + (f" greater than {above}" if above is not None else "")
         raw = self._collection(name, "array", default, list, "must be a list of numbers")
@@ -252,8 +259,8 @@ class Section:
         if name in self._data:
             self.reader.report_key(self.key(name), f"is no longer read: {instead}")
 
-    def mapping(self, name: str, default: Any = None, *, key: Optional[Check] = None,
-                value: Optional[Check] = None) -> Any:
+    def mapping(self, name: str, default: Any = None, *, key: Check | None = None,
+                value: Check | None = None) -> Any:
         """A string-to-string map, each key and value checked."""
         default = {} if default is None else default
         raw = self._collection(name, "object", default, dict, "must be a map of strings to strings")
@@ -266,7 +273,8 @@ class Section:
             if problem:
                 self.reader.report_key(path, problem)
                 continue
-            problem = "must be a string" if not isinstance(entry_value, str) else (value(entry_value) if value else None)
+            problem = "must be a string" if not isinstance(entry_value, str) else \
+                (value(entry_value) if value else None)
             if problem:
                 self.reader.report(path, entry_value, problem)
                 continue
@@ -284,12 +292,26 @@ class Section:
                 return set()
         return set(raw) if isinstance(raw, dict) else set()
 
-    def section(self, name: str) -> "Section":
+    def shaped(self, name: str, shape: Any, default: Any = None) -> Any:
+        """A value in one of Kubernetes' own shapes (components/kubernetes_shapes.py), checked field by field."""
+        python_type, allowed = (list, "must be a list") if isinstance(shape, list) else (dict, "must be an object")
+        raw = self._collection(name, "array" if python_type is list else "object", default, python_type, allowed)
+        if raw is None or raw is default:
+            return default
+        found = kubernetes_shapes.problems(raw, shape, self.key(name))
+        for path, value, problem in found:
+            if value is None:
+                self.reader.report_key(path, problem)
+            else:
+                self.reader.report(path, value, problem)
+        return default if found else raw
+
+    def section(self, name: str) -> Section:
         """A nested object; absent means empty, so every field takes its default."""
         raw = self._collection(name, "object", {}, dict, "must be an object (a YAML map)")
         return Section(self.reader, self.key(name), raw or {})
 
-    def sections(self, name: str, default: Any = ()) -> list["Section"]:
+    def sections(self, name: str, default: Any = ()) -> list[Section]:
         """A list of objects, e.g. one per inference service."""
         raw = self._collection(name, "objects", default, list, "must be a list of objects")
         result = []
@@ -301,7 +323,7 @@ class Section:
                 self.reader.report(path, item, "must be an object (a YAML map)")
         return result
 
-    def secret(self, name: str) -> Optional[SecretValue]:
+    def secret(self, name: str) -> SecretValue | None:
         """A value that must come from secret config (`pulumi config set --secret`)."""
         path = self.key(name)
         self.kinds[name] = "secret"
@@ -316,7 +338,7 @@ class Section:
             return None
         return SecretValue(raw)
 
-    def secret_mapping(self, name: str, *, value: Optional[Check] = None) -> Optional[dict[str, SecretValue]]:
+    def secret_mapping(self, name: str, *, value: Check | None = None) -> dict[str, SecretValue] | None:
         """A secret JSON object of names to values, e.g. webhook names to their URLs."""
         secret = self.secret(name)
         if secret is None:
@@ -331,7 +353,8 @@ class Section:
             return None
         result = {}
         for entry_key, entry_value in raw.items():
-            problem = "must be a string" if not isinstance(entry_value, str) else (value(entry_value) if value else None)
+            problem = "must be a string" if not isinstance(entry_value, str) else \
+                (value(entry_value) if value else None)
             if problem:
                 self.reader.report(f"{self.key(name)}.{entry_key}", None, problem)
             # Kept even when bad, so checks across keys see every name once.
@@ -354,12 +377,12 @@ class Section:
             known = ", ".join(current)
             self.reader.report_key(self.key(name), f"unknown key{suggestion} (known here: {known})")
 
-    def _scalar(self, name: str, kind: str, default: Any, parse: Callable, check: Optional[Check]) -> Any:
+    def _scalar(self, name: str, kind: str, default: Any, parse: Callable, check: Check | None) -> Any:
         self.kinds[name] = kind
         if name not in self._data:
             if default is REQUIRED:
-                self.reader.report_key(self.key(name), f"is required; set it with: pulumi config set {self.key(name)} <value>"
-                                       if self._from_cli else "is required")
+                how = f"; set it with: pulumi config set {self.key(name)} <value>" if self._from_cli else ""
+                self.reader.report_key(self.key(name), f"is required{how}")
                 return None
             return default
         raw = self._data[name]
@@ -387,7 +410,7 @@ class Section:
         return raw
 
 
-def _range_text(minimum: Optional[int], maximum: Optional[int]) -> str:
+def _range_text(minimum: int | None, maximum: int | None) -> str:
     if minimum is not None and maximum is not None:
         return f" from {minimum} to {maximum}"
     if minimum is not None:

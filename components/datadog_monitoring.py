@@ -6,7 +6,7 @@ one is switched on for it (docs.datadoghq.com/metrics/distributions).
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_datadog as datadog
@@ -23,17 +23,19 @@ EVALUATION_DELAY = 60
 RENOTIFY_MINUTES = {"critical": 30, "warning": 240}
 
 
-def message(alert: Alert, handles: Sequence[str], notifies: bool, composite: str = "") -> str:
-    """Summary, description, runbook, and who is told: the handles of the alert's route."""
-    if not notifies:
+def message(alert: Alert, handles: Sequence[str], monitor: dialect.Monitor, composite: str = "") -> str:
+    """Summary, description, runbook, and who is told: the handles of the alert's route, in every state the
+    monitor alerts in (No Data is its own state, with its own {{#is_no_data}} block)."""
+    if not monitor.notifies:
         return (f"Part of the composite monitor \"{composite}\", which notifies for it; this part notifies nobody.\n\n"
                 f"Runbook: {alert.runbook_url}")
     who = " ".join(handles)
+    states = ["is_alert", "is_recovery", *(["is_no_data"] if monitor.no_data_minutes else [])]
     return "\n".join([alert.summary, "", alert.description, "", f"Runbook: {alert.runbook_url}", "",
-                      f"{{{{#is_alert}}}}{who}{{{{/is_alert}}}}", f"{{{{#is_recovery}}}}{who}{{{{/is_recovery}}}}"])
+                      *(f"{{{{#{state}}}}}{who}{{{{/{state}}}}}" for state in states)])
 
 
-def thresholds(monitor: dialect.Monitor) -> Optional[datadog.MonitorMonitorThresholdsArgs]:
+def thresholds(monitor: dialect.Monitor) -> datadog.MonitorMonitorThresholdsArgs | None:
     if monitor.critical is None:
         return None
     recovery = plain(monitor.recovery) if monitor.recovery is not None else None
@@ -47,7 +49,7 @@ class DatadogMonitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, alerts: tuple[Alert, ...], objective: Objective, contract: MetricContract,
                  env: str, team: str, notify: Mapping[str, Sequence[str]],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:datadog:DatadogMonitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         service = alerts[0].service
@@ -89,7 +91,7 @@ class DatadogMonitoring(pulumi.ComponentResource):
                     name=f"[{env}] {monitor.title}",
                     type=monitor.type,
                     query=query,
-                    message=message(alert, notify.get(alert.route, ()), monitor.notifies, f"[{env}] {alert.summary}"),
+                    message=message(alert, notify.get(alert.route, ()), monitor, f"[{env}] {alert.summary}"),
                     monitor_thresholds=thresholds(monitor),
                     notify_no_data=monitor.no_data_minutes is not None,
                     no_data_timeframe=monitor.no_data_minutes,
@@ -105,7 +107,7 @@ class DatadogMonitoring(pulumi.ComponentResource):
 class DatadogLatencyPercentiles(pulumi.ComponentResource):
     """Percentiles on each latency distribution the services' monitors query (p95, p99)."""
 
-    def __init__(self, name: str, contracts: Sequence[MetricContract], opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, contracts: Sequence[MetricContract], opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:datadog:DatadogLatencyPercentiles", name, None, opts)
         distributions: dict[str, set[str]] = {}
         for contract in contracts:

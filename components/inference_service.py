@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workloads
-from components.settings import InferenceService as ServiceSettings
-from components.settings import Settings
+from components.settings import DatadogSettings, KubernetesSettings, ServiceSettings, StackIdentity
 from components.workload_namespace import APPINSIGHTS_KEY
 from model.contract import HEALTH_PATH, METRICS_PATH, READY_PATH
 from model.naming import azure as azure_naming
@@ -19,6 +18,9 @@ from model.naming import datadog as datadog_naming
 CONTAINER = "inference"
 HTTP_SERVICE_PORT = 80
 STARTUP_PERIOD = 10
+SHM, MODEL_CACHE = "dshm", "model-cache"  # volume names
+# Scale down one pod a minute after five calm minutes: model pods are slow to replace.
+SCALE_DOWN = {"stabilizationWindowSeconds": 300, "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]}
 
 
 def pod_annotations(service: ServiceSettings, datadog: bool) -> dict[str, str]:
@@ -34,19 +36,20 @@ def pod_annotations(service: ServiceSettings, datadog: bool) -> dict[str, str]:
     return annotations
 
 
-def environment(settings: Settings, service: ServiceSettings, collector_endpoint: pulumi.Input[str],
-                secret_name: pulumi.Input[str]) -> list[dict]:
+def environment(identity: StackIdentity, service: ServiceSettings, datadog: bool,
+                collector_endpoint: pulumi.Input[str], secret_name: pulumi.Input[str]) -> list[dict]:
+    """What names the service to every backend (settings.PROGRAM_ENV), then the service's own env."""
     # The service's name and namespace are what App Insights builds its role name from.
-    identity = azure_naming.resource(service.name, settings.application)
+    resource = azure_naming.resource(service.name, identity.application)
     resource_attributes = ",".join(f"{k}={v}" for k, v in (
-        ("deployment.environment.name", settings.stack),
-        ("service.namespace", identity["service.namespace"]),
+        ("deployment.environment.name", identity.stack),
+        ("service.namespace", resource["service.namespace"]),
         ("service.version", service.version),
         ("ai.model.name", service.model_name),
         ("ai.model.version", service.model_version),
     ))
-    env = [
-        {"name": "OTEL_SERVICE_NAME", "value": identity["service.name"]},
+    env: list[dict[str, Any]] = [
+        {"name": "OTEL_SERVICE_NAME", "value": resource["service.name"]},
         {"name": "OTEL_EXPORTER_OTLP_ENDPOINT", "value": collector_endpoint},
         {"name": "OTEL_EXPORTER_OTLP_PROTOCOL", "value": "grpc"},
         {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": resource_attributes},
@@ -55,26 +58,43 @@ def environment(settings: Settings, service: ServiceSettings, collector_endpoint
         {"name": "MODEL_VERSION", "value": service.model_version},
         workloads.secret_env("APPLICATIONINSIGHTS_CONNECTION_STRING", secret_name, APPINSIGHTS_KEY),
     ]
-    if settings.datadog.enabled:
+    if datadog:
         env += [
-            {"name": "DD_ENV", "value": settings.stack},
+            {"name": "DD_ENV", "value": identity.stack},
             {"name": "DD_SERVICE", "value": service.name},
             {"name": "DD_VERSION", "value": service.version},
             {"name": "DD_AGENT_HOST", "valueFrom": {"fieldRef": {"fieldPath": "status.hostIP"}}},
         ]
-    return env
+    return env + [{"name": name, "value": value} for name, value in sorted(service.env.items())]
 
 
-def container(settings: Settings, service: ServiceSettings, collector_endpoint: pulumi.Input[str],
-              secret_name: pulumi.Input[str]) -> dict:
-    _, tmp_mount = workloads.scratch_volume()
+def volumes(service: ServiceSettings) -> tuple[list[dict], list[dict]]:
+    """The pod's volumes and the container's mounts: /tmp, and /dev/shm and the model cache when set."""
+    scratch, tmp_mount = workloads.scratch_volume()
+    found, mounts = [scratch], [tmp_mount]
+    if service.shm_size:  # tensor-parallel servers exchange tensors through shared memory
+        found.append({"name": SHM, "emptyDir": {"medium": "Memory", "sizeLimit": service.shm_size}})
+        mounts.append({"name": SHM, "mountPath": "/dev/shm"})
+    cache = service.model_cache
+    if cache:
+        source = ({"persistentVolumeClaim": {"claimName": cache.claim_name, "readOnly": cache.read_only}}
+                  if cache.claim_name else {"emptyDir": {"sizeLimit": cache.size_limit}})
+        found.append({"name": MODEL_CACHE, **source})
+        mounts.append({"name": MODEL_CACHE, "mountPath": cache.mount_path,
+                       **({"readOnly": True} if cache.read_only else {})})
+    return found, mounts
+
+
+def container(identity: StackIdentity, service: ServiceSettings, datadog: bool,
+              collector_endpoint: pulumi.Input[str], secret_name: pulumi.Input[str]) -> dict:
+    _, mounts = volumes(service)
     return {
         "name": CONTAINER,
         "image": service.image,
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http", "containerPort": service.http_port, "protocol": "TCP"},
                   {"name": "metrics", "containerPort": service.metrics_port, "protocol": "TCP"}],
-        "env": environment(settings, service, collector_endpoint, secret_name),
+        "env": environment(identity, service, datadog, collector_endpoint, secret_name),
         "resources": workloads.resources(service.resources),
         # Liveness and readiness wait until the model is loaded and /health answers.
         "startupProbe": workloads.http_probe(HEALTH_PATH, "http", period=STARTUP_PERIOD,
@@ -83,8 +103,16 @@ def container(settings: Settings, service: ServiceSettings, collector_endpoint: 
         "readinessProbe": workloads.http_probe(READY_PATH, "http", period=5, failures=3),
         "lifecycle": workloads.pre_stop(),
         "securityContext": workloads.container_security_context(),
-        "volumeMounts": [tmp_mount],
+        "volumeMounts": mounts,
     }
+
+
+def scheduling(service: ServiceSettings) -> dict:
+    """Node selector, tolerations, affinity and runtime class, passed on in Kubernetes' own shape."""
+    spec = service.scheduling
+    fields = {"nodeSelector": dict(spec.node_selector), "tolerations": [dict(t) for t in spec.tolerations],
+              "affinity": spec.affinity, "runtimeClassName": spec.runtime_class_name}
+    return {key: value for key, value in fields.items() if value}
 
 
 class InferenceService(pulumi.ComponentResource):
@@ -92,31 +120,65 @@ class InferenceService(pulumi.ComponentResource):
 
     service_name: pulumi.Output[str]
 
-    def __init__(self, name: str, settings: Settings, service: ServiceSettings, namespace: pulumi.Input[str],
-                 secret_name: pulumi.Input[str], collector_endpoint: pulumi.Input[str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, identity: StackIdentity, service: ServiceSettings, kubernetes: KubernetesSettings,
+                 datadog: DatadogSettings, namespace: pulumi.Input[str], secret_name: pulumi.Input[str],
+                 collector_endpoint: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:kubernetes:InferenceService", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        datadog = settings.datadog.enabled
-        pod_selector = workloads.selector(service.name, settings.stack)
-        labels = workloads.labels(service.name, settings.stack, service.version, "inference", settings.application)
-        pod_labels = dict(labels)
+        self._name, self._service, self._namespace = name, service, namespace
+        self._child = pulumi.ResourceOptions(parent=self)
+        self._pod_selector = workloads.selector(service.name, identity.stack)
+        self._labels = workloads.labels(service.name, identity.stack, service.version, "inference",
+                                        identity.application)
+
+        deployment = self._deployment(identity, datadog.enabled, collector_endpoint, secret_name)
+        k8s_service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=self._meta(),
+            spec={"type": "ClusterIP", "selector": self._pod_selector, "ports": [
+                {"name": "http", "port": HTTP_SERVICE_PORT, "targetPort": "http", "protocol": "TCP"},
+                {"name": "metrics", "port": service.metrics_port, "targetPort": "metrics", "protocol": "TCP"},
+            ]},
+            opts=self._child,
+        )
+        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=self._meta(),
+                                          spec=workloads.disruption_budget(self._pod_selector), opts=self._child)
+        k8s.autoscaling.v2.HorizontalPodAutoscaler(
+            f"{name}-hpa",
+            metadata=self._meta(),
+            spec={
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.metadata.name},
+                "minReplicas": service.min_replicas,
+                "maxReplicas": service.max_replicas,
+                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                    "type": "Utilization", "averageUtilization": service.target_cpu_utilization}}}],
+                "behavior": {"scaleDown": SCALE_DOWN},
+            },
+            opts=self._child,
+        )
+        scrapers = [*kubernetes.monitoring_namespaces, *([datadog.agent_namespace] if datadog.enabled else [])]
+        self._network_policy(kubernetes.client_namespaces, scrapers)
+        self.service_name = k8s_service.metadata.name
+        self.register_outputs({"serviceName": self.service_name})
+
+    def _meta(self) -> dict:
+        return workloads.metadata(self._service.name, self._namespace, self._labels)
+
+    def _deployment(self, identity: StackIdentity, datadog: bool, collector_endpoint: pulumi.Input[str],
+                    secret_name: pulumi.Input[str]) -> k8s.apps.v1.Deployment:
+        service = self._service
+        pod_labels = dict(self._labels)
         if datadog:  # Datadog's unified service tagging: the env and service tags every monitor scopes by
-            pod_labels.update(datadog_naming.unified_service_labels(settings.stack, service.name, service.version))
-
-        def meta(annotations: Optional[dict] = None) -> dict:
-            return workloads.metadata(service.name, namespace, labels, annotations)
-
-        account = k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=meta(),
-                                             automount_service_account_token=False, opts=child)
-        volume, _ = workloads.scratch_volume()
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata=meta(),
+            pod_labels.update(datadog_naming.unified_service_labels(identity.stack, service.name, service.version))
+        account = k8s.core.v1.ServiceAccount(f"{self._name}-service-account", metadata=self._meta(),
+                                             automount_service_account_token=False, opts=self._child)
+        pod_volumes, _ = volumes(service)
+        return k8s.apps.v1.Deployment(
+            f"{self._name}-deployment",
+            metadata=self._meta(),
             spec={
                 # No replicas here: the autoscaler owns the count between its bounds, and a
                 # replicas field would reset it on every `pulumi up`.
-                "selector": {"matchLabels": pod_selector},
+                "selector": {"matchLabels": self._pod_selector},
                 "strategy": workloads.rolling_update(),
                 "revisionHistoryLimit": 5,
                 "template": {
@@ -126,54 +188,25 @@ class InferenceService(pulumi.ComponentResource):
                         "automountServiceAccountToken": False,
                         "securityContext": workloads.pod_security_context(),
                         "terminationGracePeriodSeconds": service.termination_grace_seconds,
-                        "topologySpreadConstraints": workloads.spread(pod_selector),
-                        "containers": [container(settings, service, collector_endpoint, secret_name)],
-                        "volumes": [volume],
+                        "topologySpreadConstraints": workloads.spread(self._pod_selector),
+                        **scheduling(service),
+                        "containers": [container(identity, service, datadog, collector_endpoint, secret_name)],
+                        "volumes": pod_volumes,
                     },
                 },
             },
-            opts=child,
+            opts=self._child,
         )
-        k8s_service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=meta(),
-            spec={"type": "ClusterIP", "selector": pod_selector, "ports": [
-                {"name": "http", "port": HTTP_SERVICE_PORT, "targetPort": "http", "protocol": "TCP"},
-                {"name": "metrics", "port": service.metrics_port, "targetPort": "metrics", "protocol": "TCP"},
-            ]},
-            opts=child,
-        )
-        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=meta(),
-                                          spec=workloads.disruption_budget(pod_selector), opts=child)
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa",
-            metadata=meta(),
-            spec={
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.metadata.name},
-                "minReplicas": service.min_replicas,
-                "maxReplicas": service.max_replicas,
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                    "type": "Utilization", "averageUtilization": service.target_cpu_utilization}}}],
-                # Scale down one pod a minute after five calm minutes: model pods are slow to replace.
-                "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300,
-                                           "policies": [{"type": "Pods", "value": 1, "periodSeconds": 60}]}},
-            },
-            opts=child,
-        )
-        scrapers = list(settings.kubernetes.monitoring_namespaces)
-        if datadog:
-            scrapers.append(settings.datadog.agent_namespace)
+
+    def _network_policy(self, client_namespaces: tuple[str, ...], scrapers: list[str]) -> None:
+        """Clients: this namespace and the listed client namespaces; metrics: the scrapers only."""
         k8s.networking.v1.NetworkPolicy(
-            f"{name}-network-policy",
-            metadata=meta(),
-            spec={"podSelector": {"matchLabels": pod_selector}, "policyTypes": ["Ingress"], "ingress": [
-                # Clients: this namespace and the listed client namespaces; metrics: the scrapers only.
-                *workloads.ingress_rule(
-                    workloads.SAME_NAMESPACE + workloads.from_namespaces(settings.kubernetes.client_namespaces),
-                    ["http"]),
+            f"{self._name}-network-policy",
+            metadata=self._meta(),
+            spec={"podSelector": {"matchLabels": self._pod_selector}, "policyTypes": ["Ingress"], "ingress": [
+                *workloads.ingress_rule(workloads.SAME_NAMESPACE + workloads.from_namespaces(client_namespaces),
+                                        ["http"]),
                 *workloads.ingress_rule(workloads.from_namespaces(scrapers), ["metrics"]),
             ]},
-            opts=child,
+            opts=self._child,
         )
-        self.service_name = k8s_service.metadata.name
-        self.register_outputs({"serviceName": self.service_name})

@@ -6,7 +6,7 @@ PodMonitor makes the operator scrape the service with the labels those rules sel
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -23,7 +23,7 @@ class PrometheusAlerting(pulumi.ComponentResource):
 
     def __init__(self, name: str, alerts: tuple[Alert, ...], objective: Objective, contract: MetricContract,
                  namespace: str, team: str, metadata: Mapping, pod_selector: Mapping[str, str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:prometheus:PrometheusAlerting", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         k8s.apiextensions.CustomResource(

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any
 from urllib.parse import urlparse
 
+from components import kubernetes_shapes
 from components.config_reader import REQUIRED, Check, ConfigReader, SecretValue, Section
 from components.quantities import mebibytes, memory_bytes, millicores
 from model import burn_rate, contract, routing
@@ -45,11 +47,17 @@ RESERVED_TAGS = ("environment", "service", "managed-by")
 
 # The cluster side.
 KUBERNETES_MIN_MINOR = 30  # preStop sleep hooks and PDB unhealthyPodEvictionPolicy are used
+KUBERNETES_MAX_MINOR = 37  # the newest release manifests are validated against (kubernetes-validate 1.37)
 COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib:0.153.0"
 COLLECTOR_EXPORTERS = ("azuremonitor", "datadog", "prometheus")
 DATADOG_SITES = ("datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
                  "ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com")
 UNPRIVILEGED_PORTS = (1024, 65535)  # restricted pods drop every capability, so no low ports
+RESERVED_MOUNTS = ("/", "/tmp", "/dev/shm")  # the root, the scratch volume, shared memory
+# The environment the program gives every service; a service's env may not override it.
+PROGRAM_ENV = ("OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
+               "OTEL_RESOURCE_ATTRIBUTES", "OTEL_SEMCONV_STABILITY_OPT_IN", "MODEL_NAME", "MODEL_VERSION",
+               "APPLICATIONINSIGHTS_CONNECTION_STRING", "DD_ENV", "DD_SERVICE", "DD_VERSION", "DD_AGENT_HOST")
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -57,6 +65,7 @@ DNS_LABEL_HINT = "must be lowercase letters, digits and hyphens, starting and en
 RECEIVER_NAME = r"[A-Za-z0-9][A-Za-z0-9 _-]{0,127}"
 EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 DNS_1035 = r"[a-z]([-a-z0-9]*[a-z0-9])?"  # Service names must start with a letter
+DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*"
 LABEL_VALUE = r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
 LABEL_VALUE_HINT = "must be at most 63 letters, digits, - _ . starting and ending with a letter or digit"
 PROMETHEUS_METRIC = r"[a-zA-Z_:][a-zA-Z0-9_:]*"
@@ -112,9 +121,9 @@ class AvailabilityTest:
 class AzureSettings:
     subscription_id: str
     location: str
-    existing_resource_group: Optional[str]
+    existing_resource_group: str | None
     retention_days: int
-    daily_cap_gb: Optional[float]  # None: no cap
+    daily_cap_gb: float | None  # None: no cap
     app_insights_local_auth: bool
     action_group_short_name: str
     email_receivers: tuple[EmailReceiver, ...]
@@ -131,10 +140,34 @@ class Resources:
     memory_request: str
     cpu_limit: str
     memory_limit: str
+    # Extended resources such as nvidia.com/gpu: a limit only, which Kubernetes also requests.
+    extended: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True)
-class InferenceService:
+class ModelCache:
+    """Where a model server keeps its weights: an emptyDir of a size, or an existing claim."""
+
+    mount_path: str
+    size_limit: str | None
+    claim_name: str | None
+    read_only: bool
+
+
+@dataclass(frozen=True)
+class Scheduling:
+    """Where a service's pods may run, in Kubernetes' own shapes."""
+
+    node_selector: Mapping[str, str]
+    tolerations: tuple[Mapping[str, Any], ...]
+    affinity: Mapping[str, Any] | None
+    runtime_class_name: str | None
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """One inference service: what it runs, how big, where, and what it is held to."""
+
     name: str
     image: str
     version: str
@@ -150,6 +183,10 @@ class InferenceService:
     startup_seconds: int
     metrics: MetricContract
     slo: ServiceSlo
+    scheduling: Scheduling
+    env: Mapping[str, str]  # extra environment, plain values only
+    shm_size: str | None  # a memory-backed /dev/shm of this size (counts against the memory limit)
+    model_cache: ModelCache | None
 
 
 @dataclass(frozen=True)
@@ -165,8 +202,8 @@ class CollectorSettings:
 class KubernetesSettings:
     version: str  # major.minor, what manifests are validated against
     namespace: str
-    context: Optional[str]  # None: the kubeconfig's current context
-    kubeconfig: Optional[SecretValue]  # None: the provider's default kubeconfig
+    context: str | None  # None: the kubeconfig's current context
+    kubeconfig: SecretValue | None  # None: the provider's default kubeconfig
     monitoring_namespaces: tuple[str, ...]  # may scrape metrics ports
     client_namespaces: tuple[str, ...]  # may call the services, besides their own namespace
 
@@ -175,8 +212,8 @@ class KubernetesSettings:
 class DatadogSettings:
     enabled: bool
     site: str
-    api_key: Optional[SecretValue]
-    app_key: Optional[SecretValue]
+    api_key: SecretValue | None
+    app_key: SecretValue | None
     agent_namespace: str
     notify: Mapping[str, tuple[str, ...]]  # route -> notification handles, e.g. @pagerduty-ai-inference
     # Datadog keeps one tag configuration per metric and organization: one stack owns it.
@@ -185,6 +222,12 @@ class DatadogSettings:
     @property
     def api_url(self) -> str:
         return f"https://api.{self.site}/"
+
+    def credentials(self) -> tuple[SecretValue, SecretValue]:
+        """The API and application keys, which settings require whenever Datadog is enabled."""
+        if self.api_key is None or self.app_key is None:
+            raise ValueError("Datadog is not enabled: there are no Datadog keys")
+        return self.api_key, self.app_key
 
 
 @dataclass(frozen=True)
@@ -199,29 +242,33 @@ class AlertmanagerSettings:
 
 
 @dataclass(frozen=True)
-class Settings:
+class StackIdentity:
+    """Whose the stack's resources are, and how they are named and tagged."""
+
     project: str
     stack: str
     production: bool
     name_prefix: str
     application: str
-    tags: Mapping[str, str]  # every Azure tag: the uniform three plus the stack's extras
     team: str
+    tags: Mapping[str, str]  # every Azure tag: the uniform three plus the stack's extras
+
+    def resource_name(self, what: str) -> str:
+        """Physical names follow one pattern, e.g. ai-staging-logs."""
+        return f"{self.name_prefix}-{self.stack}-{what}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    identity: StackIdentity
     runbook_base_url: str
     azure: AzureSettings
     kubernetes: KubernetesSettings
     datadog: DatadogSettings
     prometheus: PrometheusSettings
     alertmanager: AlertmanagerSettings
-    services: tuple[InferenceService, ...]
+    services: tuple[ServiceSettings, ...]
     collector: CollectorSettings
-
-    def runbook(self, alert: str) -> str:
-        return f"{self.runbook_base_url.rstrip('/')}/{alert}"
-
-    def resource_name(self, what: str) -> str:
-        """Physical names follow one pattern, e.g. ai-staging-logs."""
-        return f"{self.name_prefix}-{self.stack}-{what}"
 
 
 # -- reading ---------------------------------------------------------------
@@ -258,7 +305,10 @@ def read(reader: ConfigReader) -> Settings:
     azure = _azure(root)
     services = _services(root, production)
     datadog = _datadog(root, services)
-    collector = _collector(root, production)
+    # By default the collector exports to every backend the stack sets up.
+    backends = [b for b, on in (("azuremonitor", azure.app_insights_local_auth), ("datadog", datadog.enabled),
+                                ("prometheus", True)) if on]
+    collector = _collector(root, production, tuple(backends))
     if "datadog" in collector.exporters and not datadog.enabled:
         root.report("collector.exporters", list(collector.exporters),
                     "may list datadog only when datadog.enabled is true")
@@ -267,16 +317,18 @@ def read(reader: ConfigReader) -> Settings:
                     "lists azuremonitor, whose exporter authenticates with the instrumentation key only; "
                     "set azure.appInsightsLocalAuth to true, or drop azuremonitor")
     return Settings(
-        project=reader.namespace,
-        stack=stack,
-        production=bool(production),
-        name_prefix=name_prefix,
-        application=application,
-        tags=MappingProxyType(tags),
-        team=root.text("team", pattern=DNS_LABEL, hint=DNS_LABEL_HINT),
+        identity=StackIdentity(
+            project=reader.namespace,
+            stack=stack,
+            production=bool(production),
+            name_prefix=name_prefix,
+            application=application,
+            team=root.text("team", pattern=DNS_LABEL, hint=DNS_LABEL_HINT),
+            tags=MappingProxyType(tags),
+        ),
         runbook_base_url=root.text("runbookBaseUrl", check=_https_url),
         azure=azure,
-        kubernetes=_kubernetes(root),
+        kubernetes=_kubernetes(root, f"{application}-{stack}"),
         datadog=datadog,
         prometheus=PrometheusSettings(rule_labels=MappingProxyType(root.mapping(
             "prometheus.ruleLabels", {"release": "kube-prometheus-stack"}, key=_label_key, value=_label_value))),
@@ -426,20 +478,25 @@ def _alert_rule(rule: Section, name: str) -> AlertRule:
 # -- the cluster side --------------------------------------------------------
 
 
-def _kubernetes(root: Section) -> KubernetesSettings:
-    namespace_names = dict(item=lambda v: None if re.fullmatch(DNS_LABEL, v) else DNS_LABEL_HINT)
+def _kubernetes(root: Section, default_namespace: str) -> KubernetesSettings:
+    # Per stack by default: two stacks in one cluster must not share, and fight over, one namespace.
+    namespace = root.text("kubernetes.namespace", default_namespace, pattern=DNS_LABEL, max_length=63,
+                          hint=DNS_LABEL_HINT)
+    if not root.has("kubernetes.namespace") and len(default_namespace) > 63:
+        root.reader.report_key("kubernetes.namespace", f"defaults to {default_namespace} (<application>-<stack>), "
+                                                       "longer than Kubernetes' 63 characters; set it")
     return KubernetesSettings(
         version=root.text("kubernetes.version", pattern=r"1\.\d{1,2}", check=_kubernetes_version,
                           hint="must be a Kubernetes minor version like 1.34"),
-        namespace=root.text("kubernetes.namespace", pattern=DNS_LABEL, max_length=63, hint=DNS_LABEL_HINT),
+        namespace=namespace,
         context=root.text("kubernetes.context") or None,
         kubeconfig=root.secret("kubernetes.kubeconfig"),
-        monitoring_namespaces=root.text_list("kubernetes.monitoringNamespaces", **namespace_names),
-        client_namespaces=root.text_list("kubernetes.clientNamespaces", **namespace_names),
+        monitoring_namespaces=root.text_list("kubernetes.monitoringNamespaces", item=_dns_label),
+        client_namespaces=root.text_list("kubernetes.clientNamespaces", item=_dns_label),
     )
 
 
-def _datadog(root: Section, services: tuple[InferenceService, ...]) -> DatadogSettings:
+def _datadog(root: Section, services: tuple[ServiceSettings, ...]) -> DatadogSettings:
     enabled = root.boolean("datadog.enabled")
     keys = {}
     for key, what, digits in (("apiKey", "API key", 32), ("appKey", "application key", 40)):
@@ -470,7 +527,7 @@ def _datadog(root: Section, services: tuple[InferenceService, ...]) -> DatadogSe
     )
 
 
-def _alertmanager(root: Section, services: tuple[InferenceService, ...]) -> AlertmanagerSettings:
+def _alertmanager(root: Section, services: tuple[ServiceSettings, ...]) -> AlertmanagerSettings:
     """Receivers are plain config (reviewable); each one's URL or key comes from the secret credentials."""
     receivers = root.mapping(
         "alertmanager.receivers",
@@ -504,14 +561,14 @@ def _alertmanager(root: Section, services: tuple[InferenceService, ...]) -> Aler
     return AlertmanagerSettings(MappingProxyType(receivers), MappingProxyType(credentials))
 
 
-def _receiver_credential(kind: str, value: str) -> Optional[str]:
+def _receiver_credential(kind: str, value: str) -> str | None:
     if kind == "pagerduty":
         return None if re.fullmatch(r"[A-Za-z0-9]{32}", value) else \
             "must be a PagerDuty Events API v2 integration key: 32 letters and digits"
     return _https_url(value)
 
 
-def _services(root: Section, production: bool) -> tuple[InferenceService, ...]:
+def _services(root: Section, production: bool) -> tuple[ServiceSettings, ...]:
     services = tuple(_service(section, production) for section in root.sections("services"))
     if not services:
         root.reader.report_key("services", "is required: list at least one inference service")
@@ -521,13 +578,18 @@ def _services(root: Section, production: bool) -> tuple[InferenceService, ...]:
     return services
 
 
-def _service(service: Section, production: bool) -> InferenceService:
+def _service(service: Section, production: bool) -> ServiceSettings:
     name = service.text("name", pattern=DNS_1035, max_length=40,
                         hint="must be a DNS name: lowercase letters, digits and hyphens, starting with a letter")
     image = _image(service, production)
     tag = image_tag(image) if image else None
-    version = service.text("version", tag if tag and tag != "latest" else REQUIRED,
+    # The version defaults to the image's tag. Only a valid image without a tag naming a version needs one
+    # set: a refused image is reported once, for what it is.
+    version = service.text("version", tag if tag and tag != "latest" else "",
                            pattern=LABEL_VALUE, max_length=63, hint=LABEL_VALUE_HINT)
+    if image and not version:
+        service.reader.report_key(service.key("version"), f"is required: the image {image} has no tag that names a "
+                                                          "version (latest, or a digest only); set what it runs")
     model = service.section("model")
     min_replicas = service.integer("minReplicas", 2, minimum=1, maximum=100)
     max_replicas = service.integer("maxReplicas", 6, minimum=1, maximum=100)
@@ -540,7 +602,13 @@ def _service(service: Section, production: bool) -> InferenceService:
         ports.report("metrics", metrics_port, f"clashes with the http port ({http_port}); "
                                               "the two container ports must differ")
     metrics = _metric_contract(service.section("metrics"))
-    return InferenceService(
+    resources = _resources(service.section("resources"), Resources("500m", "512Mi", "1", "1Gi"), extended=True)
+    shm_size = service.text("shmSize", "", check=_memory) or None
+    if shm_size and _quantity_ok(memory_bytes, resources.memory_limit) and \
+            memory_bytes(shm_size) > memory_bytes(resources.memory_limit):
+        service.report("shmSize", shm_size, f"must fit in the memory limit ({resources.memory_limit}): "
+                                             "a memory-backed /dev/shm counts against it")
+    return ServiceSettings(
         name=name,
         image=image,
         version=version,
@@ -549,16 +617,56 @@ def _service(service: Section, production: bool) -> InferenceService:
         min_replicas=min_replicas,
         max_replicas=max_replicas,
         target_cpu_utilization=service.integer("targetCpuUtilization", 70, minimum=10, maximum=100),
-        resources=_resources(service.section("resources"), Resources("500m", "512Mi", "1", "1Gi")),
+        resources=resources,
         http_port=http_port,
         metrics_port=metrics_port,
         # Long enough for in-flight inference to finish after the pod stops receiving traffic.
         termination_grace_seconds=service.integer("terminationGracePeriodSeconds", 60, minimum=10, maximum=3600),
-        # Model loading happens before /health answers; the startup probe allows this long.
-        startup_seconds=service.integer("startupSeconds", 300, minimum=10, maximum=3600),
+        # Model loading happens before /health answers; the startup probe allows this long (large
+        # models over slow storage take an hour or more).
+        startup_seconds=service.integer("startupSeconds", 300, minimum=10, maximum=4 * 3600),
         metrics=metrics,
         slo=_slo(service.section("slo"), metrics),
+        scheduling=_scheduling(service),
+        env=MappingProxyType(service.mapping("env", key=_env_name)),
+        shm_size=shm_size,
+        model_cache=_model_cache(service.section("modelCache")) if service.has("modelCache") else None,
     )
+
+
+def _scheduling(service: Section) -> Scheduling:
+    """Node selector, tolerations and affinity as Kubernetes writes them, e.g. for GPU nodes."""
+    tolerations = service.shaped("tolerations", [kubernetes_shapes.TOLERATION], [])
+    for index, toleration in enumerate(tolerations):
+        key = f"tolerations[{index}]"
+        if toleration.get("operator") == "Exists" and toleration.get("value"):
+            service.report(f"{key}.value", toleration["value"], "must be empty: operator Exists matches any value")
+        if "tolerationSeconds" in toleration and toleration.get("effect") != "NoExecute":
+            service.report(f"{key}.tolerationSeconds", toleration["tolerationSeconds"],
+                           "applies to effect NoExecute only")
+    return Scheduling(
+        node_selector=MappingProxyType(service.mapping("nodeSelector", key=_label_key, value=_label_value)),
+        tolerations=tuple(MappingProxyType(t) for t in tolerations),
+        affinity=service.shaped("affinity", kubernetes_shapes.AFFINITY),
+        runtime_class_name=service.text("runtimeClassName", "", pattern=DNS_SUBDOMAIN, max_length=253,
+                                        hint="must be a RuntimeClass name like nvidia") or None,
+    )
+
+
+def _model_cache(cache: Section) -> ModelCache:
+    mount_path = cache.text("mountPath", pattern=r"/[^:]+", hint="must be an absolute path like /models")
+    if mount_path in RESERVED_MOUNTS:
+        cache.report("mountPath", mount_path, f"is taken ({', '.join(RESERVED_MOUNTS)} are the program's)")
+    size_limit = cache.text("sizeLimit", "", check=_memory) or None
+    claim_name = cache.text("claimName", "", pattern=DNS_SUBDOMAIN, max_length=253,
+                            hint="must be a PersistentVolumeClaim name") or None
+    read_only = cache.boolean("readOnly", False)
+    if (size_limit is None) == (claim_name is None):
+        cache.reader.report_key(cache.path, "must set exactly one of sizeLimit (an emptyDir of that size) "
+                                            "or claimName (an existing PersistentVolumeClaim)")
+    elif read_only and claim_name is None:
+        cache.report("readOnly", True, "needs claimName: a new emptyDir starts empty, so it cannot be read-only")
+    return ModelCache(mount_path, size_limit, claim_name, bool(read_only))
 
 
 def _slo(slo: Section, metrics: MetricContract) -> ServiceSlo:
@@ -572,7 +680,8 @@ def _slo(slo: Section, metrics: MetricContract) -> ServiceSlo:
                    f"leaves a {plain(objective.error_budget * 100)}% error budget, too large for the {period} "
                    f"policy's {window.name} {window.route} window: its {plain(window.burn_rate)}x burn rate would "
                    f"need {plain(window.threshold(objective) * 100)}% errors to fire; use a target above "
-                   f"{plain(burn_rate.loosest_target(objective.period_days) * 100)}% (see the README's burn-rate table)")
+                   f"{plain(burn_rate.loosest_target(objective.period_days) * 100)}% "
+                   "(see the README's burn-rate table)")
     latency = slo.section("latency")
     p95 = latency.number("p95Seconds", 1.0, above=0)
     p99 = latency.number("p99Seconds", 5.0, above=0)
@@ -600,10 +709,10 @@ def _slo(slo: Section, metrics: MetricContract) -> ServiceSlo:
 
 
 def _metric_contract(metrics: Section) -> MetricContract:
-    def counter(value: str) -> Optional[str]:
+    def counter(value: str) -> str | None:
         return None if value.endswith("_total") else "must be a counter name ending in _total"
 
-    def metric(key: str, default: str, check: Optional[Check] = None) -> str:
+    def metric(key: str, default: str, check: Check | None = None) -> str:
         return metrics.text(key, default, pattern=PROMETHEUS_METRIC, check=check,
                             hint="must be a Prometheus metric name")
 
@@ -628,10 +737,10 @@ def _metric_contract(metrics: Section) -> MetricContract:
     )
 
 
-def _collector(root: Section, production: bool) -> CollectorSettings:
+def _collector(root: Section, production: bool, backends: tuple[str, ...]) -> CollectorSettings:
     collector = root.section("collector")
     exporters = collector.text_list(
-        "exporters", ("azuremonitor", "prometheus"),
+        "exporters", backends,
         item=lambda v: None if v in COLLECTOR_EXPORTERS else f"must be one of {', '.join(COLLECTOR_EXPORTERS)}")
     if not exporters:
         collector.report("exporters", [], "must list at least one backend for the collector to export to")
@@ -649,17 +758,20 @@ def _collector(root: Section, production: bool) -> CollectorSettings:
     )
 
 
-def _resources(resources: Section, defaults: Resources) -> Resources:
+def _resources(resources: Section, defaults: Resources, extended: bool = False) -> Resources:
+    """Requests and limits; with `extended`, limits may also name extended resources (vendor/name: count)."""
     requests, limits = resources.section("requests"), resources.section("limits")
-    cpu = dict(check=lambda v: None if _quantity_ok(millicores, v) else "must be a CPU quantity like 500m or 2")
-    memory = dict(check=lambda v: None if _quantity_ok(memory_bytes, v)
-                  else "must be a memory quantity like 512Mi or 2Gi")
     result = Resources(
-        cpu_request=requests.text("cpu", defaults.cpu_request, **cpu),
-        memory_request=requests.text("memory", defaults.memory_request, **memory),
-        cpu_limit=limits.text("cpu", defaults.cpu_limit, **cpu),
-        memory_limit=limits.text("memory", defaults.memory_limit, **memory),
+        cpu_request=requests.text("cpu", defaults.cpu_request, check=_cpu),
+        memory_request=requests.text("memory", defaults.memory_request, check=_memory),
+        cpu_limit=limits.text("cpu", defaults.cpu_limit, check=_cpu),
+        memory_limit=limits.text("memory", defaults.memory_limit, check=_memory),
+        extended=MappingProxyType(_extended_resources(limits) if extended else {}),
     )
+    for name in sorted(requests.fields()):
+        if "/" in name:
+            requests.retired(name, f"set {name} under limits only: Kubernetes requests an extended resource "
+                                   "at its limit")
     if millicores(result.cpu_limit) < millicores(result.cpu_request):
         limits.report("cpu", result.cpu_limit, f"must be at least the CPU request ({result.cpu_request})")
     if memory_bytes(result.memory_limit) < memory_bytes(result.memory_request):
@@ -667,8 +779,23 @@ def _resources(resources: Section, defaults: Resources) -> Resources:
     return result
 
 
+def _extended_resources(limits: Section) -> dict[str, int]:
+    """Limits named <vendor domain>/<resource>, e.g. nvidia.com/gpu: whole devices."""
+    found = {}
+    for name in sorted(n for n in limits.fields() if "/" in n):
+        domain, _, resource = name.partition("/")
+        vendor = re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?\.[a-z]{2,}", domain)
+        if not vendor or not re.fullmatch(DNS_LABEL, resource) or domain == "kubernetes.io" \
+                or domain.endswith(".kubernetes.io"):
+            limits.retired(name, "is not an extended resource name like nvidia.com/gpu "
+                                 "(<vendor domain>/<resource>, outside kubernetes.io)")
+        else:
+            found[name] = limits.integer(name, minimum=1)
+    return found
+
+
 def _image(section: Section, production: bool, default: Any = REQUIRED) -> str:
-    def pinned(image: str) -> Optional[str]:
+    def pinned(image: str) -> str | None:
         tag = image_tag(image)
         if production and "@" not in image and tag in (None, "latest"):
             return ("must be pinned to a version tag or a digest in a production stack; "
@@ -679,15 +806,34 @@ def _image(section: Section, production: bool, default: Any = REQUIRED) -> str:
                         hint="must be an image reference like registry.example.com/team/app:1.2.3")
 
 
-def image_tag(image: str) -> Optional[str]:
+def image_tag(image: str) -> str | None:
     name = image.split("@", 1)[0]
     last = name.rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else None
 
 
-def _kubernetes_version(value: str) -> Optional[str]:
-    if int(value.split(".")[1]) < KUBERNETES_MIN_MINOR:
-        return f"must be 1.{KUBERNETES_MIN_MINOR} or later"
+def _env_name(value: str) -> str | None:
+    if value in PROGRAM_ENV:
+        return "is set by the program (it names the service to the backends); it cannot be overridden"
+    return None if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) else "must be an environment variable name"
+
+
+def _dns_label(value: str) -> str | None:
+    return None if re.fullmatch(DNS_LABEL, value) else DNS_LABEL_HINT
+
+
+def _cpu(value: str) -> str | None:
+    return None if _quantity_ok(millicores, value) else "must be a CPU quantity like 500m or 2"
+
+
+def _memory(value: str) -> str | None:
+    return None if _quantity_ok(memory_bytes, value) else "must be a memory quantity like 512Mi or 2Gi"
+
+
+def _kubernetes_version(value: str) -> str | None:
+    if not KUBERNETES_MIN_MINOR <= int(value.split(".")[1]) <= KUBERNETES_MAX_MINOR:
+        return (f"must be a Kubernetes release from 1.{KUBERNETES_MIN_MINOR} (the oldest this program's manifests "
+                f"need) to 1.{KUBERNETES_MAX_MINOR} (the newest it validates them against)")
     return None
 
 
@@ -723,23 +869,23 @@ def placeholder_secrets(values: Mapping[str, str], project: str = PROJECT) -> di
 # -- value checks ----------------------------------------------------------
 
 
-def _https_url(value: str) -> Optional[str]:
+def _https_url(value: str) -> str | None:
     parsed = urlparse(value)
     if parsed.scheme != "https" or not parsed.hostname:
         return "must be an https:// URL"
     return None
 
 
-def _email(value: str) -> Optional[str]:
+def _email(value: str) -> str | None:
     return None if re.fullmatch(EMAIL, value) else "must be an e-mail address like oncall@example.com"
 
 
-def _receiver_name(value: str) -> Optional[str]:
+def _receiver_name(value: str) -> str | None:
     return None if re.fullmatch(RECEIVER_NAME, value) else \
         "must be 1-128 letters, digits, spaces, hyphens or underscores"
 
 
-def _tag_key(value: str) -> Optional[str]:
+def _tag_key(value: str) -> str | None:
     if value in RESERVED_TAGS:
         return f"is set by the program; {', '.join(RESERVED_TAGS)} cannot be overridden"
     if not value or len(value) > 512 or re.search(r"[<>%&\\?/]", value):
@@ -747,18 +893,18 @@ def _tag_key(value: str) -> Optional[str]:
     return None
 
 
-def _tag_value(value: str) -> Optional[str]:
+def _tag_value(value: str) -> str | None:
     return None if len(value) <= 256 else "must be at most 256 characters"
 
 
-def _label_key(value: str) -> Optional[str]:
+def _label_key(value: str) -> str | None:
     return None if re.fullmatch(r"([a-z0-9.-]+/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?", value) \
         else "must be a Kubernetes label key"
 
 
-def _label_value(value: str) -> Optional[str]:
+def _label_value(value: str) -> str | None:
     return None if re.fullmatch(LABEL_VALUE, value) else LABEL_VALUE_HINT
 
 
-def _daily_cap(value: float) -> Optional[str]:
+def _daily_cap(value: float) -> str | None:
     return None if value == -1 or value > 0 else "must be -1 (no cap) or a number of GB greater than 0"

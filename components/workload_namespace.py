@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workloads
-from components.settings import Settings
+from components.config_reader import SecretValue
+from components.settings import KubernetesSettings
 
 SECRET_NAME = "telemetry-credentials"
 APPINSIGHTS_KEY = "appinsights-connection-string"
@@ -23,11 +22,12 @@ class WorkloadNamespace(pulumi.ComponentResource):
     secret_name: pulumi.Output[str]
     secret_keys: tuple[str, ...]  # the keys the Secret holds, for secretKeyRefs
 
-    def __init__(self, name: str, settings: Settings, connection_string: pulumi.Input[str],
-                 opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, application: str, kubernetes: KubernetesSettings,
+                 connection_string: pulumi.Input[str], datadog_api_key: SecretValue | None,
+                 opts: pulumi.ResourceOptions | None = None):
+        """`datadog_api_key`: when Datadog is on, for the collector's datadog exporter."""
         super().__init__("ai-observability:kubernetes:WorkloadNamespace", name, None, opts)
-        kubernetes = settings.kubernetes
-        common = workloads.common_labels(settings.application)
+        common = workloads.common_labels(application)
         level = "restricted"
         namespace = k8s.core.v1.Namespace(
             name,
@@ -41,8 +41,8 @@ class WorkloadNamespace(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         credentials = {APPINSIGHTS_KEY: pulumi.Output.secret(connection_string)}
-        if settings.datadog.enabled:
-            credentials[DATADOG_API_KEY] = settings.datadog.api_key.output()
+        if datadog_api_key is not None:
+            credentials[DATADOG_API_KEY] = datadog_api_key.output()
         secret = k8s.core.v1.Secret(
             f"{name}-{SECRET_NAME}",
             metadata={"name": SECRET_NAME, "namespace": namespace.metadata.name, "labels": common},

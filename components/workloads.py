@@ -7,7 +7,8 @@ nodes, rolled out without ever dropping below the desired replicas.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from components.settings import Resources
 
@@ -68,9 +69,10 @@ def container_security_context() -> dict:
 
 
 def resources(spec: Resources) -> dict:
+    """Extended resources (GPUs) as limits only: Kubernetes requests them at their limit."""
     return {
         "requests": {"cpu": spec.cpu_request, "memory": spec.memory_request},
-        "limits": {"cpu": spec.cpu_limit, "memory": spec.memory_limit},
+        "limits": {"cpu": spec.cpu_limit, "memory": spec.memory_limit, **spec.extended},
     }
 
 
@@ -131,4 +133,4 @@ def from_namespaces(names: tuple[str, ...] | list[str]) -> list[dict]:
     return [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}} for name in names]
 
 
-SAME_NAMESPACE = [{"podSelector": {}}]
+SAME_NAMESPACE: list[dict] = [{"podSelector": {}}]

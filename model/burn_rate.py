@@ -21,7 +21,6 @@ period ends.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from model.durations import prometheus
 from model.slo import DAY, Objective
@@ -48,7 +47,7 @@ class Window:
         """The share of the period's budget spent by burning at this rate for the long window."""
         return self.burn_rate * self.long_minutes / objective.period_minutes
 
-    def detection_minutes(self, objective: Objective, error_ratio: float) -> Optional[float]:
+    def detection_minutes(self, objective: Objective, error_ratio: float) -> float | None:
         """How long errors at `error_ratio`, starting from a clean window, take to trip this window.
 
         The long window's ratio grows linearly to `error_ratio` over the long window (the short
@@ -73,11 +72,11 @@ POLICY: dict[int, tuple[Window, ...]] = {
 PERIODS_DAYS = tuple(POLICY)
 
 
-def windows(objective: Objective, route: Optional[str] = None) -> tuple[Window, ...]:
+def windows(objective: Objective, route: str | None = None) -> tuple[Window, ...]:
     return tuple(w for w in POLICY[objective.period_days] if route is None or w.route == route)
 
 
-def page_detection_minutes(objective: Objective, error_ratio: float) -> Optional[float]:
+def page_detection_minutes(objective: Objective, error_ratio: float) -> float | None:
     """How long errors at `error_ratio` take to page: the fastest page window's detection time."""
     times = [t for w in windows(objective, "page") for t in [w.detection_minutes(objective, error_ratio)]
              if t is not None]

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping, Optional, Union
 
 from model import burn_rate
 from model.burn_rate import Window
@@ -46,7 +46,7 @@ class Threshold:
     window_minutes: int
     comparator: str
     value: float
-    quantile: Optional[float] = None  # which latency quantile
+    quantile: float | None = None  # which latency quantile
 
     def __str__(self) -> str:
         what = f"p{plain(self.quantile * 100)} latency" if self.quantile else self.signal.replace("_", " ")
@@ -66,7 +66,7 @@ class BurnRate:
                 Threshold(ERROR_RATIO, self.window.short_minutes, ABOVE, self.threshold))
 
 
-Clause = Union[Threshold, BurnRate]
+Clause = Threshold | BurnRate
 
 
 def expand(clause: Clause) -> tuple[Threshold, ...]:
@@ -82,9 +82,11 @@ class Alert:
     description: str
     severity: str  # critical or warning
     route: str  # page or ticket: where this severity goes in this stack
-    hold_minutes: int  # how long the condition must hold before the alert fires
+    # How long the condition must hold before Prometheus fires (`for:`); Datadog and Azure judge each
+    # evaluation. Burn rates need none: their short window already keeps a blip from firing them.
+    hold_minutes: int
     any_of: tuple[tuple[Clause, ...], ...]
-    threshold_source: Optional[str]  # the service's settings key the threshold comes from; None: fixed here
+    threshold_source: str | None  # the service's settings key the threshold comes from; None: fixed here
     runbook_url: str
 
     @property
@@ -104,7 +106,7 @@ def min_requests(quantile: float) -> int:
     return math.ceil(round(1 / (1 - quantile), 6))
 
 
-def exclusion(alert: Alert, unsupported: Mapping[str, str]) -> Optional[str]:
+def exclusion(alert: Alert, unsupported: Mapping[str, str]) -> str | None:
     """Why a backend that cannot measure some signals cannot express `alert`, or None."""
     reasons = [unsupported[t.signal] for t in alert.thresholds() if t.signal in unsupported]
     return reasons[0] if reasons else None
@@ -129,7 +131,7 @@ def service_alerts(service: str, slo: ServiceSlo, runbook_base_url: str) -> tupl
     period = f"{objective.period_days}d"
 
     def alert(name: str, summary: str, description: str, severity: str, hold: int,
-              any_of: tuple[tuple[Clause, ...], ...], source: Optional[str]) -> Alert:
+              any_of: tuple[tuple[Clause, ...], ...], source: str | None) -> Alert:
         return Alert(name, service, summary, description, severity, slo.routing[severity], hold, any_of, source,
                      f"{runbook_base_url.rstrip('/')}/{name}")
 
@@ -149,11 +151,11 @@ def service_alerts(service: str, slo: ServiceSlo, runbook_base_url: str) -> tupl
         alert("AIInferenceSLOBurnRatePage", f"{service} is burning its error budget fast",
               f"{service} is failing requests fast enough to spend its {period} error budget (target {target}) "
               f"within days: {windows_text('page')}.",
-              "critical", 2, burn_rates("page"), "slo.availability"),
+              "critical", 0, burn_rates("page"), "slo.availability"),
         alert("AIInferenceSLOBurnRateTicket", f"{service} is burning its error budget steadily",
               f"{service} is failing requests fast enough to spend its {period} error budget (target {target}) "
               f"before the period ends: {windows_text('ticket')}.",
-              "warning", 15, burn_rates("ticket"), "slo.availability"),
+              "warning", 0, burn_rates("ticket"), "slo.availability"),
         # The hour's ratio above the budget keeps short bursts within budget from firing it.
         alert("AIInferenceErrorRateHigh", f"{service} error rate is above {plain(slo.error_rate * 100)}%",
               f"More than {plain(slo.error_rate * 100)}% of {service} requests failed over the last 5 minutes, "
@@ -161,20 +163,20 @@ def service_alerts(service: str, slo: ServiceSlo, runbook_base_url: str) -> tupl
               "warning", 2, ((Threshold(ERROR_RATIO, SIGNAL_WINDOW, ABOVE, slo.error_rate),
                               Threshold(ERROR_RATIO, HOUR, ABOVE, budget)),), "slo.errorRate"),
         alert("AIInferenceLatencyP95High", f"{service} P95 latency is above {p95}s",
-              f"{service} P95 latency over 5 minutes has been above {p95}s for 5 minutes "
-              f"(judged once at least {min_requests(0.95)} requests were served in the window).",
+              f"{service} P95 latency over the last 5 minutes is above {p95}s "
+              f"(judged once at least {min_requests(0.95)} requests were served in them).",
               "warning", 5, latency(0.95, slo.p95_seconds), "slo.latency.p95Seconds"),
         alert("AIInferenceLatencyP99High", f"{service} P99 latency is above {p99}s",
-              f"{service} P99 latency over 5 minutes has been above {p99}s for 3 minutes "
-              f"(judged once at least {min_requests(0.99)} requests were served in the window).",
+              f"{service} P99 latency over the last 5 minutes is above {p99}s "
+              f"(judged once at least {min_requests(0.99)} requests were served in them).",
               "critical", 3, latency(0.99, slo.p99_seconds), "slo.latency.p99Seconds"),
         alert("AIInferenceMetricsEndpointDown", f"{service} metrics cannot be collected",
-              f"No metrics endpoint of {service} has answered a scrape for 5 minutes: its pods are gone "
-              "or not serving metrics, and every other alert of the service is blind.",
+              f"No metrics endpoint of {service} answers a scrape: its pods are gone or not serving "
+              "metrics, and every other alert of the service is blind.",
               "critical", 5, ((Threshold(TARGETS_UP, 0, BELOW, 1),),), None),
         # Only a service that served requests in the last day: a fresh one has nothing to lose.
         alert("AIInferenceNoRequests", f"{service} receives no requests",
-              f"{service} served requests in the last day but none in the last 10 minutes.",
+              f"{service} served requests in the last day but none in the last 5 minutes.",
               "warning", 5, ((Threshold(REQUESTS, SIGNAL_WINDOW, BELOW, 1),
                               Threshold(REQUESTS, DAY, AT_LEAST, 1)),), None),
         alert("AIInferenceTokenUsageHigh", f"{service} token usage is over budget",

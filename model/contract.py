@@ -2,6 +2,10 @@
 
 Defaults follow the source documents (DESIGN.md, the seeds' best practices): a request
 counter labelled by model and status, a latency histogram, token and cost counters.
+
+A failed request is a server error: the service counts it with the error status and answers
+it with a 5xx, which is how App Insights tells it (model/naming/azure.py). A request the
+service refuses (a 4xx, such as invalid input) is not a failure of the service.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ inhibition (pkg/alertmanager/amcfg.go), which is why every alert here carries th
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 RECEIVER_KINDS = ("slack", "pagerduty", "webhook")
 # Each kind's config list, and the field holding the secret it reads (a Slack or webhook URL,

@@ -1,5 +1,18 @@
+import gc
 import sys
 from pathlib import Path
 
+# The Pulumi SDKs (Datadog's above all) build hundreds of thousands of long-lived objects; the default
+# thresholds make the collector rescan them all again and again. Collect less often.
+gc.set_threshold(50_000, 20, 20)
+
 # Tests import the project the way __main__.py does: from its root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name the stack files the stack suite checked, so a new Pulumi.<stack>.yaml is seen to be tested."""
+    suite = sys.modules.get("tests.stack.test_stacks")
+    if suite is not None and suite.CHECKED:
+        terminalreporter.write_line(f"stack suite: rendered and checked Pulumi.{{{','.join(sorted(suite.CHECKED))}}}"
+                                    ".yaml")

@@ -3,34 +3,43 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 from components import settings as stack_settings
 from components.config_reader import SettingsError
 from components.settings import Settings
 from tools import mocks, stack_config
 
-STACKS = ("staging", "prod")
 NS = "ai-observability"
 FIXTURES = Path(__file__).parent / "stacks"  # small stacks the tests own, so user edits never break them
+STACKS = tuple(stack_config.stacks())  # every Pulumi.<stack>.yaml of the project, whatever its values
+
+# docs.datadoghq.com/service_management/service_level_objectives/burn_rate, "Recommended values": route,
+# burn rate, long and short window (minutes), share of the budget consumed, per SLO period in days.
+PUBLISHED_BURN_RATES = {
+    7: [("page", 16.8, 60, 5, 0.10), ("page", 5.6, 360, 30, 0.20), ("ticket", 2.8, 1440, 120, 0.40)],
+    30: [("page", 14.4, 60, 5, 0.02), ("page", 6, 360, 30, 0.05), ("ticket", 3, 1440, 120, 0.10)],
+    90: [("page", 21.6, 60, 5, 0.01), ("page", 10.8, 360, 30, 0.03), ("ticket", 4.5, 1440, 120, 0.05)],
+}
 
 
-def config(stack: str = "staging", overrides: Optional[Mapping[str, Any]] = None,
-           secrets: Optional[Mapping[str, Any]] = None) -> stack_config.StackConfig:
+def config(stack: str, overrides: Mapping[str, Any] | None = None,
+           secrets: Mapping[str, Any] | None = None) -> stack_config.StackConfig:
     """A real stack's config, or a fixture stack's (tests/stacks/Pulumi.<stack>.yaml)."""
     config_dir = FIXTURES if (FIXTURES / f"Pulumi.{stack}.yaml").exists() else stack_config.ROOT
     return stack_config.load(stack, overrides=overrides, secrets=secrets, config_dir=config_dir)
 
 
-def load_settings(stack: str = "staging", overrides: Optional[Mapping[str, Any]] = None,
-                  secrets: Optional[Mapping[str, Any]] = None) -> Settings:
+def load_settings(stack: str, overrides: Mapping[str, Any] | None = None,
+                  secrets: Mapping[str, Any] | None = None) -> Settings:
     cfg = config(stack, overrides, secrets)
     return stack_settings.load(cfg.values, cfg.secret_keys, cfg.stack, cfg.project)
 
 
-def problems(stack: str = "staging", overrides: Optional[Mapping[str, Any]] = None,
-             secrets: Optional[Mapping[str, Any]] = None) -> list[str]:
+def problems(stack: str, overrides: Mapping[str, Any] | None = None,
+             secrets: Mapping[str, Any] | None = None) -> list[str]:
     """The problems settings report for a config; fails the test if there are none."""
     try:
         load_settings(stack, overrides, secrets)
@@ -47,22 +56,19 @@ def problem_for(key: str, found: list[str]) -> str:
 
 
 def run_component(build: Callable[[Settings], Any], stack: str = "staging",
-                  overrides: Optional[Mapping[str, Any]] = None,
-                  secrets: Optional[Mapping[str, Any]] = None) -> mocks.Plan:
+                  overrides: Mapping[str, Any] | None = None,
+                  secrets: Mapping[str, Any] | None = None) -> mocks.Plan:
     """Runs just `build(settings)` under mocks, with settings from the stack file."""
     cfg = config(stack, overrides, secrets)
     return mocks.run(lambda: build(stack_settings.load(cfg.values, cfg.secret_keys, cfg.stack, cfg.project)), cfg)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def stack_plan(stack: str) -> mocks.Plan:
     """The whole program for a stack file, as `make render` runs it (cached: it is pure)."""
     return mocks.run_program(config(stack))
 
 
-def program_plan(stack: str = "staging", overrides: Optional[Mapping[str, Any]] = None,
-                 secrets: Optional[Mapping[str, Any]] = None) -> mocks.Plan:
-    return mocks.run_program(config(stack, overrides, secrets))
 
 
 # The Pod Security Standard "restricted" (kubernetes.io/docs/concepts/security/pod-security-standards),

@@ -10,7 +10,8 @@ import socket
 import subprocess
 import time
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import yaml
@@ -26,6 +27,22 @@ pytestmark = pytest.mark.skipif(
 
 FIXTURE = "alerting"
 NOWHERE = "http://127.0.0.1:9/"  # the discard port: receivers send nothing off this machine
+# kube-prometheus-stack's default alertmanager.config (values.yaml), which the operator merges
+# AlertmanagerConfigs into: its Watchdog route and its severity and InfoInhibitor inhibitions.
+CHART_BASE: dict[str, Any] = {
+    "route": {"receiver": "null", "group_by": ["namespace"], "group_wait": "30s", "group_interval": "5m",
+              "repeat_interval": "12h", "routes": [{"receiver": "null", "matchers": ['alertname = "Watchdog"']}]},
+    "inhibit_rules": [
+        {"source_matchers": ["severity = critical"], "target_matchers": ["severity =~ warning|info"],
+         "equal": ["namespace", "alertname"]},
+        {"source_matchers": ["severity = warning"], "target_matchers": ["severity = info"],
+         "equal": ["namespace", "alertname"]},
+        {"source_matchers": ["alertname = InfoInhibitor"], "target_matchers": ["severity = info"],
+         "equal": ["namespace"]},
+        {"target_matchers": ["alertname = InfoInhibitor"]},
+    ],
+    "receivers": [{"name": "null"}],
+}
 
 
 def tool(name):
@@ -41,10 +58,10 @@ def matchers(entries):
 
 def operator_conversion(resource, credentials):
     """What the Prometheus operator makes of an AlertmanagerConfig (pkg/alertmanager/amcfg.go):
-    its routes become a child of the root route, matching only alerts of its own namespace and
-    continuing to siblings; receivers are renamed <namespace>/<name>/<receiver>; each inhibition
-    matches only its namespace on both sides. Receivers' secrets are resolved, and pointed at a
-    closed loopback port here so nothing leaves the machine."""
+    its route becomes the first child of the chart's root route, matching only alerts of its own
+    namespace and continuing to siblings; receivers are renamed <namespace>/<name>/<receiver>; each
+    inhibition matches only its namespace on both sides. Receivers' secrets are resolved, and
+    pointed at a closed loopback port here so nothing leaves the machine."""
     namespace, name = resource["metadata"]["namespace"], resource["metadata"]["name"]
     spec = resource["spec"]
 
@@ -64,7 +81,7 @@ def operator_conversion(resource, credentials):
             converted["routes"] = [route(child, False) for child in entry["routes"]]
         return converted
 
-    receivers = [{"name": "null"}]
+    receivers = list(CHART_BASE["receivers"])
     for receiver in spec["receivers"]:
         converted = {"name": receiver_name(receiver["name"])}
         for config in receiver.get("slackConfigs", []):
@@ -77,14 +94,14 @@ def operator_conversion(resource, credentials):
                  "send_resolved": config["sendResolved"]})
         for config in receiver.get("webhookConfigs", []):
             credentials[config["urlSecret"]["key"]]
-            converted.setdefault("webhook_configs", []).append({"url": NOWHERE, "send_resolved": config["sendResolved"]})
+            converted.setdefault("webhook_configs", []).append(
+                {"url": NOWHERE, "send_resolved": config["sendResolved"]})
         receivers.append(converted)
     inhibit = [{"source_matchers": matchers(rule["sourceMatch"]) + [f'namespace="{namespace}"'],
                 "target_matchers": matchers(rule["targetMatch"]) + [f'namespace="{namespace}"'],
                 "equal": rule["equal"]} for rule in spec.get("inhibitRules", [])]
-    # kube-prometheus-stack's base config: everything else goes to "null".
-    return {"route": {"receiver": "null", "routes": [route(spec["route"], True)]},
-            "receivers": receivers, "inhibit_rules": inhibit}
+    root = {**CHART_BASE["route"], "routes": [route(spec["route"], True), *CHART_BASE["route"]["routes"]]}
+    return {"route": root, "receivers": receivers, "inhibit_rules": CHART_BASE["inhibit_rules"] + inhibit}
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +179,8 @@ def alertmanager(alertmanager_yml, tmp_path):
                 break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail(f"Alertmanager did not start: {process.stderr.read().decode() if process.stderr else ''}")
+                    said = process.stderr.read().decode() if process.stderr else ""
+                    pytest.fail(f"Alertmanager did not start: {said}")
                 time.sleep(0.2)
         yield url
     finally:
@@ -176,7 +194,7 @@ def alertmanager(alertmanager_yml, tmp_path):
 def test_a_page_inhibits_the_ticket_of_the_same_service_and_no_other(rendered, alertmanager):
     _, _, alerts = rendered
     by_name = {(r["alert"], r["labels"]["service"]): r for r in alerts}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     def alert(name, service):
         rule = by_name[(name, service)]

@@ -1,31 +1,38 @@
-"""The offline render: plan.json's shape, masking, and how bad config stops it."""
+"""The offline render on the fixture stacks: plan.json's shape, masking, validation, and how a bad
+stack file or bad config stops it with exit 2, naming file, line or key, and leaving nothing behind."""
 
 import json
+import shutil
 import subprocess
 import sys
 
-import pytest
-
 import kubernetes_validate
+import pytest
 import yaml
 
 from components.config_reader import SettingsError
+from tests.helpers import FIXTURES, NS, config, load_settings, restricted_violations, stack_plan
 from tools import mocks, render
 from tools.stack_config import ROOT
-from tests.helpers import NS, STACKS, config, restricted_violations, stack_plan
 
 KNOWN_HOOK = "https://hooks.slack.example.com/services/T0DEADBEEF/B0CAFEBABE/knownsecretvalue"
+RENDERED = ("minimal", "alerting", "platform", "gpu")
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     out = tmp_path_factory.mktemp("build")
-    for stack in STACKS:
-        assert render.main([stack, "--out", str(out)]) == 0
+    for stack in RENDERED:
+        assert render.main([stack, "--config-dir", str(FIXTURES), "--out", str(out)]) == 0
     return out
 
 
-@pytest.mark.parametrize("stack", STACKS)
+def run_render(stack, config_dir, out):
+    return subprocess.run([sys.executable, "-m", "tools.render", stack, "--config-dir", str(config_dir),
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("stack", RENDERED)
 def test_plan_json_lists_every_resource_with_urn_type_name_id_and_inputs(rendered, stack):
     plan = json.loads((rendered / stack / "plan.json").read_text())
     assert (plan["project"], plan["stack"]) == ("ai-observability", stack)
@@ -42,12 +49,13 @@ def test_plan_json_lists_every_resource_with_urn_type_name_id_and_inputs(rendere
 
 
 def test_rendering_is_deterministic(rendered, tmp_path):
-    assert render.main(["prod", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "prod" / "plan.json").read_text() == (rendered / "prod" / "plan.json").read_text()
+    assert render.main(["alerting", "--config-dir", str(FIXTURES), "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "alerting" / "plan.json").read_text() == (rendered / "alerting" / "plan.json").read_text()
 
 
 def test_known_secret_values_never_reach_the_plan(tmp_path):
-    plan = mocks.run_program(config("staging", secrets={"azure.webhookUrls": {"slack": KNOWN_HOOK}}))
+    plan = mocks.run_program(config("platform", secrets={"azure.webhookUrls": {"chat": KNOWN_HOOK,
+                                                                               "pager": "https://p.example.com"}}))
     written = render.write_plan(plan, tmp_path)
     text = written[0].read_text()
     assert KNOWN_HOOK not in text and "knownsecretvalue" not in text
@@ -79,6 +87,7 @@ BAD_CONFIGS = [
     ({"azure.retentionDay": 30}, "azure.retentionDay"),
     ({"tags": {"environment": "dev"}}, "tags.environment"),
     ({"production": "maybe"}, "production"),
+    ({"kubernetes.version": "1.99"}, "kubernetes.version"),
     ({"azure.availabilityTests": [{"name": "health", "url": "http://inference.example.com"}]},
      "azure.availabilityTests[0].url"),
 ]
@@ -88,73 +97,108 @@ BAD_CONFIGS = [
 def test_bad_config_stops_the_program_naming_the_key_and_registers_nothing(overrides, key):
     monitor = mocks.RecordingMonitor(mocks.PlanMocks())
     with pytest.raises(SettingsError) as error:
-        mocks.run_program(config("staging", overrides), monitor)
-    assert any(p.startswith(f"{NS}:{key} ") and 'in stack "staging"' in p for p in error.value.problems), \
+        mocks.run_program(config("minimal", overrides), monitor)
+    assert any(p.startswith(f"{NS}:{key} ") and 'in stack "minimal"' in p for p in error.value.problems), \
         error.value.problems
     assert monitor.recorded == []
 
 
-def test_make_render_exits_2_with_the_problems_and_writes_nothing(tmp_path):
-    staging = (ROOT / "Pulumi.staging.yaml").read_text()
-    broken = (staging.replace(f"{NS}:azure.retentionDays: 30", f"{NS}:azure.retentionDays: 7")
-              .replace(f"{NS}:azure.actionGroupShortName: ai-staging",
-                       f"{NS}:azure.actionGroupShortName: this-is-too-long"))
-    assert broken != staging
-    (tmp_path / "Pulumi.broken.yaml").write_text(broken)
-    result = subprocess.run(
-        [sys.executable, "-m", "tools.render", "broken", "--config-dir", str(tmp_path), "--out", str(tmp_path / "build")],
-        cwd=ROOT, capture_output=True, text=True)
+@pytest.fixture
+def stacks_dir(tmp_path):
+    """A copy of the fixture stacks, to break."""
+    directory = tmp_path / "stacks"
+    shutil.copytree(FIXTURES, directory)
+    return directory
+
+
+def test_make_render_exits_2_once_per_problem_and_leaves_no_earlier_plan(stacks_dir, tmp_path):
+    out = tmp_path / "build"
+    assert run_render("minimal", stacks_dir, out).returncode == 0
+    assert (out / "minimal" / "plan.json").exists()
+    text = (stacks_dir / "Pulumi.minimal.yaml").read_text()
+    broken = (text.replace(f'{NS}:kubernetes.version: "1.34"', f'{NS}:kubernetes.version: "1.99"')
+              .replace(f"{NS}:azure.dailyCapGb: 1", f"{NS}:azure.dailyCapGb: 0"))
+    assert broken != text
+    (stacks_dir / "Pulumi.minimal.yaml").write_text(broken)
+    result = run_render("minimal", stacks_dir, out)
     assert result.returncode == render.BAD_CONFIG
-    assert f'{NS}:azure.retentionDays = 7 in stack "broken": must be an integer from 30 to 730' in result.stderr
-    assert f'{NS}:azure.actionGroupShortName = "this-is-too-long" in stack "broken"' in result.stderr
+    assert f'{NS}:azure.dailyCapGb = 0 in stack "minimal": must be -1 (no cap)' in result.stderr
+    assert result.stderr.count("kubernetes.version") == 1  # one problem, said once
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "build").exists()
+    assert not (out / "minimal").exists(), "a failed render leaves nothing that looks current"
+
+
+@pytest.mark.parametrize("line, written, said", [
+    # Pulumi reads YAML 1.2: yes is a string, an unquoted 1.30 is the number 1.3, a date is not text.
+    (f"{NS}:datadog.enabled: yes", "line 3", 'datadog.enabled: yes is the string "yes" to Pulumi, which reads '
+                                               "YAML 1.2; write true or false"),
+    (f'{NS}:kubernetes.version: 1.30', "line 3", "kubernetes.version: 1.30 is read as the number 1.3, which is "
+                                                 'what the program gets; write 1.3, or quote it ("1.30")'),
+    (f"{NS}:team: 2024-06-01", "line 3", 'team: 2024-06-01 is a date to YAML but not to the program; '
+                                         'quote it: "2024-06-01"'),
+    (f"{NS}:alertmanager.receivers:\n    ticket: webhook\n   page: slack",
+     "line 5, column 4, in ai-observability:alertmanager.receivers", "not valid YAML"),
+])
+def test_a_stack_file_the_cli_would_read_otherwise_is_refused_naming_file_line_and_key(
+        stacks_dir, tmp_path, line, written, said):
+    path = stacks_dir / "Pulumi.minimal.yaml"
+    text = path.read_text().replace(f'  {NS}:kubernetes.version: "1.34"\n', "")
+    path.write_text(text.replace("config:\n", f"config:\n  {line}\n"))  # line 3: the comment, config:, this
+    result = run_render("minimal", stacks_dir, tmp_path / "build")
+    assert result.returncode == render.BAD_CONFIG, result.stderr
+    assert f"Pulumi.minimal.yaml {written}" in result.stderr
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_make_render_prints_what_it_would_create(capsys, tmp_path):
-    assert render.main(["prod", "--out", str(tmp_path)]) == 0
+    assert render.main(["platform", "--config-dir", str(FIXTURES), "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert 'stack "prod":' in out
+    assert 'stack "platform":' in out
+    # requests/duration, requests/failed, exceptions/server, and one per availability test
     assert "azure-native:monitor:MetricAlert" in out and "  4\n" in out.split("MetricAlert")[1][:80]
-    assert "rendered with placeholders: ai-observability:alertmanager.credentials, ai-observability:azure.webhookUrls" in out
+    assert "rendered with placeholders: ai-observability:azure.webhookUrls" in out
 
 
 # -- manifests -----------------------------------------------------------------
 
-KUBERNETES_VERSIONS = {"staging": "1.35", "prod": "1.34"}
 
-
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", RENDERED)
 def test_manifests_are_the_planned_kubernetes_objects_exactly(rendered, stack):
     files = sorted((rendered / stack / "manifests").glob("*.yaml"))
     written = [yaml.safe_load(f.read_text()) for f in files]
     planned = [r.inputs for r in stack_plan(stack).resources if r.type.startswith("kubernetes:")]
-    key = lambda o: (o["kind"], o["metadata"]["name"])
+
+    def key(o):
+        return o["kind"], o["metadata"]["name"]
+
     assert sorted(written, key=key) == sorted(planned, key=key)
     assert [o["kind"] for o in written][:2] == ["Namespace", "ServiceAccount"]  # apply order
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", RENDERED)
 def test_every_manifest_passes_kubernetes_validate_strict_for_the_stack_version(rendered, stack):
+    version = load_settings(stack).kubernetes.version
     manifests = [yaml.safe_load(f.read_text()) for f in sorted((rendered / stack / "manifests").glob("*.yaml"))]
     core = [m for m in manifests if not render.is_operator_resource(m)]
     operator = {m["kind"] for m in manifests if render.is_operator_resource(m)}
-    assert operator == {"PrometheusRule", "PodMonitor", "AlertmanagerConfig"}  # no schemas: checked by promtool, amtool
+    assert operator <= {"PrometheusRule", "PodMonitor", "AlertmanagerConfig"}  # no schemas: promtool, amtool
     for manifest in core:
-        assert kubernetes_validate.validate(manifest, KUBERNETES_VERSIONS[stack], strict=True) == \
-            KUBERNETES_VERSIONS[stack], manifest["metadata"]["name"]
+        assert kubernetes_validate.validate(manifest, version, strict=True) == version, manifest["metadata"]["name"]
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", RENDERED)
 def test_every_rendered_workload_follows_the_restricted_standard(rendered, stack):
     for path in (rendered / stack / "manifests").glob("*-deployment-*.yaml"):
         assert restricted_violations(yaml.safe_load(path.read_text())["spec"]["template"]["spec"]) == []
 
 
-def test_the_secret_manifest_is_masked(rendered):
-    secret = yaml.safe_load(next((rendered / "prod" / "manifests").glob("*-secret-*.yaml")).read_text())
-    assert secret["stringData"] == {"appinsights-connection-string": "[secret]", "datadog-api-key": "[secret]"}
-    leaks = render.leaked_secrets(list((rendered / "prod").rglob("*.*")), stack_plan("prod").secret_values())
+def test_the_secret_manifests_are_masked(rendered):
+    secrets = [yaml.safe_load(p.read_text()) for p in (rendered / "alerting" / "manifests").glob("*-secret-*.yaml")]
+    assert {s["metadata"]["name"]: s["stringData"] for s in secrets} == {
+        "telemetry-credentials": {"appinsights-connection-string": "[secret]", "datadog-api-key": "[secret]"},
+        "alertmanager-receivers": {"page": "[secret]", "ticket": "[secret]"}}
+    leaks = render.leaked_secrets(list((rendered / "alerting").rglob("*.*")), stack_plan("alerting").secret_values())
     assert leaks == []
 
 
@@ -164,13 +208,12 @@ def test_an_invalid_manifest_is_reported_with_its_file_and_field(tmp_path):
                                    "spec": {"replicas": "three", "selector": {}, "template": {}, "surprise": 1}}))
     found = render.invalid_manifests([bad], "1.34")
     assert len(found) == 1 and found[0].startswith("00-deployment-bad.yaml: spec")
-    assert render.invalid_manifests([bad], "1.99")[0].endswith("kubernetes-validate does not support version 1.99")
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", RENDERED)
 def test_prometheus_rules_file_is_the_planned_rule_groups(rendered, stack):
     written = yaml.safe_load((rendered / stack / "prometheus-rules.yaml").read_text())
     planned = [g for r in stack_plan(stack).resources if r.inputs.get("kind") == "PrometheusRule"
                for g in r.inputs["spec"]["groups"]]
     assert written["groups"] == planned
-    assert [g["name"] for g in written["groups"]] == ["ai-inference-slo"]
+    assert [g["name"] for g in written["groups"]] == [f"{s.name}-slo" for s in load_settings(stack).services]

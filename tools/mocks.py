@@ -15,14 +15,15 @@ import json
 import os
 import runpy
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import pulumi
 from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import Stack, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from tools.stack_config import ROOT, StackConfig
@@ -57,7 +58,7 @@ class Resource:
     secret_paths: tuple[str, ...] = ()  # where secrets sit in the inputs, e.g. webhookReceivers[0].serviceUri
 
     def to_json(self) -> dict:
-        entry = {"urn": self.urn, "type": self.type, "name": self.name, "id": self.id}
+        entry: dict[str, Any] = {"urn": self.urn, "type": self.type, "name": self.name, "id": self.id}
         if self.parent:
             entry["parent"] = self.parent
         if self.provider:
@@ -79,7 +80,7 @@ class Plan:
     def of_type(self, type_: str) -> list[Resource]:
         return [r for r in self.resources if r.type == type_]
 
-    def one(self, type_: str, name: Optional[str] = None) -> Resource:
+    def one(self, type_: str, name: str | None = None) -> Resource:
         found = [r for r in self.of_type(type_) if name is None or r.name == name]
         if len(found) != 1:
             raise LookupError(f"expected one {type_} {name or ''}, found {[r.name for r in found]}")
@@ -133,7 +134,7 @@ class PlanMocks(pulumi_mocks.Mocks):
     def register_provider(self, reference: str, inputs: dict) -> None:
         self._providers[reference] = inputs
 
-    def _subscription(self, provider: Optional[str]) -> str:
+    def _subscription(self, provider: str | None) -> str:
         return (self._providers.get(provider or "") or {}).get("subscriptionId", "00000000-0000-0000-0000-000000000000")
 
     def _azure(self, args: pulumi_mocks.MockResourceArgs, inputs: dict) -> tuple[str, dict]:
@@ -167,6 +168,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 
     def __init__(self, mocks: PlanMocks):
         super().__init__(mocks)
+        self.plan_mocks = mocks
         self.recorded: list[Resource] = []
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
@@ -176,7 +178,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         masked, secret_paths = _decode(request.object, reveal=False)
         raw, _ = _decode(request.object, reveal=True)
         if request.type.startswith("pulumi:providers:"):
-            self.mocks.register_provider(f"{response.urn}::{response.id}", raw)
+            self.plan_mocks.register_provider(f"{response.urn}::{response.id}", raw)
         self.recorded.append(Resource(
             urn=response.urn, type=request.type, name=request.name, id=response.id,
             parent=request.parent, provider=request.provider.rsplit("::", 1)[0],
@@ -185,24 +187,26 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
-def run_program(config: StackConfig, monitor: Optional[RecordingMonitor] = None) -> Plan:
+def run_program(config: StackConfig, monitor: RecordingMonitor | None = None) -> Plan:
     """The project's own __main__.py, exactly as `pulumi up` would run it."""
     return run(lambda: runpy.run_path(str(MAIN), run_name="__main__"), config, monitor)
 
 
-def run(program: Callable[[], Any], config: StackConfig, monitor: Optional[RecordingMonitor] = None) -> Plan:
+def run(program: Callable[[], Any], config: StackConfig, monitor: RecordingMonitor | None = None) -> Plan:
     """Runs `program` against `config` under mocks; raises whatever the program raises.
 
     Pass a `monitor` to see what was registered even when the program fails.
     """
     monitor = monitor or RecordingMonitor(PlanMocks())
-    mocks = monitor.mocks
+    mocks = monitor.plan_mocks
     pulumi.runtime.reset_options(project=config.project, stack=config.stack)
     pulumi.runtime.set_mocks(mocks, project=config.project, stack=config.stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config.values), sorted(config.secret_keys))
     with _config_environment(config):
         _sync_await(run_pulumi_func(program))
-    exports = pulumi.runtime.get_root_resource().outputs
+    root = pulumi.runtime.get_root_resource()
+    assert isinstance(root, Stack), "the program ran without a root stack"
+    exports = root.outputs
     wire = _sync_await(rpc.serialize_properties(exports, {}))
     outputs, _ = _decode(wire, reveal=False)
     raw_outputs, _ = _decode(wire, reveal=True)
@@ -250,7 +254,7 @@ def _value(value: struct_pb2.Value, path: str, reveal: bool, secret: bool, secre
         return {k: _value(v, f"{path}.{k}", reveal, secret, secret_paths) for k, v in fields.items()}
     if kind == "list_value":
         return [_value(v, f"{path}[{i}]", reveal, secret, secret_paths) for i, v in enumerate(value.list_value.values)]
-    if kind == "null_value":
+    if kind is None or kind == "null_value":
         return None
     if secret and not reveal:
         return MASK
@@ -271,5 +275,5 @@ def _collect_secrets(masked: Any, raw: Any, found: set[str]) -> None:
         for key in masked:
             _collect_secrets(masked[key], raw.get(key), found)
     elif isinstance(masked, list) and isinstance(raw, list):
-        for masked_item, raw_item in zip(masked, raw):
+        for masked_item, raw_item in zip(masked, raw, strict=True):
             _collect_secrets(masked_item, raw_item, found)

@@ -7,8 +7,9 @@ manifests/ (each Kubernetes object as it would be applied, validated with
 kubernetes-validate --strict for the stack's Kubernetes version), and
 prometheus-rules.yaml (the PrometheusRules' groups as promtool reads them,
 checked with `promtool check rules` when promtool is installed). Exit codes:
-0 rendered, 2 the stack's config is invalid (nothing written), 1 the output
-is wrong (an invalid manifest or rule, a secret that would have leaked).
+0 rendered, 2 the stack's file or config is invalid, 1 the output is wrong
+(an invalid manifest or rule, a secret that would have leaked); on either
+failure build/<stack>/ holds nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
-from typing import Optional
 from pathlib import Path
 
 import kubernetes_validate
@@ -30,6 +30,7 @@ from kubernetes_validate.utils import SchemaNotFoundError, ValidationError, Vers
 from components import settings as stack_settings
 from components.config_reader import SettingsError
 from tools import mocks, stack_config
+from tools.stack_file import StackFileError
 
 BAD_CONFIG = 2
 BAD_RENDER = 1
@@ -124,7 +125,7 @@ def write_rules(plan: mocks.Plan, out: Path) -> Path:
     return path
 
 
-def promtool_check(path: Path) -> tuple[Optional[bool], str]:
+def promtool_check(path: Path) -> tuple[bool | None, str]:
     """(passed, what promtool said); passed is None when promtool is not installed."""
     if shutil.which("promtool") is None:
         return None, "promtool not found (Debian package prometheus): rules not checked"
@@ -175,15 +176,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="output directory; the render writes <out>/<stack>/ (default: build)")
     args = parser.parse_args(argv)
 
+    out = args.out / args.stack
+    # A failed render leaves nothing behind that a reviewer could take for the current plan.
+    shutil.rmtree(out, ignore_errors=True)
     try:
         config = stack_config.load(args.stack, config_dir=args.config_dir)
         plan = mocks.run_program(config)
+    except StackFileError as error:
+        print(f"Pulumi.{args.stack}.yaml cannot be read as the Pulumi CLI reads it; nothing was written:\n  "
+              + "\n  ".join(error.problems), file=sys.stderr)
+        return BAD_CONFIG
     except (SettingsError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return BAD_CONFIG
 
-    out = args.out / args.stack
-    shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     written = write_plan(plan, out)
     manifest_files = write_manifests(plan, out)

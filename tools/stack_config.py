@@ -1,8 +1,9 @@
 """A stack's config as the Pulumi CLI would hand it to the program, without the CLI.
 
 Reads Pulumi.yaml (project name, typed keys and their defaults) and
-Pulumi.<stack>.yaml, applies the defaults, and turns every value into the
-string the CLI passes (objects and lists as JSON). Secrets the stack file cannot
+Pulumi.<stack>.yaml as the CLI reads them (YAML 1.2, tools/stack_file.py),
+applies the defaults, and turns every value into the string the CLI passes
+(objects and lists as JSON). Secrets the stack file cannot
 provide offline (none should be there, and `secure:` values cannot be decrypted
 without the stack's key) are replaced by placeholders that pass validation.
 """
@@ -10,13 +11,13 @@ without the stack's key) are replaced by placeholders that pass validation.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
-
-import yaml
+from typing import Any
 
 from components import settings
+from tools import stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,7 +37,7 @@ def cli_string(value: Any) -> str:
 
 
 def project_file() -> dict:
-    return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    return stack_file.read(ROOT / "Pulumi.yaml")
 
 
 def project_defaults(project: dict) -> dict[str, str]:
@@ -58,18 +59,18 @@ def stacks(config_dir: Path = ROOT) -> list[str]:
     return sorted(path.name[len("Pulumi."):-len(".yaml")] for path in config_dir.glob("Pulumi.*.yaml"))
 
 
-def load(stack: str, *, overrides: Optional[Mapping[str, Any]] = None,
-         secrets: Optional[Mapping[str, Any]] = None, config_dir: Path = ROOT) -> StackConfig:
+def load(stack: str, *, overrides: Mapping[str, Any] | None = None,
+         secrets: Mapping[str, Any] | None = None, config_dir: Path = ROOT) -> StackConfig:
     """The stack's effective config, from Pulumi.<stack>.yaml in `config_dir`.
 
     `overrides` (None removes a key) and `secrets` take short or full keys; tests use them.
     """
     project = project_file()
     name = project["name"]
-    stack_file = config_dir / f"Pulumi.{stack}.yaml"
-    if not stack_file.exists():
-        raise FileNotFoundError(f"no stack file {stack_file}; stacks there: {', '.join(stacks(config_dir))}")
-    stack_values = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+    path = config_dir / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"no stack file {path}; stacks there: {', '.join(stacks(config_dir))}")
+    stack_values = (stack_file.read(path) or {}).get("config") or {}
 
     def full(key: str) -> str:
         return key if ":" in key else f"{name}:{key}"

@@ -2,14 +2,15 @@
 
 Each entry becomes one query that starts from the service's requests, summarises every
 window it needs into one row, and keeps that row only when an alternative holds; the
-rule fires on a row. The rule's window bounds what the query sees (an alert's time range
-overrides a longer `ago()`: learn.microsoft.com, alerts-create-log-alert-rule), so it is
-the longest clause window.
+rule fires on a row. Every window ends the ingestion delay ago, so its last minutes are in.
+The rule's window bounds what the query sees (an alert's time range overrides a longer
+`ago()`: learn.microsoft.com, alerts-create-log-alert-rule), so it covers the longest
+clause window and the delay.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from model import catalogue
 from model.catalogue import Alert, Threshold
@@ -43,11 +44,12 @@ def query(alert: Alert, role: str, probe_paths: Iterable[str]) -> str:
     if catalogue.exclusion(alert, UNSUPPORTED):
         raise ValueError(f"{alert.name} cannot be expressed in KQL: {catalogue.exclusion(alert, UNSUPPORTED)}")
     lookback = max(t.window_minutes for t in thresholds)
+    delay = naming.INGESTION_DELAY_MINUTES
     windows = sorted({t.window_minutes for t in thresholds if t.signal in (catalogue.REQUESTS, catalogue.ERROR_RATIO)})
     aggregates, ratios = [], []
     for minutes in windows:
         window = prometheus(minutes)
-        recent = f"{naming.TIME} > ago({window})"
+        recent = f"{naming.TIME} > ago({prometheus(minutes + delay)})"
         aggregates.append(f"requests_{window} = countif({recent})")
         if any(t.signal == catalogue.ERROR_RATIO and t.window_minutes == minutes for t in thresholds):
             aggregates.append(f"errors_{window} = countif({recent} and {naming.SERVER_ERROR})")
@@ -63,7 +65,7 @@ def query(alert: Alert, role: str, probe_paths: Iterable[str]) -> str:
     alternatives = [" and ".join(f"{_column(t)} {t.comparator} {plain(t.value)}"
                                  for clause in clauses for t in catalogue.expand(clause))
                     for clauses in alert.any_of]
-    lines = [naming.served_requests(role, prometheus(lookback), probe_paths),
+    lines = [naming.served_requests(role, prometheus(lookback + delay), prometheus(delay), probe_paths),
              "| summarize\n    " + ",\n    ".join(aggregates)]
     if ratios:
         lines.append("| extend\n    " + ",\n    ".join(ratios))
@@ -72,10 +74,12 @@ def query(alert: Alert, role: str, probe_paths: Iterable[str]) -> str:
 
 
 def schedule(alert: Alert) -> tuple[str, str]:
-    """The rule's evaluation frequency and window (ISO 8601): often enough for its shortest window."""
+    """The rule's evaluation frequency (often enough for its shortest window) and its window (ISO 8601):
+    the smallest Azure offers that covers the longest clause window and the ingestion delay."""
     minutes = [t.window_minutes for t in alert.thresholds()]
-    lookback, shortest = max(minutes), min(minutes)
-    if lookback not in WINDOWS:
-        raise ValueError(f"{alert.name}: Azure offers no {prometheus(lookback)} query window")
+    needed, shortest = max(minutes) + naming.INGESTION_DELAY_MINUTES, min(minutes)
+    window = next((w for w in WINDOWS if w >= needed), None)
+    if window is None:
+        raise ValueError(f"{alert.name}: no Azure query window covers {prometheus(needed)}")
     frequency = 5 if shortest <= 15 else 15 if shortest <= 60 else 60
-    return iso(frequency), iso(lookback)
+    return iso(frequency), iso(window)

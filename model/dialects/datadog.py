@@ -10,7 +10,6 @@ is OK as soon as one part is OK).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 from model import catalogue
 from model.catalogue import Alert, BurnRate, Threshold
@@ -32,14 +31,14 @@ class Monitor:
     title: str
     type: str  # query alert, slo alert, service check, composite
     query: str  # SLO_ID stands for the SLO's id; empty for a composite, whose query joins its parts' ids
-    critical: Optional[float] = None
-    recovery: Optional[float] = None
+    critical: float | None = None
+    recovery: float | None = None
     notifies: bool = True  # a composite's parts stay silent: the composite speaks for them
-    no_data_minutes: Optional[int] = None  # notify when the query has had no data this long
+    no_data_minutes: int | None = None  # notify when the query has had no data this long
     parts: tuple[str, ...] = ()  # a composite's monitors, by key
 
 
-def scope(tags: dict[str, str], exclude: Optional[dict[str, str]] = None) -> str:
+def scope(tags: dict[str, str], exclude: dict[str, str] | None = None) -> str:
     items = [f"{key}:{value}" for key, value in sorted(tags.items())]
     items += [f"!{key}:{value}" for key, value in sorted((exclude or {}).items())]
     return "{" + ",".join(items) + "}"

@@ -7,7 +7,7 @@ alert reads the ratios recorded just before it, not the previous evaluation's.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from model import catalogue
 from model.catalogue import Alert, Threshold
@@ -60,7 +60,8 @@ def measure(threshold: Threshold, contract: MetricContract, selector: Mapping[st
         return series(recorded_error_ratio(minutes), slo_labels(service))
     if signal == catalogue.LATENCY:
         buckets = series(f"{contract.latency}_bucket", selector)
-        return f"histogram_quantile({plain(threshold.quantile or 0)}, sum by (le) (rate({buckets}[{prometheus(minutes)}])))"
+        rate = f"rate({buckets}[{prometheus(minutes)}])"
+        return f"histogram_quantile({plain(threshold.quantile or 0)}, sum by (le) ({rate}))"
     if signal == catalogue.REQUESTS:
         return _count(contract.requests, selector, minutes)
     if signal == catalogue.TOKENS:
@@ -100,13 +101,14 @@ def rule_group(alerts: tuple[Alert, ...], objective: Objective, contract: Metric
     recordings = [{"record": recorded_error_ratio(minutes), "expr": error_ratio(contract, selector, minutes),
                    "labels": dict(labels)} for minutes in catalogue.error_ratio_windows(alerts)]
     recordings += [
-        {"record": "slo:objective:ratio", "expr": f"vector({plain(objective.target)})", "labels": dict(labels)},
-        {"record": "slo:error_budget:ratio", "expr": f"vector({plain(objective.error_budget)})", "labels": dict(labels)},
+        {"record": record, "expr": f"vector({plain(value)})", "labels": dict(labels)}
+        for record, value in (("slo:objective:ratio", objective.target),
+                              ("slo:error_budget:ratio", objective.error_budget))
     ]
     rules = [{
         "alert": alert.name,
         "expr": expression(alert, contract, selector),
-        "for": prometheus(alert.hold_minutes),
+        **({"for": prometheus(alert.hold_minutes)} if alert.hold_minutes else {}),
         "labels": alert_labels(alert, namespace, team),
         "annotations": {"summary": alert.summary, "description": alert.description, "runbook_url": alert.runbook_url},
     } for alert in alerts]

@@ -7,7 +7,7 @@ alerts select exactly what App Insights stores.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 # An alert rule scoped to a workspace-based App Insights component queries its classic
 # schema: the `requests` table (learn.microsoft.com, azure-monitor/app/convert-classic-resource).
@@ -18,6 +18,9 @@ DURATION_MS = "duration"  # milliseconds
 # own `success` is false for 4xx too (exporter/azuremonitorexporter getFormattedHTTPStatusValues:
 # 100-399 succeed), which would count a rejected request as an outage.
 SERVER_ERROR = f"toint({RESULT_CODE}) >= 500"
+# Telemetry reaches Log Analytics typically 20 s to 3 min after it happens (learn.microsoft.com,
+# azure-monitor/logs/data-ingestion-time): a window ending now would miss its last minutes.
+INGESTION_DELAY_MINUTES = 3
 
 # The azuremonitor exporter (collector-contrib >= 0.139, semantic conventions 1.34) takes a
 # span's HTTP status only from `http.response.status_code`; spans with the older
@@ -48,9 +51,9 @@ def operation(method: str, route: str) -> str:
     return f"{method} {route}"
 
 
-def served_requests(role: str, lookback: str, probe_paths: Iterable[str]) -> str:
-    """The service's requests over `lookback` (a KQL timespan), without the kubelet's probes."""
+def served_requests(role: str, since: str, until: str, probe_paths: Iterable[str]) -> str:
+    """The service's requests between two KQL timespans ago, without the kubelet's probes."""
     probes = ", ".join(f'"{operation("GET", path)}"' for path in probe_paths)
     return (f"{REQUESTS}\n"
-            f'| where {TIME} > ago({lookback}) and {ROLE} == "{role}"\n'
+            f'| where {TIME} between (ago({since}) .. ago({until})) and {ROLE} == "{role}"\n'
             f"| where {OPERATION} !in ({probes})")

@@ -70,7 +70,11 @@ def scope(env: str, service: str) -> dict[str, str]:
     return {"env": labels["tags.datadoghq.com/env"], "service": labels["tags.datadoghq.com/service"]}
 
 
+# The Agent's Kubernetes tags a distribution keeps queryable: breakdowns by namespace, deployment, pod.
+KUBERNETES_TAGS = ("kube_namespace", "kube_deployment", "pod_name")
+
+
 def percentile_tags(contract: MetricContract) -> list[str]:
-    """Tag keys kept queryable on the latency distribution: the scope, the version (canary
-    comparisons) and the model. A tag configuration is an allowlist."""
-    return sorted({"env", "service", "version", contract.model_label})
+    """Tag keys kept queryable on the latency distribution. A tag configuration is an allowlist for the
+    whole organization: the scope, the version (canary comparisons), the model and the pods."""
+    return sorted({"env", "service", "version", contract.model_label, *KUBERNETES_TAGS})

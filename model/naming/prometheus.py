@@ -6,7 +6,7 @@ label selectors every rule uses (the query side) are both built here.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from model.contract import METRICS_PATH
 

@@ -1,43 +1,74 @@
-"""The whole program for each real stack file, and how prod and staging differ."""
+"""Every Pulumi.<stack>.yaml of the project, whatever values its users give it.
+
+Each stack renders (valid manifests, rules promtool accepts, no secret in the output), keeps the
+program's promises (explicit providers, secrets secret, production guarded, every service alerted
+in every backend that can, every route reaching someone) and its own numbers hold in promtool: a
+total outage pages within its detection time, errors at half its budget never alert. Adding a
+stack file adds a stack here; nothing asserts the values a user is expected to edit.
+"""
+
+import math
+import os
+import shutil
+import subprocess
 
 import pytest
+import yaml
 
-from tests.helpers import STACKS, program_plan, stack_plan
+from model import catalogue
+from model.dialects import azure as azure_dialect
+from tests.helpers import PUBLISHED_BURN_RATES, STACKS, load_settings, restricted_violations, stack_plan
+from tools import render
 
-AZURE_PROVIDER = "pulumi:providers:azure-native"
+CHECKED: list[str] = []  # the stacks this run checked, for the summary line (tests/conftest.py)
+PROMTOOL = shutil.which("promtool")
+STATEFUL = {"azure-native:resources:ResourceGroup", "azure-native:operationalinsights:Workspace",
+            "azure-native:applicationinsights:Component"}
+
+pytestmark = pytest.mark.parametrize("stack", STACKS)
 
 
-def azure_resources(plan):
-    return [r for r in plan.resources if r.type.startswith("azure-native:")]
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Each stack rendered once, as `make render` does it."""
+    out = tmp_path_factory.mktemp("build")
+    done: dict[str, int] = {}
+
+    def render_stack(stack):
+        if stack not in done:
+            done[stack] = render.main([stack, "--out", str(out)])
+        return done[stack], out / stack
+    return render_stack
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_the_real_stack_file_runs_under_the_real_project_name(stack):
-    plan = stack_plan(stack)
+def test_the_stack_renders_valid_manifests_and_rules_without_a_secret(stack, rendered):
+    # The render fails (exit 1) on a manifest kubernetes-validate --strict rejects, a rule file
+    # promtool rejects, or a revealed secret in anything it wrote; exit 2 on a bad stack file.
+    code, directory = rendered(stack)
+    assert code == 0
+    assert (directory / "plan.json").exists() and (directory / "prometheus-rules.yaml").exists()
+    CHECKED.append(stack)
+
+
+def test_resources_run_under_the_project_and_the_stacks_explicit_providers(stack):
+    plan, settings = stack_plan(stack), load_settings(stack)
     assert (plan.project, plan.stack) == ("ai-observability", stack)
     assert all(r.urn.startswith(f"urn:pulumi:{stack}::ai-observability::") for r in plan.resources)
+    azure = plan.one("pulumi:providers:azure-native")
+    assert (azure.inputs["subscriptionId"], azure.inputs["location"]) == (settings.azure.subscription_id,
+                                                                          settings.azure.location)
+    kubernetes = plan.one("pulumi:providers:kubernetes")
+    assert kubernetes.inputs["namespace"] == settings.kubernetes.namespace
+    assert kubernetes.inputs.get("context") == settings.kubernetes.context
+    for package, provider in (("azure-native:", azure), ("kubernetes:", kubernetes)):
+        assert {r.provider for r in plan.resources if r.type.startswith(package)} == {provider.urn}
+    datadog = [r for r in plan.resources if r.type.startswith("datadog:")]
+    if settings.datadog.enabled:
+        assert {r.provider for r in datadog} == {plan.one("pulumi:providers:datadog").urn}
+    else:
+        assert datadog == [] and "datadogSloIds" not in plan.outputs
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_every_azure_resource_is_present(stack):
-    names = {r.name for r in stack_plan(stack).resources}
-    expected = {"azure-monitoring-group", "azure-monitoring-workspace", "azure-monitoring-app-insights",
-                "azure-monitoring-action-group", "azure-monitoring-request-duration",
-                "azure-monitoring-failed-requests", "azure-monitoring-server-exceptions",
-                "azure-monitoring-daily-cap"}
-    assert expected <= names
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_azure_resources_use_the_explicit_provider_from_the_stack_settings(stack):
-    plan = stack_plan(stack)
-    provider = plan.one(AZURE_PROVIDER)
-    assert provider.inputs["subscriptionId"] == plan.one("azure-native:resources:ResourceGroup").id.split("/")[2]
-    assert provider.inputs["location"] == "westeurope"
-    assert {r.provider for r in azure_resources(plan)} == {provider.urn}
-
-
-@pytest.mark.parametrize("stack", STACKS)
 def test_inputs_reach_the_engine_in_camel_case(stack):
     """A dict the SDK could not type (a union) would reach the provider with snake_case keys."""
     def keys(value, path):
@@ -49,109 +80,138 @@ def test_inputs_reach_the_engine_in_camel_case(stack):
         elif isinstance(value, list):
             for index, item in enumerate(value):
                 yield from keys(item, f"{path}[{index}]")
-    checked = [r for r in stack_plan(stack).resources if r.type.startswith(("azure-native:", "datadog:"))]
-    assert any(r.type.startswith("datadog:") for r in checked)
-    for resource in checked:
-        bad = [path for path, key in keys(resource.inputs, resource.name) if "_" in key and not path.endswith(".tags")]
-        assert bad == []
+    for resource in stack_plan(stack).resources:
+        if resource.type.startswith(("azure-native:", "datadog:")):
+            assert [path for path, key in keys(resource.inputs, resource.name) if "_" in key] == []
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_stack_outputs_are_wired_and_secrets_stay_secret(stack):
+def test_secrets_stay_secret_and_the_connection_string_reaches_the_workloads_secret(stack):
     plan = stack_plan(stack)
-    assert plan.outputs["workspaceId"] == plan.one("azure-native:operationalinsights:Workspace").id
-    assert plan.outputs["actionGroupId"] == plan.one("azure-native:monitor:ActionGroup").id
-    assert plan.outputs["appInsightsConnectionString"] == "[secret]"
-    assert plan.outputs["appInsightsInstrumentationKey"] == "[secret]"
-    assert plan.raw_outputs["appInsightsConnectionString"].startswith("InstrumentationKey=")
-
-
-def inputs(stack, name):
-    return next(r.inputs for r in stack_plan(stack).resources if r.name == name)
-
-
-def test_prod_keeps_more_data_and_allows_more_ingestion():
-    staging, prod = (inputs(s, "azure-monitoring-workspace") for s in STACKS)
-    assert (staging["retentionInDays"], prod["retentionInDays"]) == (30, 90)
-    assert (staging["workspaceCapping"]["dailyQuotaGb"], prod["workspaceCapping"]["dailyQuotaGb"]) == (2, 20)
-
-
-def test_prod_pages_with_higher_severity_and_the_seed_thresholds():
-    for alert, staging_threshold, prod_threshold in [("azure-monitoring-request-duration", 1500, 1000),
-                                                     ("azure-monitoring-failed-requests", 25, 10)]:
-        staging, prod = (inputs(s, alert) for s in STACKS)
-        assert (staging["severity"], prod["severity"]) == (3, 1)
-        assert staging["criteria"]["allOf"][0]["threshold"] == staging_threshold
-        assert prod["criteria"]["allOf"][0]["threshold"] == prod_threshold
-
-
-def test_prod_notifies_on_call_and_pagerduty_staging_only_the_team():
-    staging, prod = (inputs(s, "azure-monitoring-action-group") for s in STACKS)
-    assert [r["name"] for r in staging["emailReceivers"]] == ["platform-team"]
-    assert [r["name"] for r in prod["emailReceivers"]] == ["oncall", "platform-team"]
-    assert [r["name"] for r in staging["webhookReceivers"]] == ["slack"]
-    assert [r["name"] for r in prod["webhookReceivers"]] == ["slack", "pagerduty"]
-
-
-def test_only_prod_is_protected_and_has_an_availability_test():
-    staging, prod = (stack_plan(s) for s in STACKS)
-    assert not any(r.protect for r in staging.resources)
-    assert {r.name for r in prod.resources if r.protect} == {
-        "azure-monitoring-group", "azure-monitoring-workspace", "azure-monitoring-app-insights"}
-    assert staging.of_type("azure-native:applicationinsights:WebTest") == []
-    assert len(prod.of_type("azure-native:applicationinsights:WebTest")) == 1
-
-
-# -- the cluster side ----------------------------------------------------------
-
-def kubernetes_objects(plan):
-    return [r for r in plan.resources if r.type.startswith("kubernetes:")]
-
-
-@pytest.mark.parametrize("stack", STACKS)
-def test_app_insights_connection_string_flows_into_the_kubernetes_secret(stack):
-    plan = stack_plan(stack)
+    assert plan.outputs["appInsightsConnectionString"] == plan.outputs["appInsightsInstrumentationKey"] == "[secret]"
     secret = plan.one("kubernetes:core/v1:Secret", "workloads-telemetry-credentials")
-    assert secret.inputs["stringData"]["appinsights-connection-string"] == "[secret]"
+    assert set(secret.inputs["stringData"].values()) == {"[secret]"}
     assert secret.raw_inputs["stringData"]["appinsights-connection-string"] == \
         plan.raw_outputs["appInsightsConnectionString"]
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_kubernetes_objects_use_the_explicit_provider_from_the_stack_settings(stack):
-    plan = stack_plan(stack)
-    provider = plan.one("pulumi:providers:kubernetes")
-    assert provider.inputs["context"] == f"aks-ai-{stack}"
-    assert provider.inputs["namespace"] == "ai-inference"
-    assert {r.provider for r in kubernetes_objects(plan)} == {provider.urn}
-    assert plan.outputs["collectorOtlpEndpoint"] == "http://otel-collector.ai-inference.svc.cluster.local:4317"
+def test_production_protects_its_state_and_runs_pinned_images_only(stack):
+    plan, settings = stack_plan(stack), load_settings(stack)
+    protected = {r.type for r in plan.resources if r.protect}
+    if settings.identity.production:
+        assert protected == STATEFUL - ({"azure-native:resources:ResourceGroup"}
+                                        if settings.azure.existing_resource_group else set())
+        for deployment in plan.of_type("kubernetes:apps/v1:Deployment"):
+            for container in deployment.inputs["spec"]["template"]["spec"]["containers"]:
+                image = container["image"]
+                name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+                assert "@sha256:" in image or (":" in name and not name.endswith(":latest")), image
+    else:
+        assert protected == set()
 
 
-def spec(stack, type_, name):
-    return stack_plan(stack).one(type_, name).inputs["spec"]
+def test_every_workload_follows_the_restricted_standard(stack):
+    for deployment in stack_plan(stack).of_type("kubernetes:apps/v1:Deployment"):
+        assert restricted_violations(deployment.inputs["spec"]["template"]["spec"]) == [], deployment.name
 
 
-def test_prod_runs_more_and_larger_inference_pods_and_collectors():
-    staging, prod = (spec(s, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler", "ai-inference-hpa") for s in STACKS)
-    assert (staging["minReplicas"], staging["maxReplicas"]) == (2, 4)
-    assert (prod["minReplicas"], prod["maxReplicas"]) == (3, 12)
-    staging, prod = (spec(s, "kubernetes:apps/v1:Deployment", "ai-inference-deployment")
-                     ["template"]["spec"]["containers"][0]["resources"] for s in STACKS)
-    assert staging == {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"cpu": "1", "memory": "1Gi"}}
-    assert prod == {"requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"cpu": "2", "memory": "2Gi"}}
-    staging, prod = (spec(s, "kubernetes:apps/v1:Deployment", "otel-collector-deployment") for s in STACKS)
-    assert (staging["replicas"], prod["replicas"]) == (2, 3)
+def test_every_service_is_alerted_in_every_backend_that_can_express_each_alert(stack):
+    plan, settings = stack_plan(stack), load_settings(stack)
+    for service in settings.services:
+        entries = catalogue.service_alerts(service.name, service.slo, settings.runbook_base_url)
+        rules = next(r for r in plan.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+                     if r.inputs["metadata"]["name"] == service.name)
+        alerts = {rule["alert"] for group in rules.inputs["spec"]["groups"] for rule in group["rules"]
+                  if "alert" in rule}
+        assert alerts == {e.name for e in entries}
+        azure = [r for r in plan.of_type("azure-native:monitor:ScheduledQueryRule")
+                 if r.name.startswith(f"azure-monitoring-{service.name}-")]
+        assert len(azure) == sum(catalogue.exclusion(e, azure_dialect.UNSUPPORTED) is None for e in entries)
+        if settings.datadog.enabled:
+            tagged = {t.removeprefix("alert:") for m in plan.of_type("datadog:index/monitor:Monitor")
+                      if f"service:{service.name}" in m.inputs["tags"] for t in m.inputs["tags"]
+                      if t.startswith("alert:")}
+            assert tagged == {e.name for e in entries}
 
 
-def test_each_stack_targets_its_own_kubernetes_version():
-    versions = [stack_plan(s).one("kubernetes:core/v1:Namespace").inputs["metadata"]["labels"]
-                ["pod-security.kubernetes.io/enforce-version"] for s in STACKS]
-    assert versions == ["v1.35", "v1.34"]
+def test_every_route_an_alert_takes_reaches_someone(stack):
+    settings = load_settings(stack)
+    assert settings.azure.email_receivers or settings.azure.webhook_receivers
+    for route in {r for s in settings.services for r in s.slo.routing.values()}:
+        if settings.datadog.enabled:
+            assert settings.datadog.notify[route]
+        if settings.alertmanager.receivers:
+            assert route in settings.alertmanager.receivers
 
 
-def test_a_kubeconfig_from_secret_config_stays_secret_on_the_provider():
-    kubeconfig = "apiVersion: v1\nkind: Config\nclusters: []\nusers: [{name: ci, user: {token: s3cr3t-token}}]\n"
-    plan = program_plan("staging", secrets={"kubernetes.kubeconfig": kubeconfig})
-    provider = plan.one("pulumi:providers:kubernetes")
-    assert provider.inputs["kubeconfig"] == "[secret]"
-    assert kubeconfig in plan.secret_values()
+# -- the stack's own numbers under promtool ---------------------------------------------
+
+def outage_minutes(target, period_days):
+    """Minutes of total outage until a page window's long and short error ratios both exceed its
+    threshold, evaluated each minute with 600 requests a minute: after k minutes a window of w
+    minutes holds min(k, w)/w errors (Datadog's published burn rates)."""
+    budget = 1 - target
+    def fired(k):
+        return any(min(k, long) / long > burn * budget and min(k, short) / short > burn * budget
+                   for route, burn, long, short, _ in PUBLISHED_BURN_RATES[period_days] if route == "page")
+    return next(k for k in range(1, 24 * 60) if fired(k))
+
+
+def promtool_cases(stack):
+    """A total outage and a steady half-budget burn for each service, as the render names its series."""
+    plan, settings = stack_plan(stack), load_settings(stack)
+    cases = []
+    for service in settings.services:
+        pods = plan.one("kubernetes:apps/v1:Deployment", f"{service.name}-deployment").inputs["spec"]["template"]
+        monitor = next(m.inputs["spec"] for m in plan.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
+                       if m.inputs["metadata"]["name"] == service.name)
+        labels = {"job": pods["metadata"]["labels"][monitor["jobLabel"]],
+                  "namespace": monitor["namespaceSelector"]["matchNames"][0]}
+        group, = next(r for r in plan.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+                      if r.inputs["metadata"]["name"] == service.name).inputs["spec"]["groups"]
+        page = next(r for r in group["rules"] if r.get("alert") == "AIInferenceSLOBurnRatePage")
+        recorded = next(r for r in group["rules"] if "record" in r)["labels"]
+        contract = service.metrics
+        selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
+
+        def requests(status, values, contract=contract, selector=selector):
+            series = f'{contract.requests}{{{selector},{contract.status_label}="{status}"}}'
+            return {"series": series, "values": values}
+        up = {"series": f"up{{{selector}}}", "values": "1x2000"}
+        k = outage_minutes(service.slo.objective.target, service.slo.objective.period_days)
+        cases.append({"name": f"{service.name}: a total outage pages within {k} minutes", "interval": "1m",
+                      "input_series": [requests("success", "0+600x480 288000+0x120"),
+                                       requests(contract.error_status, "0x480 600+600x120"), up],
+                      "alert_rule_test": [
+                          {"eval_time": f"{480 + k - 1}m", "alertname": page["alert"], "exp_alerts": []},
+                          {"eval_time": f"{480 + k + 1}m", "alertname": page["alert"], "exp_alerts": [
+                              {"exp_labels": {**page["labels"], **recorded}, "exp_annotations": page["annotations"]}]},
+                      ]})
+        errors = 2000 * service.slo.objective.error_budget / 2  # half the budget's rate, per minute
+        cases.append({"name": f"{service.name}: errors at half the budget rate never alert", "interval": "1m",
+                      "input_series": [requests("success", f"0+{2000 - errors}x1600"),
+                                       requests(contract.error_status, f"0+{errors}x1600"), up],
+                      "alert_rule_test": [{"eval_time": t, "alertname": rule["alert"], "exp_alerts": []}
+                                          for t in ("1h", "6h", "1d", "26h") for rule in group["rules"]
+                                          if "alert" in rule]})
+    return cases
+
+
+@pytest.mark.skipif(PROMTOOL is None and os.environ.get("CI") != "true", reason="PROMTOOL NOT INSTALLED")
+def test_the_stacks_own_objectives_hold_under_promtool(stack, rendered, tmp_path):
+    code, directory = rendered(stack)
+    assert code == 0 and PROMTOOL, "CI=true and promtool is missing: .ci/run must install it"
+    shutil.copy(directory / "prometheus-rules.yaml", tmp_path)
+    tests = {"rule_files": ["prometheus-rules.yaml"], "evaluation_interval": "1m", "tests": promtool_cases(stack)}
+    (tmp_path / "stack.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False, width=1000))
+    result = subprocess.run([PROMTOOL, "test", "rules", "stack.test.yaml"], cwd=tmp_path, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_detection_time_is_what_the_published_table_promises(stack):
+    """The minutes above, against the table's own figure: long window x burn rate x budget, plus one."""
+    for service in load_settings(stack).services:
+        objective = service.slo.objective
+        promised = min(long * burn * objective.error_budget
+                       for route, burn, long, _, _ in PUBLISHED_BURN_RATES[objective.period_days] if route == "page")
+        assert outage_minutes(objective.target, objective.period_days) <= math.floor(promised) + 1

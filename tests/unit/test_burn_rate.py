@@ -4,23 +4,15 @@ import pytest
 
 from model import burn_rate
 from model.slo import Objective
-
-# docs.datadoghq.com/service_management/service_level_objectives/burn_rate, "Recommended values":
-# (burn rate, long window, short window in minutes, share of the budget consumed).
-PUBLISHED = {
-    7: [(16.8, 60, 5, 0.10), (5.6, 360, 30, 0.20), (2.8, 1440, 120, 0.40)],
-    30: [(14.4, 60, 5, 0.02), (6, 360, 30, 0.05), (3, 1440, 120, 0.10)],
-    90: [(21.6, 60, 5, 0.01), (10.8, 360, 30, 0.03), (4.5, 1440, 120, 0.05)],
-}
+from tests.helpers import PUBLISHED_BURN_RATES
 
 
 @pytest.mark.parametrize("days", [7, 30, 90])
 def test_each_period_uses_the_published_rows(days):
     objective = Objective(0.999, days)
-    rows = [(w.burn_rate, w.long_minutes, w.short_minutes, round(w.budget_share(objective), 6))
+    rows = [(w.route, w.burn_rate, w.long_minutes, w.short_minutes, round(w.budget_share(objective), 6))
             for w in burn_rate.windows(objective)]
-    assert rows == PUBLISHED[days]
-    assert [w.route for w in burn_rate.windows(objective)] == ["page", "page", "ticket"]
+    assert rows == PUBLISHED_BURN_RATES[days]
 
 
 @pytest.mark.parametrize("days", [7, 30, 90])

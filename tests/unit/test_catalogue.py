@@ -1,5 +1,7 @@
 """The alert catalogue and the dialects' own rules, on objectives built here."""
 
+from typing import Any
+
 import promql_parser
 import pytest
 
@@ -22,7 +24,9 @@ def test_every_alert_is_named_once_routed_by_its_severity_and_linked_to_its_runb
     assert len(set(names)) == len(names) and all(n.startswith(catalogue.PREFIX) for n in names)
     assert {a.route for a in alerts} == {"ticket"}
     assert all(a.runbook_url == f"{RUNBOOKS}/{a.name}" for a in alerts)
-    assert all(a.severity in ("critical", "warning") and a.hold_minutes > 0 for a in alerts)
+    assert all(a.severity in ("critical", "warning") for a in alerts)
+    # Burn rates hold through their short window; a signal alert holds for a while before Prometheus fires it.
+    assert all((a.hold_minutes == 0) == a.name.startswith("AIInferenceSLOBurnRate") for a in alerts)
     assert {a.slug for a in alerts} >= {"slo-burn-rate-page", "error-rate-high", "latency-p99-high"}
 
 
@@ -38,7 +42,8 @@ def test_the_error_ratio_is_recorded_over_every_window_an_alert_reads():
 
 def test_a_backend_that_cannot_measure_a_signal_excludes_the_alerts_using_it():
     alerts = {a.name: a for a in catalogue.service_alerts("svc", slo(), RUNBOOKS)}
-    assert catalogue.exclusion(alerts["AIInferenceCostBudgetExceeded"], azure.UNSUPPORTED).startswith("App Insights")
+    assert (catalogue.exclusion(alerts["AIInferenceCostBudgetExceeded"], azure.UNSUPPORTED) or "").startswith(
+        "App Insights")
     assert catalogue.exclusion(alerts["AIInferenceErrorRateHigh"], azure.UNSUPPORTED) is None
     with pytest.raises(ValueError, match="cannot be expressed in KQL"):
         azure.query(alerts["AIInferenceTokenUsageHigh"], "ns.svc", ["/health"])
@@ -84,7 +89,7 @@ def test_every_threshold_source_is_a_key_the_settings_read():
     sources = {a.threshold_source for a in catalogue.service_alerts("svc", slo(), RUNBOOKS) if a.threshold_source}
     assert sources >= {"slo.availability", "slo.errorRate", "slo.latency.p95Seconds", "slo.tokensPerHour"}
     for source in sources:
-        value: object = "not a number"
+        value: Any = "not a number"
         for part in reversed(source.split(".")):
             value = {part: value}
         service = {"name": "s", "image": "registry.example.com/s:1", "model": {"name": "m", "version": "1"}, **value}

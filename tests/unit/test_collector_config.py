@@ -4,8 +4,15 @@ import itertools
 
 import pytest
 
-from components.collector_config import (APM_STATS_PIPELINE, DATADOG_CONNECTOR, PORTS, PROCESSORS,
-                                         collector_config, memory_limits, problems)
+from components.collector_config import (
+    APM_STATS_PIPELINE,
+    DATADOG_CONNECTOR,
+    PORTS,
+    PROCESSORS,
+    collector_config,
+    memory_limits,
+    problems,
+)
 from components.settings import COLLECTOR_EXPORTERS
 
 COMBINATIONS = [c for n in range(1, 4) for c in itertools.combinations(COLLECTOR_EXPORTERS, n)]

@@ -17,7 +17,7 @@ SCHEMA_TYPES = {"string": "string", "integer": "integer", "boolean": "boolean", 
 @pytest.fixture(scope="module")
 def keys_read():
     """Every top-level key settings.py reads, with its kind."""
-    cfg = config("prod")
+    cfg = config("platform")
     reader = ConfigReader(NS, cfg.stack, cfg.values, cfg.secret_keys)
     stack_settings.read(reader)
     reader.finish()
@@ -52,7 +52,8 @@ def test_the_readmes_burn_rate_table_is_the_policy():
 
     readme = (ROOT / "README.md").read_text()
     table = readme.split("| period | route | windows |", 1)[1].split("\n\n", 1)[0]
-    rows = re.findall(r"^\| (\d+)d \| (\w+) \| (\d+)h / (\d+)m \| ([\d.]+)× \| (\d+)% \| ([\d.]+) min \| ([\d.]+) min \|$",
+    rows = re.findall(r"^\| (\d+)d \| (\w+) \| (\d+)h / (\d+)m \| ([\d.]+)× \| (\d+)% "
+                      r"\| ([\d.]+) min \| ([\d.]+) min \|$",
                       table, flags=re.MULTILINE)
     documented = [(int(d), route, int(h) * 60, int(m), float(burn), int(share), float(at99), float(at999))
                   for d, route, h, m, burn, share, at99, at999 in rows]

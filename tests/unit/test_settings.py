@@ -1,4 +1,11 @@
-"""Settings from the real stack files, and every rule with a bad value naming its key."""
+"""Settings on the fixture stacks in tests/stacks: every rule, each bad value naming its key.
+
+`minimal` sets only the keys a stack must set, `platform` is a production stack setting most keys
+to something other than their defaults, `alerting` turns Datadog and Alertmanager on, and `gpu`
+runs a GPU model server.
+"""
+
+from typing import Any
 
 import pytest
 
@@ -7,31 +14,49 @@ from components.config_reader import SettingsError
 from tests.helpers import NS, config, load_settings, problem_for, problems
 
 
-def test_staging_reads_into_typed_settings_with_defaults_filled_in():
-    s = load_settings("staging")
-    assert (s.stack, s.production, s.name_prefix, s.application) == ("staging", False, "ai", "ai-inference")
-    assert s.resource_name("logs") == "ai-staging-logs"
-    assert dict(s.tags) == {"environment": "staging", "service": "ai-inference", "managed-by": "pulumi",
-                            "cost-center": "ml-1234", "owner": "ml-platform"}
+def test_a_stack_with_only_the_required_keys_takes_defaults_that_work_together():
+    s = load_settings("minimal")
+    identity = s.identity
+    assert (identity.stack, identity.production, identity.name_prefix, identity.application) == \
+        ("minimal", False, "ai", "ai-inference")
+    assert identity.resource_name("logs") == "ai-minimal-logs"
+    assert dict(identity.tags) == {"environment": "minimal", "service": "ai-inference", "managed-by": "pulumi"}
     azure = s.azure
-    assert azure.retention_days == 30 and azure.daily_cap_gb == 2.0
-    assert azure.existing_resource_group is None
-    assert azure.app_insights_local_auth is True  # the collector's azuremonitor exporter needs it
-    assert azure.action_group_short_name == "ai-staging"
-    assert [(r.name, r.address) for r in azure.email_receivers] == [("platform-team", "ml-platform-staging@example.com")]
-    assert [r.name for r in azure.webhook_receivers] == ["slack"]
-    # Stack overrides merge into the defaults field by field.
-    assert azure.alerts.request_duration == stack_settings.AlertRule(1500, 3, "PT1M", "PT5M")
-    assert azure.alerts.daily_cap == stack_settings.AlertRule(0, 3, "PT1H", "P1D")
-    assert azure.availability_tests == ()
+    assert (azure.retention_days, azure.existing_resource_group) == (30, None)
+    assert azure.action_group_short_name == "ai-alerts"
+    # The collector's azuremonitor exporter authenticates with the instrumentation key only, and by
+    # default exports to every backend the stack sets up: the two defaults agree.
+    assert azure.app_insights_local_auth is True
+    assert s.collector.exporters == ("azuremonitor", "prometheus")
+    assert azure.alerts.request_duration == stack_settings.AlertRule(1000, 2, "PT1M", "PT5M")
+    assert azure.alerts.daily_cap == stack_settings.AlertRule(0, 2, "PT1H", "P1D")
+    # Each stack gets its own namespace, so stacks can share a cluster.
+    assert s.kubernetes.namespace == "ai-inference-minimal"
+    assert (s.kubernetes.version, s.kubernetes.context, s.kubernetes.kubeconfig) == ("1.34", None, None)
+    assert (s.kubernetes.monitoring_namespaces, s.kubernetes.client_namespaces) == (("monitoring",), ())
+    assert (s.collector.image, s.collector.version, s.collector.replicas) == (stack_settings.COLLECTOR_IMAGE,
+                                                                             "0.153.0", 2)
+    assert (s.datadog.enabled, s.alertmanager.receivers) == (False, {})
+
+
+def test_stack_values_merge_into_the_defaults_field_by_field():
+    s = load_settings("platform")
+    assert s.identity.resource_name("logs") == "obs-platform-logs"
+    assert dict(s.identity.tags) == {"environment": "platform", "service": "vision", "managed-by": "pulumi",
+                                     "cost-center": "cc-42", "owner": "platform"}
+    assert s.azure.alerts.request_duration == stack_settings.AlertRule(800, 1, "PT1M", "PT5M")
+    assert s.azure.alerts.failed_requests == stack_settings.AlertRule(20, 2, "PT1M", "PT5M")
+    assert s.azure.alerts.availability == stack_settings.AlertRule(3, 0, "PT1M", "PT5M")
+    assert s.kubernetes.namespace == "vision-platform"
+    assert s.collector.resources == stack_settings.Resources("250m", "256Mi", "1", "1Gi")
 
 
 def test_settings_are_frozen():
-    s = load_settings("staging")
+    s = load_settings("minimal")
     with pytest.raises(AttributeError):
-        s.azure.retention_days = 7
+        s.azure.retention_days = 7  # type: ignore[misc]
     with pytest.raises(TypeError):
-        s.tags["environment"] = "prod"
+        s.identity.tags["environment"] = "prod"  # type: ignore[index]
 
 
 @pytest.mark.parametrize("key, value, reported_key, allowed", [
@@ -80,31 +105,31 @@ def test_settings_are_frozen():
      "azure.availabilityTests[0].locations[0]", "must be an availability test location id"),
 ])
 def test_a_bad_value_names_its_key_the_stack_the_value_and_what_is_allowed(key, value, reported_key, allowed):
-    problem = problem_for(reported_key, problems("staging", {key: value}))
-    assert f'in stack "staging": ' in problem
+    problem = problem_for(reported_key, problems("minimal", {key: value}))
+    assert 'in stack "minimal": ' in problem
     assert allowed in problem
 
 
 def test_problems_show_the_bad_value():
-    problem = problem_for("azure.retentionDays", problems("staging", {"azure.retentionDays": 7}))
-    assert problem == f'{NS}:azure.retentionDays = 7 in stack "staging": must be an integer from 30 to 730'
+    problem = problem_for("azure.retentionDays", problems("minimal", {"azure.retentionDays": 7}))
+    assert problem == f'{NS}:azure.retentionDays = 7 in stack "minimal": must be an integer from 30 to 730'
 
 
 def test_a_required_key_without_default_is_reported_with_how_to_set_it():
-    problem = problem_for("azure.subscriptionId", problems("staging", {"azure.subscriptionId": None}))
+    problem = problem_for("azure.subscriptionId", problems("minimal", {"azure.subscriptionId": None}))
     assert "is required; set it with: pulumi config set azure.subscriptionId <value>" in problem
 
 
 def test_all_problems_are_reported_together():
-    found = problems("prod", {"azure.retentionDays": 1, "azure.dailyCapGb": 0,
-                              "azure.actionGroupShortName": "much-too-long-name",
-                              "azure.alerts": {"requestDuration": {"severity": 9}}})
+    found = problems("platform", {"azure.retentionDays": 1, "azure.dailyCapGb": 0,
+                                  "azure.actionGroupShortName": "much-too-long-name",
+                                  "azure.alerts": {"requestDuration": {"severity": 9}}})
     assert len(found) == 4
-    assert all('in stack "prod"' in p for p in found)
+    assert all('in stack "platform"' in p for p in found)
 
 
 def test_unknown_keys_and_other_namespaces_are_errors():
-    found = problems("staging", {"azure.retentionDay": 30, "azure-native:location": "westeurope",
+    found = problems("minimal", {"azure.retentionDay": 30, "azure-native:location": "westeurope",
                                  "azure.alerts": {"requestDuraton": {"severity": 2}}})
     assert "unknown key; did you mean azure.retentionDays?" in problem_for("azure.retentionDay", found)
     assert "did you mean azure.alerts.requestDuration?" in problem_for("azure.alerts.requestDuraton", found)
@@ -112,14 +137,14 @@ def test_unknown_keys_and_other_namespaces_are_errors():
 
 
 def test_reserved_and_malformed_tags_are_refused():
-    found = problems("staging", {"tags": {"service": "other", "a/b": "x", "long": "v" * 257}})
+    found = problems("minimal", {"tags": {"service": "other", "a/b": "x", "long": "v" * 257}})
     assert "cannot be overridden" in problem_for("tags.service", found)
     assert "without < > % & \\ ? /" in problem_for("tags.a/b", found)
     assert "must be at most 256 characters" in problem_for("tags.long", found)
 
 
 def test_the_stack_name_must_fit_resource_names():
-    cfg = config("staging")
+    cfg = config("minimal")
     with pytest.raises(SettingsError) as error:
         stack_settings.load(cfg.values, cfg.secret_keys, "Staging_EU")
     assert any(p.startswith('the stack name in stack "Staging_EU": must be lowercase') for p in error.value.problems)
@@ -127,55 +152,56 @@ def test_the_stack_name_must_fit_resource_names():
 
 def test_webhook_urls_must_be_secret_https_and_match_the_declared_receivers():
     secret_url = "http://hooks.slack.example.com/services/T000/B000/hunter2"
-    found = problems("staging", secrets={"azure.webhookUrls": {"slack": secret_url, "teams": "https://x.example.com"}})
-    assert problem_for("azure.webhookUrls.slack", found) == \
-        f'{NS}:azure.webhookUrls.slack = [secret] in stack "staging": must be an https:// URL'
+    found = problems("platform", secrets={"azure.webhookUrls": {"chat": secret_url, "pager": "https://p.example.com",
+                                                                "teams": "https://x.example.com"}})
+    assert problem_for("azure.webhookUrls.chat", found) == \
+        f'{NS}:azure.webhookUrls.chat = [secret] in stack "platform": must be an https:// URL'
     assert 'has a URL for "teams", which azure.webhookReceivers does not list' in \
         problem_for("azure.webhookUrls", found)
     assert not any("hunter2" in p for p in found)
 
-    missing = problems("staging", secrets={"azure.webhookUrls": {}})
-    assert "has no URL for webhook receiver(s) slack" in problem_for("azure.webhookUrls", missing)
+    missing = problems("platform", secrets={"azure.webhookUrls": {"chat": "https://c.example.com"}})
+    assert "has no URL for webhook receiver(s) pager" in problem_for("azure.webhookUrls", missing)
 
-    plain = problems("staging", {"azure.webhookUrls": {"slack": "https://hooks.example.com/hunter2"}})
+    plain = problems("platform", {"azure.webhookUrls": {"chat": "https://hooks.example.com/hunter2"}})
     assert "must be set as a secret: pulumi config set --secret azure.webhookUrls" in \
         problem_for("azure.webhookUrls", plain)
     assert not any("hunter2" in p for p in plain)
 
 
 def test_webhook_urls_come_through_as_secret_values():
-    s = load_settings("prod", secrets={"azure.webhookUrls": {"slack": "https://hooks.example.com/s",
-                                                             "pagerduty": "https://events.example.com/p"}})
+    s = load_settings("platform", secrets={"azure.webhookUrls": {"chat": "https://hooks.example.com/s",
+                                                                 "pager": "https://events.example.com/p"}})
     assert [(r.name, r.url.reveal()) for r in s.azure.webhook_receivers] == [
-        ("slack", "https://hooks.example.com/s"), ("pagerduty", "https://events.example.com/p")]
+        ("chat", "https://hooks.example.com/s"), ("pager", "https://events.example.com/p")]
     assert "hooks.example.com" not in repr(s)
 
 
 def test_receivers_must_exist_and_have_unique_names():
-    none = problems("staging", {"azure.emailReceivers": {}, "azure.webhookReceivers": []})
+    none = problems("minimal", {"azure.emailReceivers": {}, "azure.webhookReceivers": []})
     assert "needs at least one e-mail or webhook receiver" in problem_for("azure.emailReceivers", none)
-    clash = problems("staging", {"azure.emailReceivers": {"slack": "team@example.com"}})
+    clash = problems("platform", {"azure.emailReceivers": {"chat": "team@example.com"}})
     assert "receiver names must be unique" in problem_for("azure.webhookReceivers", clash)
-    bad_name = problems("staging", {"azure.emailReceivers": {"on/call": "oncall@example.com"}})
+    bad_name = problems("minimal", {"azure.emailReceivers": {"on/call": "oncall@example.com"}})
     assert "must be 1-128 letters" in problem_for("azure.emailReceivers.on/call", bad_name)
 
 
 def test_availability_alert_cannot_need_more_failing_locations_than_a_test_has():
-    found = problems("prod", {"azure.availabilityTests": [
+    found = problems("platform", {"azure.availabilityTests": [
         {"name": "health", "url": "https://x.example.com/health", "locations": ["emea-nl-ams-azr"]}]})
     assert "must not exceed the locations of every availability test (1)" in \
         problem_for("azure.alerts.availability.failedLocations", found)
 
 
 def test_availability_tests_read_with_azure_recommended_defaults():
-    test, = load_settings("prod").azure.availability_tests
-    assert (test.name, test.url) == ("inference-health", "https://inference.example.com/health")
+    test, = load_settings("platform").azure.availability_tests
+    assert (test.name, test.url) == ("api-health", "https://vision.example.com/health")
     assert (test.frequency_seconds, test.timeout_seconds, len(test.locations)) == (300, 30, 5)
     assert set(test.locations) <= set(stack_settings.WEBTEST_LOCATIONS)
 
 
 def test_no_daily_cap_is_allowed():
-    assert load_settings("staging", {"azure.dailyCapGb": -1}).azure.daily_cap_gb is None
+    assert load_settings("minimal", {"azure.dailyCapGb": -1}).azure.daily_cap_gb is None
 
 
 # -- the cluster side ----------------------------------------------------------
@@ -189,49 +215,58 @@ def with_service(**fields):
 
 
 def test_services_read_with_defaults_and_version_from_the_image_tag():
-    service, = load_settings("staging").services
+    service, = load_settings("minimal").services
     assert (service.name, service.version, service.model_name, service.model_version) == \
-        ("ai-inference", "1.4.2", "iris-classifier", "2024-06-01")
-    assert (service.min_replicas, service.max_replicas, service.target_cpu_utilization) == (2, 4, 70)
+        ("ai-inference", "1.0.0", "classifier", "1")
+    assert (service.min_replicas, service.max_replicas, service.target_cpu_utilization) == (2, 6, 70)
     assert (service.http_port, service.metrics_port) == (8080, 8000)
     assert service.resources == stack_settings.Resources("500m", "512Mi", "1", "1Gi")
     assert (service.termination_grace_seconds, service.startup_seconds) == (60, 300)
     assert service.metrics.requests == "ai_inference_requests_total"
     assert service.metrics.latency == "ai_inference_latency_seconds"
+    assert (service.scheduling, service.env, service.shm_size, service.model_cache) == \
+        (stack_settings.Scheduling({}, (), None, None), {}, None, None)
 
 
-def test_kubernetes_collector_and_datadog_settings():
-    s = load_settings("staging")
-    assert (s.kubernetes.version, s.kubernetes.namespace, s.kubernetes.context) == ("1.35", "ai-inference", "aks-ai-staging")
-    assert s.kubernetes.kubeconfig is None
-    assert (s.kubernetes.monitoring_namespaces, s.kubernetes.client_namespaces) == (("monitoring",), ("ingress-nginx",))
-    assert (s.collector.image, s.collector.version) == (stack_settings.COLLECTOR_IMAGE, "0.153.0")
+def test_datadog_settings_when_enabled():
+    s = load_settings("alerting")
+    assert (s.datadog.enabled, s.datadog.site, s.datadog.agent_namespace) == (True, "datadoghq.com", "datadog")
     assert s.collector.exporters == ("azuremonitor", "datadog", "prometheus")
-    assert (s.datadog.enabled, s.datadog.site, s.datadog.agent_namespace) == (True, "datadoghq.eu", "datadog")
-    assert s.datadog.api_key.reveal() == "0" * 32  # the render's placeholder
+    api_key, app_key = s.datadog.credentials()
+    assert (api_key.reveal(), app_key.reveal()) == ("0" * 32, "0" * 40)  # the render's placeholders
+    assert s.datadog.api_url == "https://api.datadoghq.com/"
+    assert dict(s.datadog.notify) == {"page": ("@pagerduty-fixture",), "ticket": ("@slack-fixture",)}
+    assert dict(s.prometheus.rule_labels) == {"release": "kube-prometheus-stack"}
+
+
+def test_a_stack_without_datadog_has_no_datadog_credentials():
+    with pytest.raises(ValueError, match="no Datadog keys"):
+        load_settings("minimal").datadog.credentials()
 
 
 @pytest.mark.parametrize("stack, image, allowed", [
-    ("prod", "registry.example.com/ml/ai-inference:latest", "must be pinned to a version tag or a digest"),
-    ("prod", "registry.example.com/ml/ai-inference", "must be pinned to a version tag or a digest"),
-    ("staging", "Registry.example.com/ml/ai inference", "must be an image reference"),
+    ("platform", "registry.example.com/ml/ai-inference:latest", "must be pinned to a version tag or a digest"),
+    ("platform", "registry.example.com/ml/ai-inference", "must be pinned to a version tag or a digest"),
+    ("minimal", "Registry.example.com/ml/ai inference", "must be an image reference"),
 ])
-def test_images_must_be_pinned_in_prod(stack, image, allowed):
+def test_images_must_be_pinned_in_production(stack, image, allowed):
     found = problems(stack, with_service(image=image))
     assert allowed in problem_for("services[0].image", found)
+    assert not any(p.startswith(f"{NS}:services[0].version ") for p in found), "a refused image is reported once"
 
 
-def test_staging_may_run_latest_but_then_needs_an_explicit_version():
-    found = problems("staging", with_service(image="registry.example.com/ml/ai-inference:latest"))
-    assert "is required" in problem_for("services[0].version", found)
-    service, = load_settings("staging", with_service(image="registry.example.com/ml/ai-inference:latest",
-                                                     version="dev-42", slo={"routing": {"critical": "ticket"}})).services
+def test_outside_production_latest_may_run_but_then_needs_an_explicit_version():
+    found = problems("minimal", with_service(image="registry.example.com/ml/ai-inference:latest"))
+    assert "is required: the image registry.example.com/ml/ai-inference:latest has no tag that names a version" in \
+        problem_for("services[0].version", found)
+    service, = load_settings("minimal", with_service(image="registry.example.com/ml/ai-inference:latest",
+                                                     version="dev-42")).services
     assert service.version == "dev-42"
 
 
-def test_a_digest_is_pinned_enough_for_prod():
+def test_a_digest_is_pinned_enough_for_production():
     digest = "registry.example.com/ml/ai-inference@sha256:" + "a" * 64
-    service, = load_settings("prod", with_service(image=digest, version="1.4.2")).services
+    service, = load_settings("platform", with_service(image=digest, version="1.4.2")).services
     assert service.image == digest
 
 
@@ -250,26 +285,31 @@ def test_a_digest_is_pinned_enough_for_prod():
     ({"name": "AI_Inference"}, "services[0].name", "must be a DNS name"),
     ({"model": {"name": "iris"}}, "services[0].model.version", "is required"),
     ({"targetCpuUtilization": 150}, "services[0].targetCpuUtilization", "must be an integer from 10 to 100"),
-    ({"metrics": {"requests": "ai_requests"}}, "services[0].metrics.requests", "must be a counter name ending in _total"),
-    ({"metrics": {"statusLabel": "status-code"}}, "services[0].metrics.statusLabel", "must be a Prometheus label name"),
+    ({"metrics": {"requests": "ai_requests"}}, "services[0].metrics.requests",
+     "must be a counter name ending in _total"),
+    ({"metrics": {"statusLabel": "status-code"}}, "services[0].metrics.statusLabel",
+     "must be a Prometheus label name"),
     ({"replicas": 3}, "services[0].replicas", "unknown key"),
 ])
 def test_bad_service_settings_name_their_key(fields, key, allowed):
-    assert allowed in problem_for(key, problems("prod", with_service(**fields)))
+    assert allowed in problem_for(key, problems("platform", with_service(**fields)))
 
 
 def test_services_are_required_and_unique():
-    assert "list at least one inference service" in problem_for("services", problems("staging", {"services": None}))
-    assert "list at least one inference service" in problem_for("services", problems("staging", {"services": []}))
-    found = problems("staging", {"services": [SERVICE, SERVICE]})
+    assert "list at least one inference service" in problem_for("services", problems("minimal", {"services": None}))
+    assert "list at least one inference service" in problem_for("services", problems("minimal", {"services": []}))
+    found = problems("minimal", {"services": [SERVICE, SERVICE]})
     assert "service names must be unique" in problem_for("services", found)
 
 
 @pytest.mark.parametrize("overrides, key, allowed", [
-    ({"kubernetes.version": "1.29"}, "kubernetes.version", "must be 1.30 or later"),
+    ({"kubernetes.version": "1.29"}, "kubernetes.version", "must be a Kubernetes release from 1.30"),
+    ({"kubernetes.version": "1.99"}, "kubernetes.version", "to 1.37 (the newest it validates them against)"),
     ({"kubernetes.version": "v1.34"}, "kubernetes.version", "must be a Kubernetes minor version like 1.34"),
     ({"kubernetes.version": None}, "kubernetes.version", "is required"),
     ({"kubernetes.namespace": "AI"}, "kubernetes.namespace", "must be lowercase letters"),
+    ({"application": "a" * 60}, "kubernetes.namespace",
+     "(<application>-<stack>), longer than Kubernetes' 63 characters; set it"),
     ({"kubernetes.monitoringNamespaces": ["Monitoring"]}, "kubernetes.monitoringNamespaces[0]",
      "must be lowercase letters"),
     ({"datadog.site": "datadoghq.org"}, "datadog.site", "must be one of datadoghq.com"),
@@ -279,54 +319,128 @@ def test_services_are_required_and_unique():
     ({"collector": {"replicas": 0}}, "collector.replicas", "must be an integer from 1 to 20"),
     ({"collector": {"resources": {"limits": {"memory": "64Mi"}, "requests": {"memory": "64Mi"}}}},
      "collector.resources.limits.memory", "must be at least 128Mi"),
+    ({"collector": {"resources": {"limits": {"nvidia.com/gpu": 1}}}}, "collector.resources.limits.nvidia.com/gpu",
+     "unknown key"),
     ({"collector": {"image": "otel/opentelemetry-collector-contrib:latest"}}, "collector.image",
      "must be pinned"),
-    ({"datadog.enabled": False}, "collector.exporters", "may list datadog only when datadog.enabled is true"),
-    ({"azure.appInsightsLocalAuth": False}, "collector.exporters",
+    ({"collector": {"exporters": ["datadog"]}}, "collector.exporters",
+     "may list datadog only when datadog.enabled is true"),
+    ({"azure.appInsightsLocalAuth": False, "collector": {"exporters": ["azuremonitor"]}}, "collector.exporters",
      "authenticates with the instrumentation key only; set azure.appInsightsLocalAuth to true"),
 ])
 def test_bad_cluster_settings_name_their_key(overrides, key, allowed):
-    assert allowed in problem_for(key, problems("prod", overrides))
+    assert allowed in problem_for(key, problems("platform", overrides))
+
+
+def test_without_key_auth_the_default_exporters_leave_out_azuremonitor():
+    assert load_settings("minimal", {"azure.appInsightsLocalAuth": False}).collector.exporters == ("prometheus",)
+
+
+def test_the_newest_kubernetes_release_accepted_is_the_newest_the_render_validates_against():
+    import kubernetes_validate.utils
+    newest = kubernetes_validate.utils.latest_version()
+    assert newest.startswith(f"1.{stack_settings.KUBERNETES_MAX_MINOR}.")
 
 
 def test_datadog_keys_come_from_secret_config():
-    cfg = config("staging")
+    cfg = config("alerting")
     values = {k: v for k, v in cfg.values.items() if k != f"{NS}:datadog.apiKey"}
     with pytest.raises(SettingsError) as error:
-        stack_settings.load(values, cfg.secret_keys - {f"{NS}:datadog.apiKey"}, "staging")
+        stack_settings.load(values, cfg.secret_keys - {f"{NS}:datadog.apiKey"}, "alerting")
     assert "is required when datadog.enabled is true" in problem_for("datadog.apiKey", error.value.problems)
-    bad = problems("staging", secrets={"datadog.apiKey": "not-a-key"})
+    bad = problems("alerting", secrets={"datadog.apiKey": "not-a-key"})
     assert problem_for("datadog.apiKey", bad) == \
-        f'{NS}:datadog.apiKey = [secret] in stack "staging": must be a Datadog API key: 32 hexadecimal characters'
-    plain = problems("staging", {"datadog.apiKey": "f" * 32})
+        f'{NS}:datadog.apiKey = [secret] in stack "alerting": must be a Datadog API key: 32 hexadecimal characters'
+    plain = problems("alerting", {"datadog.apiKey": "f" * 32})
     assert "must be set as a secret" in problem_for("datadog.apiKey", plain)
 
 
-# -- SLOs and alerting ---------------------------------------------------------
+# -- GPU model servers ---------------------------------------------------------
+
+def test_a_gpu_service_reads_its_devices_placement_memory_and_cache():
+    service, = load_settings("gpu").services
+    assert dict(service.resources.extended) == {"nvidia.com/gpu": 1}
+    assert dict(service.scheduling.node_selector) == {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}
+    assert [dict(t) for t in service.scheduling.tolerations] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+    assert set(service.scheduling.affinity or {}) == {"nodeAffinity", "podAntiAffinity"}
+    assert (service.scheduling.runtime_class_name, service.shm_size, service.startup_seconds) == ("nvidia", "8Gi", 1800)
+    assert dict(service.env) == {"VLLM_WORKER_MULTIPROC_METHOD": "spawn", "HF_HUB_OFFLINE": "1"}
+    assert service.model_cache == stack_settings.ModelCache("/models", "60Gi", None, False)
+
+
+GPU: dict[str, Any] = {"name": "llm", "image": "registry.example.com/llm/server:1",
+                       "model": {"name": "m", "version": "1"},
+                       "resources": {"limits": {"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": 1}}}
+
+
+@pytest.mark.parametrize("fields, key, allowed", [
+    ({"resources": {"limits": {"nvidia.com/gpu": 0}}}, "services[0].resources.limits.nvidia.com/gpu",
+     "must be an integer of at least 1"),
+    ({"resources": {"limits": {"nvidia.com/gpu": "one"}}}, "services[0].resources.limits.nvidia.com/gpu",
+     "must be an integer"),
+    ({"resources": {"limits": {"gpu/": 1}}}, "services[0].resources.limits.gpu/",
+     "is not an extended resource name like nvidia.com/gpu"),
+    ({"resources": {"limits": {"kubernetes.io/gpu": 1}}}, "services[0].resources.limits.kubernetes.io/gpu",
+     "outside kubernetes.io"),
+    ({"resources": {"requests": {"nvidia.com/gpu": 1}}}, "services[0].resources.requests.nvidia.com/gpu",
+     "set nvidia.com/gpu under limits only"),
+    ({"resources": {"limits": {"gpus": 1}}}, "services[0].resources.limits.gpus", "unknown key"),
+    ({"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exist"}]}, "services[0].tolerations[0].operator",
+     "must be one of Exists, Equal"),
+    ({"tolerations": [{"key": "a", "operator": "Exists", "value": "b"}]}, "services[0].tolerations[0].value",
+     "must be empty: operator Exists matches any value"),
+    ({"tolerations": [{"key": "a", "effect": "NoSchedule", "tolerationSeconds": 60}]},
+     "services[0].tolerations[0].tolerationSeconds", "applies to effect NoExecute only"),
+    ({"tolerations": {"key": "a"}}, "services[0].tolerations", "must be a list"),
+    ({"affinity": {"nodeAfinity": {}}}, "services[0].affinity.nodeAfinity",
+     "is not a field here; did you mean nodeAffinity?"),
+    ({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}}}},
+     "services[0].affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms",
+     "is required"),
+    ({"affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+        {"weight": 500, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname"}}]}}},
+     "services[0].affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].weight",
+     "must be an integer from 1 to 100"),
+    ({"nodeSelector": {"gpu type": "a100"}}, "services[0].nodeSelector.gpu type", "must be a Kubernetes label key"),
+    ({"runtimeClassName": "NVIDIA"}, "services[0].runtimeClassName", "must be a RuntimeClass name like nvidia"),
+    ({"env": {"OTEL_SERVICE_NAME": "other"}}, "services[0].env.OTEL_SERVICE_NAME", "is set by the program"),
+    ({"env": {"2FAST": "x"}}, "services[0].env.2FAST", "must be an environment variable name"),
+    ({"env": {"WORKERS": 4}}, "services[0].env.WORKERS", "must be a string"),
+    ({"shmSize": "64Gi"}, "services[0].shmSize",
+     "must fit in the memory limit (32Gi): a memory-backed /dev/shm counts against it"),
+    ({"modelCache": {"mountPath": "/models"}}, "services[0].modelCache",
+     "must set exactly one of sizeLimit (an emptyDir of that size) or claimName"),
+    ({"modelCache": {"mountPath": "/tmp", "sizeLimit": "10Gi"}}, "services[0].modelCache.mountPath", "is taken"),
+    ({"modelCache": {"mountPath": "models", "claimName": "weights"}}, "services[0].modelCache.mountPath",
+     "must be an absolute path"),
+    ({"modelCache": {"mountPath": "/models", "sizeLimit": "10Gi", "readOnly": True}},
+     "services[0].modelCache.readOnly", "needs claimName"),
+    ({"startupSeconds": 5 * 3600}, "services[0].startupSeconds", "must be an integer from 10 to 14400"),
+])
+def test_bad_gpu_service_settings_name_their_key(fields, key, allowed):
+    service = {**GPU, **fields}
+    if "resources" in fields:
+        limits = {**GPU["resources"]["limits"], **fields["resources"].get("limits", {})}
+        service["resources"] = {**fields["resources"], "limits": limits}
+    assert allowed in problem_for(key, problems("gpu", {"services": [service]}))
+
+
+def test_a_model_cache_can_be_an_existing_claim_mounted_read_only():
+    service = {**GPU, "modelCache": {"mountPath": "/models", "claimName": "llama-weights", "readOnly": True}}
+    loaded, = load_settings("gpu", {"services": [service]}).services
+    assert loaded.model_cache == stack_settings.ModelCache("/models", None, "llama-weights", True)
+
+
+# -- SLOs ------------------------------------------------------------------------
 
 def test_slo_settings_read_with_the_seeds_defaults():
-    service, = load_settings("prod", with_service()).services
+    service, = load_settings("minimal").services
     objective = service.slo
     assert (objective.objective.target, objective.objective.period_days) == (0.99, 30)
     assert (objective.error_rate, objective.p95_seconds, objective.p99_seconds) == (0.05, 1.0, 5.0)
     assert (objective.cost_per_hour, objective.tokens_per_hour) == (100.0, 5_000_000)
     assert dict(objective.routing) == {"critical": "page", "warning": "ticket"}
-
-
-def test_stacks_route_differently():
-    assert dict(load_settings("staging").services[0].slo.routing) == {"critical": "ticket", "warning": "ticket"}
-    assert dict(load_settings("prod").services[0].slo.routing) == {"critical": "page", "warning": "ticket"}
-    assert load_settings("staging").services[0].slo.cost_per_hour == 20
-
-
-def test_alerting_settings():
-    s = load_settings("prod")
-    assert (s.team, s.runbook("AIInferenceNoRequests")) == (
-        "ml-platform", "https://runbooks.example.com/ai-inference/AIInferenceNoRequests")
-    assert dict(s.prometheus.rule_labels) == {"release": "kube-prometheus-stack"}
-    assert dict(s.datadog.notify) == {"page": ("@pagerduty-ai-inference",), "ticket": ("@slack-ai-inference-alerts",)}
-    assert s.datadog.api_url == "https://api.datadoghq.eu/"
-    assert s.datadog.app_key.reveal() == "0" * 40
 
 
 @pytest.mark.parametrize("slo, key, allowed", [
@@ -352,7 +466,7 @@ def test_alerting_settings():
     ({"availabilty": 0.99}, "services[0].slo.availabilty", "did you mean services[0].slo.availability?"),
 ])
 def test_bad_slo_settings_name_their_key(slo, key, allowed):
-    assert allowed in problem_for(key, problems("prod", with_service(slo=slo)))
+    assert allowed in problem_for(key, problems("minimal", with_service(slo=slo)))
 
 
 @pytest.mark.parametrize("overrides, secrets, key, allowed", [
@@ -367,13 +481,7 @@ def test_bad_slo_settings_name_their_key(slo, key, allowed):
     ({}, {"datadog.appKey": "abc"}, "datadog.appKey", "must be a Datadog application key: 40 hexadecimal characters"),
 ])
 def test_bad_alerting_settings_name_their_key(overrides, secrets, key, allowed):
-    assert allowed in problem_for(key, problems("prod", overrides, secrets))
-
-
-def test_a_stack_without_datadog_needs_no_datadog_keys_or_handles():
-    s = load_settings("staging", {"datadog.enabled": False, "datadog.notify": None,
-                                  "collector": {"exporters": ["azuremonitor", "prometheus"]}})
-    assert s.datadog.enabled is False
+    assert allowed in problem_for(key, problems("alerting", overrides, secrets))
 
 
 # -- Alertmanager, the latency histogram, Datadog percentiles (on the alerting fixture) --------
@@ -393,7 +501,8 @@ PAGERDUTY_KEY = "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6"
     ({}, {"alertmanager.credentials": {"page": PAGERDUTY_KEY, "ticket": "http://hooks.example.com/x"}},
      "alertmanager.credentials.ticket", "must be an https:// URL"),
     ({}, {"alertmanager.credentials": {"page": PAGERDUTY_KEY}}, "alertmanager.credentials",
-     "has nothing for the ticket receiver; set the whole map with: pulumi config set --secret alertmanager.credentials"),
+     "has nothing for the ticket receiver; set the whole map with: "
+     "pulumi config set --secret alertmanager.credentials"),
     ({}, {"alertmanager.credentials": {"page": PAGERDUTY_KEY, "ticket": "https://h.example.com/x",
                                        "chat": "https://h.example.com/y"}},
      "alertmanager.credentials", 'has a credential for "chat", which alertmanager.receivers does not list'),
