@@ -156,16 +156,24 @@ def outage_minutes(target, period_days):
     return next(k for k in range(1, 24 * 60) if fired(k))
 
 
+def scrape_labels(plan, service):
+    """The job and namespace the operator gives a service's series, from its PodMonitor and pods."""
+    pods = plan.one("kubernetes:apps/v1:Deployment", f"{service}-deployment").inputs["spec"]["template"]
+    monitor = next(m.inputs["spec"] for m in plan.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
+                   if m.inputs["metadata"]["name"] == service)
+    return {"job": pods["metadata"]["labels"][monitor["jobLabel"]],
+            "namespace": monitor["namespaceSelector"]["matchNames"][0]}
+
+
 def promtool_cases(stack):
-    """A total outage and a steady half-budget burn for each service, as the render names its series."""
+    """A total outage and a steady half-budget burn for each service, as the render names its series.
+    Every service of the stack is scraped throughout, so only the service under test misbehaves."""
     plan, settings = stack_plan(stack), load_settings(stack)
+    scraped = [{"series": "up{" + ",".join(f'{k}="{v}"' for k, v in scrape_labels(plan, s.name).items()) + "}",
+                "values": "1x2000"} for s in settings.services]
     cases = []
     for service in settings.services:
-        pods = plan.one("kubernetes:apps/v1:Deployment", f"{service.name}-deployment").inputs["spec"]["template"]
-        monitor = next(m.inputs["spec"] for m in plan.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
-                       if m.inputs["metadata"]["name"] == service.name)
-        labels = {"job": pods["metadata"]["labels"][monitor["jobLabel"]],
-                  "namespace": monitor["namespaceSelector"]["matchNames"][0]}
+        labels = scrape_labels(plan, service.name)
         group, = next(r for r in plan.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
                       if r.inputs["metadata"]["name"] == service.name).inputs["spec"]["groups"]
         page = next(r for r in group["rules"] if r.get("alert") == "AIInferenceSLOBurnRatePage")
@@ -176,11 +184,10 @@ def promtool_cases(stack):
         def requests(status, values, contract=contract, selector=selector):
             series = f'{contract.requests}{{{selector},{contract.status_label}="{status}"}}'
             return {"series": series, "values": values}
-        up = {"series": f"up{{{selector}}}", "values": "1x2000"}
         k = outage_minutes(service.slo.objective.target, service.slo.objective.period_days)
         cases.append({"name": f"{service.name}: a total outage pages within {k} minutes", "interval": "1m",
                       "input_series": [requests("success", "0+600x480 288000+0x120"),
-                                       requests(contract.error_status, "0x480 600+600x120"), up],
+                                       requests(contract.error_status, "0x480 600+600x120"), *scraped],
                       "alert_rule_test": [
                           {"eval_time": f"{480 + k - 1}m", "alertname": page["alert"], "exp_alerts": []},
                           {"eval_time": f"{480 + k + 1}m", "alertname": page["alert"], "exp_alerts": [
@@ -189,10 +196,10 @@ def promtool_cases(stack):
         errors = 2000 * service.slo.objective.error_budget / 2  # half the budget's rate, per minute
         cases.append({"name": f"{service.name}: errors at half the budget rate never alert", "interval": "1m",
                       "input_series": [requests("success", f"0+{2000 - errors}x1600"),
-                                       requests(contract.error_status, f"0+{errors}x1600"), up],
-                      "alert_rule_test": [{"eval_time": t, "alertname": rule["alert"], "exp_alerts": []}
-                                          for t in ("1h", "6h", "1d", "26h") for rule in group["rules"]
-                                          if "alert" in rule]})
+                                       requests(contract.error_status, f"0+{errors}x1600"), *scraped],
+                      "alert_rule_test": [{"eval_time": t, "alertname": name, "exp_alerts": []}
+                                          for t in ("1h", "6h", "1d", "26h") for name in sorted(
+                                              {rule["alert"] for rule in group["rules"] if "alert" in rule})]})
     return cases
 
 
