@@ -47,17 +47,6 @@ class Window:
         """The share of the period's budget spent by burning at this rate for the long window."""
         return self.burn_rate * self.long_minutes / objective.period_minutes
 
-    def detection_minutes(self, objective: Objective, error_ratio: float) -> float | None:
-        """How long errors at `error_ratio`, starting from a clean window, take to trip this window.
-
-        The long window's ratio grows linearly to `error_ratio` over the long window (the short
-        one gets there sooner). None when it never crosses the threshold.
-        """
-        threshold = self.threshold(objective)
-        if error_ratio <= threshold:
-            return None
-        return self.long_minutes * threshold / error_ratio
-
 
 def _rows(fast: float, slow: float, ticket: float) -> tuple[Window, ...]:
     return (Window("page", HOUR, 5, fast), Window("page", 6 * HOUR, 30, slow), Window("ticket", DAY, 2 * HOUR, ticket))
@@ -74,13 +63,6 @@ PERIODS_DAYS = tuple(POLICY)
 
 def windows(objective: Objective, route: str | None = None) -> tuple[Window, ...]:
     return tuple(w for w in POLICY[objective.period_days] if route is None or w.route == route)
-
-
-def page_detection_minutes(objective: Objective, error_ratio: float) -> float | None:
-    """How long errors at `error_ratio` take to page: the fastest page window's detection time."""
-    times = [t for w in windows(objective, "page") for t in [w.detection_minutes(objective, error_ratio)]
-             if t is not None]
-    return min(times) if times else None
 
 
 def impossible_windows(objective: Objective) -> list[Window]:

@@ -30,11 +30,6 @@ class MetricContract:
     token_type_label: str
     latency_buckets: tuple[float, ...]  # the histogram's finite upper bounds, ascending
 
-    def series(self) -> tuple[str, ...]:
-        """Every series name a query may use."""
-        return (self.requests, f"{self.latency}_bucket", f"{self.latency}_sum", f"{self.latency}_count",
-                self.tokens, self.cost)
-
     @property
     def top_bucket(self) -> float:
         """histogram_quantile never reports more than this: a quantile in +Inf is reported as it."""

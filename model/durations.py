@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 _ISO = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?")
-_PROMETHEUS = re.compile(r"(\d+)([smhdw])")
 _UNIT_MINUTES = {"d": 1440, "h": 60, "m": 1}
 
 
@@ -33,16 +32,3 @@ def prometheus(minutes: int) -> str:
         if minutes % size == 0:
             return f"{minutes // size}{unit}"
     raise AssertionError("unreachable: minutes are whole")
-
-
-def prometheus_minutes(duration: str) -> int:
-    """5m -> 5, 1h -> 60, 30d -> 43200 (whole minutes only)."""
-    match = _PROMETHEUS.fullmatch(duration)
-    if not match:
-        raise ValueError(f"not a Prometheus duration like 5m, 1h or 30d: {duration!r}")
-    value, unit = int(match.group(1)), match.group(2)
-    if unit == "s":
-        if value % 60:
-            raise ValueError(f"not a whole number of minutes: {duration!r}")
-        return value // 60
-    return value * {"m": 1, "h": 60, "d": 1440, "w": 10080}[unit]

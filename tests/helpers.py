@@ -124,3 +124,34 @@ def container_port(container: dict, port) -> int:
     numbers = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert port in numbers, f"{port} is not a port of container {container['name']}"
     return numbers[port]
+
+
+# The collector refuses a config that uses an undeclared component and ignores one it never uses.
+def collector_config_problems(config: dict) -> list[str]:
+    """What the collector would refuse or silently ignore: undeclared or unused components."""
+    found = []
+    pipelines = config["service"]["pipelines"]
+    connectors = set(config.get("connectors", {}))
+    used: dict[str, set[str]] = {kind: set() for kind in ("receivers", "processors", "exporters")}
+    for signal, pipeline in pipelines.items():
+        if not pipeline.get("exporters"):
+            found.append(f"pipeline {signal} exports nowhere")
+        for kind in used:
+            for name in pipeline.get(kind, []):
+                used[kind].add(name)
+                if name not in config.get(kind, {}) and name not in connectors:
+                    found.append(f"pipeline {signal} uses undeclared {kind[:-1]} {name}")
+    for kind, names in used.items():
+        for name in set(config.get(kind, {})) - names:
+            found.append(f"{kind[:-1]} {name} is declared but used by no pipeline")
+    for connector in connectors:
+        as_exporter = [s for s, p in pipelines.items() if connector in p.get("exporters", [])]
+        as_receiver = [s for s, p in pipelines.items() if connector in p.get("receivers", [])]
+        if not as_exporter or not as_receiver:
+            found.append(f"connector {connector} must be exported to and received from")
+    for extension in set(config.get("extensions", {})) ^ set(config["service"].get("extensions", [])):
+        found.append(f"extension {extension} is declared or enabled, not both")
+    if list(pipelines) and any(p["processors"][0] != "memory_limiter" or p["processors"][-1] != "batch"
+                               for p in pipelines.values()):
+        found.append("processors must start with memory_limiter and end with batch")
+    return found

@@ -332,8 +332,9 @@ def test_prometheus_rules_select_the_job_and_namespace_the_pod_monitor_gives_the
     for rule in rule_group(plan, service)["rules"]:
         promql_parser.walk(promql_parser.parse(rule["expr"]), lambda node: selected.append(node) if isinstance(
             node, promql_parser.VectorSelector) and not (node.name or "").startswith("slo:") else None)
-    assert {n.name for n in selected} == set(contract.series()) - {f"{contract.latency}_sum",
-                                                                    f"{contract.latency}_count"} | {"up"}
+    # The counters, the histogram's buckets (a Prometheus histogram's series is <name>_bucket), and up.
+    assert {n.name for n in selected} == {contract.requests, f"{contract.latency}_bucket", contract.tokens,
+                                          contract.cost, "up"}
     for node in selected:
         matchers = {m.name: m.value for m in node.matchers.matchers if m.op == promql_parser.MatchOp.Equal}
         assert (matchers["job"], matchers["namespace"]) == (job, namespace), node.name

@@ -12,11 +12,12 @@ import pytest
 import yaml
 
 from components import settings as stack_settings
-from components.collector_config import PORTS, problems
+from components.collector_config import PORTS
 from components.inference_service import InferenceService
 from components.otel_collector import OtelCollector
 from components.workload_namespace import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRET_NAME, WorkloadNamespace
 from model.naming import datadog as datadog_naming
+from tests.helpers import collector_config_problems as problems
 from tests.helpers import container_port, load_settings, restricted_violations, run_component
 
 CONNECTION_STRING = "InstrumentationKey=11111111-2222-3333-4444-555555555555;IngestionEndpoint=https://x.example.com/"

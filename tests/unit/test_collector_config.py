@@ -11,9 +11,9 @@ from components.collector_config import (
     PROCESSORS,
     collector_config,
     memory_limits,
-    problems,
 )
 from components.settings import COLLECTOR_EXPORTERS
+from tests.helpers import collector_config_problems as problems
 
 COMBINATIONS = [c for n in range(1, 4) for c in itertools.combinations(COLLECTOR_EXPORTERS, n)]
 
