@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, secret_file
+
 BASE = Path(__file__).resolve().parent.parent / "k8s" / "otel-collector.yaml"
 
 # Container ports, named as the Deployment and Service name them.
@@ -27,9 +29,13 @@ DATADOG_CONNECTOR = "datadog/connector"  # computes APM stats from the traces it
 APM_STATS_PIPELINE = "metrics/datadog-apm-stats"
 POD_IP = "${env:MY_POD_IP}"
 
-# Environment variables the Deployment fills from the telemetry Secret.
-APPINSIGHTS_ENV = "APPLICATIONINSIGHTS_CONNECTION_STRING"
-DATADOG_API_KEY_ENV = "DD_API_KEY"
+# The credentials each backend's exporter reads, from the files the Deployment mounts (the
+# collector's `file` config provider expands ${file:<path>} to the file's content).
+CREDENTIALS = {"azuremonitor": APPINSIGHTS_KEY, "datadog": DATADOG_API_KEY}
+
+
+def credential(backend: str) -> str:
+    return f"${{file:{secret_file(CREDENTIALS[backend])}}}"
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,10 +51,9 @@ def memory_limits(limit_mib: int) -> tuple[int, int]:
 def _exporters(backend: str, datadog_site: str) -> dict[str, tuple[dict, tuple[str, ...]]]:
     """The exporters a backend adds, with the signals each takes."""
     if backend == "azuremonitor":
-        return {"azuremonitor": ({"connection_string": f"${{env:{APPINSIGHTS_ENV}}}"}, SIGNALS)}
+        return {"azuremonitor": ({"connection_string": credential(backend)}, SIGNALS)}
     if backend == "datadog":
-        return {"datadog/exporter": ({"api": {"key": f"${{env:{DATADOG_API_KEY_ENV}}}", "site": datadog_site}},
-                                     SIGNALS)}
+        return {"datadog/exporter": ({"api": {"key": credential(backend), "site": datadog_site}}, SIGNALS)}
     if backend == "prometheus":
         return {"prometheus": ({"endpoint": f"{POD_IP}:{PORTS['prometheus']}",
                                 "resource_to_telemetry_conversion": {"enabled": True}}, ("metrics",))}

@@ -10,7 +10,7 @@ import pulumi_kubernetes as k8s
 
 from components import workloads
 from components.settings import DatadogSettings, KubernetesSettings, ServiceSettings, StackIdentity
-from components.workload_namespace import APPINSIGHTS_KEY
+from components.workloads import APPINSIGHTS_KEY
 from model.contract import HEALTH_PATH, METRICS_PATH, READY_PATH
 from model.naming import azure as azure_naming
 from model.naming import datadog as datadog_naming
@@ -37,7 +37,7 @@ def pod_annotations(service: ServiceSettings, datadog: bool) -> dict[str, str]:
 
 
 def environment(identity: StackIdentity, service: ServiceSettings, datadog: bool,
-                collector_endpoint: pulumi.Input[str], secret_name: pulumi.Input[str]) -> list[dict]:
+                collector_endpoint: pulumi.Input[str]) -> list[dict]:
     """What names the service to every backend (settings.PROGRAM_ENV), then the service's own env."""
     # The service's name and namespace are what App Insights builds its role name from.
     resource = azure_naming.resource(service.name, identity.application)
@@ -56,7 +56,8 @@ def environment(identity: StackIdentity, service: ServiceSettings, datadog: bool
         *({"name": name, "value": value} for name, value in azure_naming.SEMCONV_OPT_IN.items()),
         {"name": "MODEL_NAME", "value": service.model_name},
         {"name": "MODEL_VERSION", "value": service.model_version},
-        workloads.secret_env("APPLICATIONINSIGHTS_CONNECTION_STRING", secret_name, APPINSIGHTS_KEY),
+        # A path, not the secret: the service reads the file (it exports to App Insights without a collector).
+        {"name": "APPLICATIONINSIGHTS_CONNECTION_STRING_FILE", "value": workloads.secret_file(APPINSIGHTS_KEY)},
     ]
     if datadog:
         env += [
@@ -68,10 +69,12 @@ def environment(identity: StackIdentity, service: ServiceSettings, datadog: bool
     return env + [{"name": name, "value": value} for name, value in sorted(service.env.items())]
 
 
-def volumes(service: ServiceSettings) -> tuple[list[dict], list[dict]]:
-    """The pod's volumes and the container's mounts: /tmp, and /dev/shm and the model cache when set."""
+def volumes(service: ServiceSettings, secret_name: pulumi.Input[str]) -> tuple[list[dict], list[dict]]:
+    """The pod's volumes and the container's mounts: /tmp, the App Insights connection string as a
+    read-only file, and /dev/shm and the model cache when set."""
     scratch, tmp_mount = workloads.scratch_volume()
-    found, mounts = [scratch], [tmp_mount]
+    secrets, secrets_mount = workloads.secret_files(secret_name, [APPINSIGHTS_KEY])
+    found, mounts = [scratch, secrets], [tmp_mount, secrets_mount]
     if service.shm_size:  # tensor-parallel servers exchange tensors through shared memory
         found.append({"name": SHM, "emptyDir": {"medium": "Memory", "sizeLimit": service.shm_size}})
         mounts.append({"name": SHM, "mountPath": "/dev/shm"})
@@ -87,14 +90,14 @@ def volumes(service: ServiceSettings) -> tuple[list[dict], list[dict]]:
 
 def container(identity: StackIdentity, service: ServiceSettings, datadog: bool,
               collector_endpoint: pulumi.Input[str], secret_name: pulumi.Input[str]) -> dict:
-    _, mounts = volumes(service)
+    _, mounts = volumes(service, secret_name)
     return {
         "name": CONTAINER,
         "image": service.image,
-        "imagePullPolicy": "IfNotPresent",
+        "imagePullPolicy": workloads.pull_policy(identity.production),
         "ports": [{"name": "http", "containerPort": service.http_port, "protocol": "TCP"},
                   {"name": "metrics", "containerPort": service.metrics_port, "protocol": "TCP"}],
-        "env": environment(identity, service, datadog, collector_endpoint, secret_name),
+        "env": environment(identity, service, datadog, collector_endpoint),
         "resources": workloads.resources(service.resources),
         # Liveness and readiness wait until the model is loaded and /health answers.
         "startupProbe": workloads.http_probe(HEALTH_PATH, "http", period=STARTUP_PERIOD,
@@ -171,7 +174,7 @@ class InferenceService(pulumi.ComponentResource):
             pod_labels.update(datadog_naming.unified_service_labels(identity.stack, service.name, service.version))
         account = k8s.core.v1.ServiceAccount(f"{self._name}-service-account", metadata=self._meta(),
                                              automount_service_account_token=False, opts=self._child)
-        pod_volumes, _ = volumes(service)
+        pod_volumes, _ = volumes(service, secret_name)
         return k8s.apps.v1.Deployment(
             f"{self._name}-deployment",
             metadata=self._meta(),

@@ -11,8 +11,7 @@ import yaml
 
 from components import workloads
 from components.collector_config import (
-    APPINSIGHTS_ENV,
-    DATADOG_API_KEY_ENV,
+    CREDENTIALS,
     HEALTH_PATH,
     PORTS,
     collector_config,
@@ -20,7 +19,6 @@ from components.collector_config import (
 )
 from components.quantities import mebibytes
 from components.settings import CollectorSettings, KubernetesSettings, StackIdentity
-from components.workload_namespace import APPINSIGHTS_KEY, DATADOG_API_KEY
 from model.contract import METRICS_PATH
 from model.naming import prometheus as prometheus_naming
 
@@ -56,13 +54,14 @@ class OtelCollector(pulumi.ComponentResource):
         self._pod_selector = workloads.selector(NAME, identity.stack)
         self._labels = workloads.labels(NAME, identity.stack, collector.version, "collector", identity.application)
 
+        # No token by default: the Deployment mounts a short-lived one for k8sattributes explicitly.
         account = k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=self._meta(),
-                                             automount_service_account_token=True, opts=self._child)
+                                             automount_service_account_token=False, opts=self._child)
         self._rbac(account, kubernetes.namespace)
         config = config_yaml(collector, datadog_site)
         config_map = k8s.core.v1.ConfigMap(f"{name}-config", metadata=self._meta(), data={CONFIG_FILE: config},
                                            opts=self._child)
-        self._deployment(account, config, config_map, secret_name)
+        self._deployment(account, config, config_map, secret_name, identity.production)
         service = k8s.core.v1.Service(
             f"{name}-service",
             # For Prometheus servers that discover by annotation; the operator's uses the PodMonitor below.
@@ -121,21 +120,20 @@ class OtelCollector(pulumi.ComponentResource):
         )
 
     def _deployment(self, account: k8s.core.v1.ServiceAccount, config: str, config_map: k8s.core.v1.ConfigMap,
-                    secret_name: pulumi.Input[str]) -> k8s.apps.v1.Deployment:
+                    secret_name: pulumi.Input[str], production: bool) -> k8s.apps.v1.Deployment:
         collector = self._collector
         limiter_mib, _ = memory_limits(mebibytes(collector.resources.memory_limit))
         env = [{"name": "MY_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
                # Go's garbage collector works to stay under the memory limiter's limit.
                {"name": "GOMEMLIMIT", "value": f"{limiter_mib}MiB"}]
-        if "azuremonitor" in collector.exporters:
-            env.append(workloads.secret_env(APPINSIGHTS_ENV, secret_name, APPINSIGHTS_KEY))
-        if "datadog" in collector.exporters:
-            env.append(workloads.secret_env(DATADOG_API_KEY_ENV, secret_name, DATADOG_API_KEY))
-        volume, tmp_mount = workloads.scratch_volume()
+        scratch, tmp_mount = workloads.scratch_volume()
+        secrets, secrets_mount = workloads.secret_files(
+            secret_name, [key for backend, key in CREDENTIALS.items() if backend in collector.exporters])
+        token, token_mount = workloads.api_token()
         container = {
             "name": NAME,
             "image": collector.image,
-            "imagePullPolicy": "IfNotPresent",
+            "imagePullPolicy": workloads.pull_policy(production),
             "args": [f"--config=/conf/{CONFIG_FILE}"],
             "ports": [{"name": port, "containerPort": number, "protocol": "TCP"} for port, number in PORTS.items()],
             "env": env,
@@ -143,7 +141,8 @@ class OtelCollector(pulumi.ComponentResource):
             "livenessProbe": workloads.http_probe(HEALTH_PATH, "health", period=10, failures=3),
             "readinessProbe": workloads.http_probe(HEALTH_PATH, "health", period=5, failures=3),
             "securityContext": workloads.container_security_context(),
-            "volumeMounts": [{"name": "config", "mountPath": "/conf", "readOnly": True}, tmp_mount],
+            "volumeMounts": [{"name": "config", "mountPath": "/conf", "readOnly": True}, tmp_mount, secrets_mount,
+                             token_mount],
         }
         return k8s.apps.v1.Deployment(
             f"{self._name}-deployment",
@@ -158,12 +157,13 @@ class OtelCollector(pulumi.ComponentResource):
                                  "annotations": {"checksum/config": hashlib.sha256(config.encode()).hexdigest()}},
                     "spec": {
                         "serviceAccountName": account.metadata.name,
-                        "automountServiceAccountToken": True,  # k8sattributes calls the API
+                        "automountServiceAccountToken": False,  # the token k8sattributes needs is mounted below
                         "securityContext": workloads.pod_security_context(),
                         "topologySpreadConstraints": workloads.spread(self._pod_selector),
                         "terminationGracePeriodSeconds": GRACE_SECONDS,
                         "containers": [container],
-                        "volumes": [{"name": "config", "configMap": {"name": config_map.metadata.name}}, volume],
+                        "volumes": [{"name": "config", "configMap": {"name": config_map.metadata.name}}, scratch,
+                                    secrets, token],
                     },
                 },
             },

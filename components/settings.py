@@ -48,16 +48,21 @@ RESERVED_TAGS = ("environment", "service", "managed-by")
 # The cluster side.
 KUBERNETES_MIN_MINOR = 30  # preStop sleep hooks and PDB unhealthyPodEvictionPolicy are used
 KUBERNETES_MAX_MINOR = 37  # the newest release manifests are validated against (kubernetes-validate 1.37)
-COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib:0.153.0"
+# The official Helm chart's appVersion, by the digest public pins of it agree on (production needs one).
+COLLECTOR_IMAGE = ("otel/opentelemetry-collector-contrib:0.153.0"
+                   "@sha256:93aad750175cbf1a973ae1c5886c3371f4d800f61be25cdd26870b8441ffe9fa")
 COLLECTOR_EXPORTERS = ("azuremonitor", "datadog", "prometheus")
 DATADOG_SITES = ("datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
                  "ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com")
 UNPRIVILEGED_PORTS = (1024, 65535)  # restricted pods drop every capability, so no low ports
 RESERVED_MOUNTS = ("/", "/tmp", "/dev/shm")  # the root, the scratch volume, shared memory
-# The environment the program gives every service; a service's env may not override it.
+# The environment the program gives every service; a service's env may not override it. The App
+# Insights connection string reaches a service as a file: its variable is reserved so no stack file
+# puts the secret in a plain environment variable instead.
 PROGRAM_ENV = ("OTEL_SERVICE_NAME", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL",
                "OTEL_RESOURCE_ATTRIBUTES", "OTEL_SEMCONV_STABILITY_OPT_IN", "MODEL_NAME", "MODEL_VERSION",
-               "APPLICATIONINSIGHTS_CONNECTION_STRING", "DD_ENV", "DD_SERVICE", "DD_VERSION", "DD_AGENT_HOST")
+               "APPLICATIONINSIGHTS_CONNECTION_STRING_FILE", "APPLICATIONINSIGHTS_CONNECTION_STRING",
+               "DD_ENV", "DD_SERVICE", "DD_VERSION", "DD_AGENT_HOST")
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
@@ -796,10 +801,9 @@ def _extended_resources(limits: Section) -> dict[str, int]:
 
 def _image(section: Section, production: bool, default: Any = REQUIRED) -> str:
     def pinned(image: str) -> str | None:
-        tag = image_tag(image)
-        if production and "@" not in image and tag in (None, "latest"):
-            return ("must be pinned to a version tag or a digest in a production stack; "
-                    "latest and untagged images are refused")
+        if production and "@sha256:" not in image:
+            return ("must be pinned by digest in a production stack (name:tag@sha256:...): a tag can be moved "
+                    "to other content, a digest cannot")
         return None
 
     return section.text("image", default, pattern=IMAGE, check=pinned,
@@ -814,7 +818,8 @@ def image_tag(image: str) -> str | None:
 
 def _env_name(value: str) -> str | None:
     if value in PROGRAM_ENV:
-        return "is set by the program (it names the service to the backends); it cannot be overridden"
+        return ("is set by the program (it names the service to the backends, or carries its credentials); "
+                "it cannot be overridden")
     return None if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value) else "must be an environment variable name"
 
 
@@ -848,20 +853,26 @@ def _quantity_ok(parse: Callable[[str], int], value: str) -> bool:
 # -- the offline render's stand-ins for secrets a stack file cannot hold --------------
 
 
+def _placeholder_key(digits: int) -> str:
+    """Hex that passes a key's check and matches nothing else a render writes (not a run of zeros,
+    which an image digest placeholder has too, and the leak check would report)."""
+    return ("feedface" * 8)[:digits]
+
+
 def placeholder_secrets(values: Mapping[str, str], project: str = PROJECT) -> dict[str, str]:
     """A harmless value, valid for the checks above, for each secret this config needs."""
     names = json.loads(values.get(f"{project}:azure.webhookReceivers", "[]") or "[]")
     placeholders = {}
     if values.get(f"{project}:datadog.enabled") == "true":
-        placeholders[f"{project}:datadog.apiKey"] = "0" * 32
-        placeholders[f"{project}:datadog.appKey"] = "0" * 40
+        placeholders[f"{project}:datadog.apiKey"] = _placeholder_key(32)
+        placeholders[f"{project}:datadog.appKey"] = _placeholder_key(40)
     if isinstance(names, list) and names:
         placeholders[f"{project}:azure.webhookUrls"] = json.dumps(
             {name: f"https://placeholder.invalid/webhook/{name}" for name in names if isinstance(name, str)})
     receivers = json.loads(values.get(f"{project}:alertmanager.receivers", "{}") or "{}")
     if isinstance(receivers, dict) and receivers:
         placeholders[f"{project}:alertmanager.credentials"] = json.dumps(
-            {route: "0" * 32 if kind == "pagerduty" else f"https://placeholder.invalid/alertmanager/{route}"
+            {route: _placeholder_key(32) if kind == "pagerduty" else f"https://placeholder.invalid/alertmanager/{route}"
              for route, kind in receivers.items()})
     return placeholders
 

@@ -8,10 +8,7 @@ import pulumi_kubernetes as k8s
 from components import workloads
 from components.config_reader import SecretValue
 from components.settings import KubernetesSettings
-
-SECRET_NAME = "telemetry-credentials"
-APPINSIGHTS_KEY = "appinsights-connection-string"
-DATADOG_API_KEY = "datadog-api-key"
+from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRET_NAME
 
 
 class WorkloadNamespace(pulumi.ComponentResource):

@@ -118,8 +118,43 @@ def disruption_budget(pod_selector: Mapping[str, str]) -> dict:
     }
 
 
-def secret_env(env_name: str, secret_name: Any, key: str) -> dict:
-    return {"name": env_name, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
+# The workloads' credentials: one Secret, read as files so no secret sits in an environment (where
+# crash dumps, `env` and child processes see it).
+SECRET_NAME = "telemetry-credentials"
+APPINSIGHTS_KEY = "appinsights-connection-string"
+DATADOG_API_KEY = "datadog-api-key"
+SECRETS_DIR = "/var/run/secrets/telemetry"
+SECRET_FILE_MODE = 0o440  # owner and group (the pod's fsGroup) may read; nobody writes
+API_TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"  # where Kubernetes clients look
+API_TOKEN_SECONDS = 3600  # the kubelet rotates the token before it expires
+
+
+def secret_file(key: str) -> str:
+    return f"{SECRETS_DIR}/{key}"
+
+
+def secret_files(secret_name: Any, keys: list[str]) -> tuple[dict, dict]:
+    """The telemetry Secret's `keys` (only those the workload reads) as read-only files, and their mount."""
+    return ({"name": "telemetry", "secret": {"secretName": secret_name, "defaultMode": SECRET_FILE_MODE,
+                                             "items": [{"key": key, "path": key} for key in keys]}},
+            {"name": "telemetry", "mountPath": SECRETS_DIR, "readOnly": True})
+
+
+def api_token() -> tuple[dict, dict]:
+    """A short-lived, audience-bound service account token mounted explicitly, as the kubelet would
+    with automountServiceAccountToken, for the one workload that calls the API."""
+    return ({"name": "kube-api-access", "projected": {"defaultMode": 0o444, "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": API_TOKEN_SECONDS}},
+                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                {"downwardAPI": {"items": [{"path": "namespace",
+                                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+            ]}},
+            {"name": "kube-api-access", "mountPath": API_TOKEN_DIR, "readOnly": True})
+
+
+def pull_policy(production: bool) -> str:
+    """Production pulls on every start: the registry checks the node may still have the image."""
+    return "Always" if production else "IfNotPresent"
 
 
 def ingress_rule(sources: list[dict], ports: list[str]) -> list[dict]:

@@ -6,6 +6,7 @@
 
 import hashlib
 import json
+import re
 
 import pulumi
 import pytest
@@ -15,7 +16,8 @@ from components import settings as stack_settings
 from components.collector_config import PORTS
 from components.inference_service import InferenceService
 from components.otel_collector import OtelCollector
-from components.workload_namespace import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRET_NAME, WorkloadNamespace
+from components.workload_namespace import WorkloadNamespace
+from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRET_NAME
 from model.naming import datadog as datadog_naming
 from tests.helpers import collector_config_problems as problems
 from tests.helpers import container_port, load_settings, restricted_violations, run_component
@@ -98,20 +100,87 @@ def test_without_datadog_the_secret_has_no_datadog_key_and_nothing_refers_to_it(
     assert "datadog/exporter" not in config["exporters"] and "connectors" not in config
 
 
+# Where Kubernetes clients (client-go's in-cluster config) look for the service account token.
+TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+def mounted_files(template):
+    """Each file a pod's Secret volumes put in its container: path -> (secret name, key, mount, volume)."""
+    volumes = {v["name"]: v["secret"] for v in template["spec"]["volumes"] if "secret" in v}
+    found = {}
+    for mount in template["spec"]["containers"][0]["volumeMounts"]:
+        if mount["name"] in volumes:
+            secret = volumes[mount["name"]]
+            for item in secret["items"]:
+                found[f"{mount['mountPath']}/{item['path']}"] = (secret["secretName"], item["key"], mount, secret)
+    return found
+
+
 @pytest.mark.parametrize("stack", ["alerting", "platform", "gpu"])
-def test_every_secret_reference_names_the_secret_and_a_key_it_has(stack, alerting, platform, gpu):
+def test_secrets_reach_every_container_as_read_only_files_never_as_environment(stack, alerting, platform, gpu):
     plan = {"alerting": alerting, "platform": platform, "gpu": gpu}[stack]
     secret = plan.one(SECRET)
     keys = set(secret.raw_inputs["stringData"])
-    references = {(d.name, e["name"]): e["valueFrom"]["secretKeyRef"] for d in plan.of_type(DEPLOYMENT)
-                  for c in d.inputs["spec"]["template"]["spec"]["containers"] for e in c["env"]
-                  if "secretKeyRef" in e.get("valueFrom", {})}
-    services = {d.name for d in plan.of_type(DEPLOYMENT)} - {"otel-collector-deployment"}
-    # Each service gets the App Insights string; the collector it and, for its datadog exporter, the key.
-    assert {name for name, _ in references} == services | {"otel-collector-deployment"}
-    for reference in references.values():
-        assert reference["name"] == secret.inputs["metadata"]["name"]
-        assert reference["key"] in keys
+    for workload in plan.of_type(DEPLOYMENT):
+        template = workload.inputs["spec"]["template"]
+        container = template["spec"]["containers"][0]
+        assert not [e for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})], workload.name
+        assert "envFrom" not in container
+        files = mounted_files(template)
+        assert files, workload.name
+        for name, key, mount, volume in files.values():
+            assert (name, mount["readOnly"]) == (secret.inputs["metadata"]["name"], True)
+            assert key in keys
+            assert volume["defaultMode"] == 0o440  # the owner and the pod's fsGroup read; nobody writes
+
+
+def test_the_services_read_the_connection_string_from_its_mounted_file(alerting):
+    for name in ("chat", "scorer"):
+        template = pod(alerting, name)
+        path = env(template["spec"]["containers"][0])["APPLICATIONINSIGHTS_CONNECTION_STRING_FILE"]
+        _, key, _, _ = mounted_files(template)[path]
+        assert key == APPINSIGHTS_KEY
+        assert {k for _, k, _, _ in mounted_files(template).values()} == {APPINSIGHTS_KEY}  # not the Datadog key
+
+
+@pytest.mark.parametrize("stack, backends", [("alerting", {APPINSIGHTS_KEY, DATADOG_API_KEY}),
+                                             ("platform", {APPINSIGHTS_KEY})])
+def test_the_collector_config_reads_each_credential_from_a_file_its_pod_mounts(stack, backends, alerting, platform):
+    plan = {"alerting": alerting, "platform": platform}[stack]
+    config = plan.one("kubernetes:core/v1:ConfigMap").inputs["data"]["config.yaml"]
+    referenced = set(re.findall(r"\$\{file:([^}]+)\}", config))
+    files = mounted_files(pod(plan, "otel-collector"))
+    assert referenced == set(files)  # every reference resolves, and nothing else is mounted
+    assert {key for _, key, _, _ in files.values()} == backends
+    assert "${env:" not in config.replace("${env:MY_POD_IP}", "")
+
+
+@pytest.mark.parametrize("stack", ["alerting", "platform", "gpu"])
+def test_only_the_collector_gets_a_service_account_token_and_that_one_short_lived(stack, alerting, platform, gpu):
+    plan = {"alerting": alerting, "platform": platform, "gpu": gpu}[stack]
+    for account in plan.of_type("kubernetes:core/v1:ServiceAccount"):
+        assert account.inputs["automountServiceAccountToken"] is False, account.name
+    for workload in plan.of_type(DEPLOYMENT):
+        spec = workload.inputs["spec"]["template"]["spec"]
+        assert spec["automountServiceAccountToken"] is False, workload.name
+        tokens = {v["name"]: source["serviceAccountToken"] for v in spec["volumes"]
+                  for source in v.get("projected", {}).get("sources", []) if "serviceAccountToken" in source}
+        if workload.name != "otel-collector-deployment":
+            assert tokens == {}, workload.name
+            continue
+        (volume, token), = tokens.items()
+        assert token["expirationSeconds"] <= 3600
+        mount, = [m for m in spec["containers"][0]["volumeMounts"] if m["name"] == volume]
+        assert (mount["mountPath"], mount["readOnly"]) == (TOKEN_DIR, True)
+
+
+def test_production_pins_every_image_by_digest_and_pulls_it_every_start(platform, alerting):
+    for workload in platform.of_type(DEPLOYMENT):
+        container = workload.inputs["spec"]["template"]["spec"]["containers"][0]
+        assert re.search(r"@sha256:[0-9a-f]{64}$", container["image"]), workload.name
+        assert container["imagePullPolicy"] == "Always"
+    for workload in alerting.of_type(DEPLOYMENT):  # not production: the node's copy of a tag will do
+        assert workload.inputs["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
 
 
 def test_probes_hit_the_declared_http_container_port(alerting):
@@ -165,8 +234,6 @@ def test_service_environment_names_the_service_environment_version_and_model(ale
     assert attributes["service.namespace"] == "llm-platform"
     assert attributes["service.version"] == "2.0.0"
     assert attributes["ai.model.name"] == "chat-small"
-    assert values["APPLICATIONINSIGHTS_CONNECTION_STRING"] == {
-        "secretKeyRef": {"name": SECRET_NAME, "key": APPINSIGHTS_KEY}}
 
 
 def test_the_program_sets_only_the_environment_a_service_may_not_override(alerting, gpu):

@@ -9,6 +9,7 @@ stack file adds a stack here; nothing asserts the values a user is expected to e
 
 import math
 import os
+import re
 import shutil
 import subprocess
 
@@ -102,9 +103,8 @@ def test_production_protects_its_state_and_runs_pinned_images_only(stack):
                                         if settings.azure.existing_resource_group else set())
         for deployment in plan.of_type("kubernetes:apps/v1:Deployment"):
             for container in deployment.inputs["spec"]["template"]["spec"]["containers"]:
-                image = container["image"]
-                name = image.split("@", 1)[0].rsplit("/", 1)[-1]
-                assert "@sha256:" in image or (":" in name and not name.endswith(":latest")), image
+                assert re.search(r"@sha256:[0-9a-f]{64}$", container["image"]), container["image"]
+                assert container["imagePullPolicy"] == "Always", deployment.name
     else:
         assert protected == set()
 
@@ -112,6 +112,18 @@ def test_production_protects_its_state_and_runs_pinned_images_only(stack):
 def test_every_workload_follows_the_restricted_standard(stack):
     for deployment in stack_plan(stack).of_type("kubernetes:apps/v1:Deployment"):
         assert restricted_violations(deployment.inputs["spec"]["template"]["spec"]) == [], deployment.name
+
+
+def test_no_container_holds_a_secret_in_its_environment_and_only_the_collector_a_token(stack):
+    for deployment in stack_plan(stack).of_type("kubernetes:apps/v1:Deployment"):
+        spec = deployment.inputs["spec"]["template"]["spec"]
+        for container in spec["containers"]:
+            assert not [e for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
+            assert "envFrom" not in container
+        assert spec["automountServiceAccountToken"] is False
+        tokens = [v for v in spec["volumes"] if any("serviceAccountToken" in source
+                                                    for source in v.get("projected", {}).get("sources", []))]
+        assert len(tokens) == (deployment.name == "otel-collector-deployment"), deployment.name
 
 
 def test_every_service_is_alerted_in_every_backend_that_can_express_each_alert(stack):

@@ -13,6 +13,7 @@ from components.collector_config import (
     memory_limits,
 )
 from components.settings import COLLECTOR_EXPORTERS
+from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRETS_DIR
 from tests.helpers import collector_config_problems as problems
 
 COMBINATIONS = [c for n in range(1, 4) for c in itertools.combinations(COLLECTOR_EXPORTERS, n)]
@@ -47,13 +48,15 @@ def test_datadog_computes_apm_stats_through_its_connector_for_datadog_alone(back
     assert list(fed) == [APM_STATS_PIPELINE]
     assert fed[APM_STATS_PIPELINE]["receivers"] == [DATADOG_CONNECTOR]
     assert fed[APM_STATS_PIPELINE]["exporters"] == ["datadog/exporter"]
-    assert config["exporters"]["datadog/exporter"] == {"api": {"key": "${env:DD_API_KEY}", "site": "datadoghq.eu"}}
+    assert config["exporters"]["datadog/exporter"] == {
+        "api": {"key": f"${{file:{SECRETS_DIR}/{DATADOG_API_KEY}}}", "site": "datadoghq.eu"}}
 
 
-def test_secrets_come_from_the_environment_not_the_config():
+def test_secrets_come_from_the_mounted_secret_files_not_the_config():
+    """The collector's file provider expands ${file:<path>} to the file's content at start."""
     config = collector_config(COLLECTOR_EXPORTERS, "datadoghq.com", 512)
-    assert config["exporters"]["azuremonitor"] == {"connection_string": "${env:APPLICATIONINSIGHTS_CONNECTION_STRING}"}
-    assert config["exporters"]["datadog/exporter"]["api"]["key"] == "${env:DD_API_KEY}"
+    assert config["exporters"]["azuremonitor"] == {"connection_string": f"${{file:{SECRETS_DIR}/{APPINSIGHTS_KEY}}}"}
+    assert config["exporters"]["datadog/exporter"]["api"]["key"] == f"${{file:{SECRETS_DIR}/{DATADOG_API_KEY}}}"
 
 
 def test_endpoints_listen_on_the_declared_container_ports():

@@ -5,6 +5,7 @@ to something other than their defaults, `alerting` turns Datadog and Alertmanage
 runs a GPU model server.
 """
 
+import re
 from typing import Any
 
 import pytest
@@ -233,7 +234,8 @@ def test_datadog_settings_when_enabled():
     assert (s.datadog.enabled, s.datadog.site, s.datadog.agent_namespace) == (True, "datadoghq.com", "datadog")
     assert s.collector.exporters == ("azuremonitor", "datadog", "prometheus")
     api_key, app_key = s.datadog.credentials()
-    assert (api_key.reveal(), app_key.reveal()) == ("0" * 32, "0" * 40)  # the render's placeholders
+    # The render's placeholders, which pass the keys' own checks.
+    assert re.fullmatch(r"[0-9a-f]{32}", api_key.reveal()) and re.fullmatch(r"[0-9a-f]{40}", app_key.reveal())
     assert s.datadog.api_url == "https://api.datadoghq.com/"
     assert dict(s.datadog.notify) == {"page": ("@pagerduty-fixture",), "ticket": ("@slack-fixture",)}
     assert dict(s.prometheus.rule_labels) == {"release": "kube-prometheus-stack"}
@@ -244,12 +246,17 @@ def test_a_stack_without_datadog_has_no_datadog_credentials():
         load_settings("minimal").datadog.credentials()
 
 
+DIGEST = "@sha256:" + "a" * 64
+
+
 @pytest.mark.parametrize("stack, image, allowed", [
-    ("platform", "registry.example.com/ml/ai-inference:latest", "must be pinned to a version tag or a digest"),
-    ("platform", "registry.example.com/ml/ai-inference", "must be pinned to a version tag or a digest"),
+    ("platform", "registry.example.com/ml/ai-inference:latest", "must be pinned by digest"),
+    ("platform", "registry.example.com/ml/ai-inference", "must be pinned by digest"),
+    # A version tag is not enough in production: it can be pushed again with other content.
+    ("platform", "registry.example.com/ml/ai-inference:1.4.2", "a tag can be moved to other content"),
     ("minimal", "Registry.example.com/ml/ai inference", "must be an image reference"),
 ])
-def test_images_must_be_pinned_in_production(stack, image, allowed):
+def test_images_must_be_pinned_by_digest_in_production(stack, image, allowed):
     found = problems(stack, with_service(image=image))
     assert allowed in problem_for("services[0].image", found)
     assert not any(p.startswith(f"{NS}:services[0].version ") for p in found), "a refused image is reported once"
@@ -265,9 +272,20 @@ def test_outside_production_latest_may_run_but_then_needs_an_explicit_version():
 
 
 def test_a_digest_is_pinned_enough_for_production():
-    digest = "registry.example.com/ml/ai-inference@sha256:" + "a" * 64
+    digest = "registry.example.com/ml/ai-inference" + DIGEST
     service, = load_settings("platform", with_service(image=digest, version="1.4.2")).services
     assert service.image == digest
+
+
+def test_a_tag_beside_the_digest_names_the_version():
+    image = "registry.example.com/ml/ai-inference:2.3.4" + DIGEST
+    service, = load_settings("platform", with_service(image=image)).services
+    assert service.version == "2.3.4"
+
+
+def test_outside_production_a_version_tag_is_enough():
+    service, = load_settings("minimal", with_service(image="registry.example.com/ml/ai-inference:1.4.2")).services
+    assert service.version == "1.4.2"
 
 
 @pytest.mark.parametrize("fields, key, allowed", [
