@@ -1,16 +1,17 @@
-# make render STACK=<stack> · make test · make test-fast · make lint · make preview|up STACK=<stack> · make bench
+# make render STACK=<stack> · make test · make test-fast · make lint · make serve · make e2e
+# make contract-check URL=<metrics url> STACK=<stack> SERVICE=<service> · make preview|up STACK=<stack> · make bench
 STACK ?= staging
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-emit-index-url --no-header --python-version 3.11
 
-.PHONY: test test-fast lint render preview up bench clean requirements
+.PHONY: test test-fast lint render serve contract-check e2e preview up bench clean requirements
 
 # One virtualenv (the one Pulumi.yaml names) with the program's and the tools' packages, every
 # one pinned with its hashes. uv lives inside it, so a fresh machine needs only python3. Bytecode
 # is compiled at install time: the Datadog SDK alone takes twice as long to import without it.
-$(INSTALLED): requirements-uv.txt requirements.txt requirements-dev.txt
+$(INSTALLED): requirements-uv.txt requirements.txt requirements-dev.txt service/requirements.txt
 	python3 -m venv $(VENV)
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-uv.txt
 	$(VENV)/bin/uv pip sync --quiet --python $(PYTHON) --require-hashes --compile-bytecode requirements-dev.txt
@@ -31,6 +32,18 @@ lint: $(INSTALLED)
 render: $(INSTALLED)
 	$(PYTHON) -m tools.render $(STACK)
 
+# The reference inference service on 127.0.0.1: http 8080 (/predict, /health, /ready), metrics 8000.
+serve: $(INSTALLED)
+	HOST=127.0.0.1 $(PYTHON) -m service
+
+# A service's /metrics against its stack's metric contract (the CI gate teams run on their own server).
+contract-check: $(INSTALLED)
+	$(PYTHON) -m tools.contract_check $(URL) --stack $(STACK) --service $(SERVICE)
+
+# The reference service, a real Prometheus with the rendered rules, and traffic, all on loopback.
+e2e: $(INSTALLED)
+	$(PYTHON) -m pytest -m e2e -s tests/e2e
+
 preview up: $(INSTALLED)
 	@command -v pulumi >/dev/null 2>&1 || { \
 	  echo "The Pulumi CLI is not installed, so 'make $@' cannot run."; \
@@ -46,6 +59,7 @@ bench: $(INSTALLED)
 requirements: $(INSTALLED)
 	$(COMPILE) requirements.in -o requirements.txt
 	$(COMPILE) requirements-dev.in -o requirements-dev.txt
+	$(COMPILE) service/requirements.in -o service/requirements.txt
 	{ echo "# The installer itself, installed first (a fresh machine needs only python3): make requirements"; \
 	  echo "uv==$$($(VENV)/bin/uv --version | cut -d' ' -f2)" | $(COMPILE) -; } > requirements-uv.txt
 

@@ -1,0 +1,338 @@
+"""End to end on loopback (`make e2e`): the reference service under a real Prometheus and the rendered rules.
+
+Renders tests/stacks/Pulumi.e2e.yaml and runs each of its three services (the reference service,
+with the env its rendered Deployment gives it: `failing` has FAULT_RATE, `slow` has
+EXTRA_LATENCY_SECONDS) and Debian's `prometheus`, all on 127.0.0.1. Prometheus scrapes each
+service with the labels the rendered PodMonitor gives its series and loads the rendered rule file.
+The contract check runs against each live /metrics; then traffic runs against all three at once,
+and Prometheus' HTTP API is asked whether the metrics, recording rules and alerts say what the
+services did.
+
+The one change to the rendered rules: their groups are evaluated every 2 s instead of every
+minute, so a run takes a minute, not an hour. Every process started here is stopped when the
+module ends, passed or failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+import yaml
+
+from tests.helpers import FIXTURES
+from tools import contract_check, render
+
+ROOT = Path(__file__).resolve().parents[2]
+STACK = "e2e"
+PROMETHEUS = shutil.which("prometheus")
+IN_CI = os.environ.get("CI") == "true"
+SCRAPE_SECONDS = 1
+RULE_INTERVAL = "2s"  # the rendered groups' 1m, shortened for the run
+TRAFFIC_SECONDS = 30
+REQUESTS_PER_SECOND = 20  # per service, at most
+START_SECONDS = 60  # for a service to load its model, or Prometheus to open its storage
+# Env a Deployment gives that points into the cluster: the collector's address, the mounted Secret.
+CLUSTER_ONLY = ("OTEL_EXPORTER_OTLP_ENDPOINT", "APPLICATIONINSIGHTS_CONNECTION_STRING_FILE")
+FLOWER = [5.1, 3.5, 1.4, 0.2]
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(PROMETHEUS is None and not IN_CI,
+                       reason="PROMETHEUS NOT INSTALLED: the end-to-end run did not happen "
+                              "(install Debian's prometheus package; CI does, and fails without it)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until(what: str, seconds: float, check: Callable[[], Any]) -> Any:
+    """check()'s first truthy answer, polled until `seconds` have passed."""
+    deadline, answer = time.monotonic() + seconds, None
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            answer = check()
+            if answer:
+                return answer
+        time.sleep(0.25)
+    raise AssertionError(f"{what}: not within {seconds:g} s (last answer: {answer!r})")
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def query(prometheus: str, promql: str) -> list[dict]:
+    """An instant query's result: one entry per series, empty when the expression is false."""
+    status, body = get(f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": promql}))
+    answer = json.loads(body)
+    assert status == 200 and answer["status"] == "success", (promql, body)
+    return answer["data"]["result"]
+
+
+def rendered(directory: Path, kind: str, name: str) -> dict:
+    path, = directory.glob(f"manifests/*-{kind}-{name}.yaml")
+    return yaml.safe_load(path.read_text())
+
+
+@dataclass
+class Service:
+    """One of the stack's services, running as the rendered Deployment and PodMonitor describe it."""
+
+    name: str
+    env: dict[str, str]  # what the Deployment's container gets
+    target_labels: dict[str, str]  # what the operator's Prometheus attaches to each scraped series
+    http_port: int = field(default_factory=free_port)
+    metrics_port: int = field(default_factory=free_port)
+    answered: dict[int, int] = field(default_factory=dict)  # HTTP status -> count, as the client saw it
+
+    @classmethod
+    def from_render(cls, directory: Path, name: str) -> Service:
+        deployment, monitor = rendered(directory, "deployment", name), rendered(directory, "podmonitor", name)
+        pod = deployment["spec"]["template"]
+        endpoint, = monitor["spec"]["podMetricsEndpoints"]
+        container, = [c for c in pod["spec"]["containers"] if endpoint["port"] in {p["name"] for p in c["ports"]}]
+        namespace = deployment["metadata"]["namespace"]
+        assert namespace in monitor["spec"]["namespaceSelector"]["matchNames"]
+        assert monitor["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+        # The Prometheus Operator's PodMonitor relabelling: job is the value of the pod label jobLabel
+        # names; namespace, pod and container are the pod's; endpoint is the scraped port's name.
+        labels = {"job": pod["metadata"]["labels"][monitor["spec"]["jobLabel"]], "namespace": namespace,
+                  "pod": f"{name}-e2e", "container": container["name"], "endpoint": endpoint["port"]}
+        env = {e["name"]: e["value"] for e in container["env"] if "value" in e and e["name"] not in CLUSTER_ONLY}
+        return cls(name, env, labels)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    def ready(self) -> bool:
+        return get(f"{self.url}/ready")[0] == 200
+
+    def command(self) -> tuple[list[str], dict[str, str]]:
+        ports = {"HOST": "127.0.0.1", "HTTP_PORT": str(self.http_port), "METRICS_PORT": str(self.metrics_port)}
+        return [sys.executable, "-m", "service"], {"PATH": os.environ["PATH"], **self.env, **ports}
+
+    def scrape_job(self) -> dict:
+        return {"job_name": self.target_labels["job"], "metrics_path": "/metrics",
+                "static_configs": [{"targets": [f"127.0.0.1:{self.metrics_port}"],
+                                    "labels": {k: v for k, v in self.target_labels.items() if k != "job"}}]}
+
+    def drive(self, stop: threading.Event) -> None:
+        body = json.dumps({"instances": [FLOWER]}).encode()
+        while not stop.is_set():
+            started = time.monotonic()
+            request = urllib.request.Request(f"{self.url}/predict", body, {"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    status = response.status
+            except urllib.error.HTTPError as error:
+                status = error.code
+            self.answered[status] = self.answered.get(status, 0) + 1
+            stop.wait(max(0.0, 1 / REQUESTS_PER_SECOND - (time.monotonic() - started)))
+
+
+class Processes:
+    """Every process the run starts, each logging to a file, all stopped at the end."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.running: list[tuple[str, subprocess.Popen, IO[str]]] = []
+
+    def start(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open("w")
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        self.running.append((name, process, log))
+        return process
+
+    def stop(self) -> None:
+        for _, process, _ in self.running:
+            process.terminate()
+        for name, process, log in self.running:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+            log.close()
+            assert process.returncode is not None, name
+
+    def tails(self, lines: int = 20) -> str:
+        return "\n".join(f"--- {name} ---\n" + "\n".join((self.logs / f"{name}.log").read_text().splitlines()[-lines:])
+                         for name, _, _ in self.running)
+
+
+@dataclass
+class Run:
+    services: dict[str, Service]
+    rules: list[dict]  # the rendered rules, each group's
+    prometheus: str  # its base URL
+    window: str  # how long the run's traffic has been in Prometheus, as a range
+
+    def query(self, promql: str) -> list[dict]:
+        return query(self.prometheus, promql)
+
+    def value(self, promql: str) -> float:
+        result = self.query(promql)
+        assert len(result) == 1, (promql, result)
+        return float(result[0]["value"][1])
+
+    def rule(self, alert: str, service: str) -> dict:
+        found, = [r for r in self.rules if r.get("alert") == alert and r["labels"]["service"] == service]
+        return found
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory) -> Iterator[Run]:
+    if PROMETHEUS is None:
+        pytest.fail("CI=true and prometheus is missing: .ci/run must install Debian's prometheus package")
+    work = tmp_path_factory.mktemp("e2e")
+    with contextlib.redirect_stdout(io.StringIO()):  # the render's summary; its failures go to stderr
+        assert render.main([STACK, "--config-dir", str(FIXTURES), "--out", str(work)]) == 0
+    directory = work / STACK
+    groups = yaml.safe_load((directory / "prometheus-rules.yaml").read_text())["groups"]
+    services = {name: Service.from_render(directory, name) for name in ("steady", "failing", "slow")}
+
+    processes = Processes(work)
+    try:
+        for service in services.values():
+            processes.start(service.name, *service.command())
+        for service in services.values():
+            wait_until(f"{service.name} ready", START_SECONDS, service.ready)
+
+        rules = work / "rules.yaml"
+        rules.write_text(yaml.safe_dump({"groups": [{**g, "interval": RULE_INTERVAL} for g in groups]}))
+        config = work / "prometheus.yml"
+        config.write_text(yaml.safe_dump({
+            "global": {"scrape_interval": f"{SCRAPE_SECONDS}s", "evaluation_interval": RULE_INTERVAL},
+            "rule_files": [str(rules)],
+            "scrape_configs": [s.scrape_job() for s in services.values()],
+        }))
+        port = free_port()
+        processes.start("prometheus", [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={work / 'data'}",
+                                       f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"])
+        prometheus = f"http://127.0.0.1:{port}"
+        wait_until("prometheus ready", START_SECONDS, lambda: get(f"{prometheus}/-/ready")[0] == 200)
+
+        for service in services.values():  # the CI gate, on each live service, before any traffic
+            assert contract_check.main([service.metrics_url, "--stack", STACK, "--service", service.name,
+                                        "--config-dir", str(FIXTURES)]) == 0
+            # Traffic starts once every counter is stored at 0: rate() then counts all of it, in every series alike.
+            wait_until(f"{service.name} scraped before traffic", 30, functools.partial(
+                query, prometheus, f'count(ai_inference_requests_total{{job="{service.name}"}} == 0) == 3'))
+
+        started = time.monotonic()
+        stop = threading.Event()
+        drivers = [threading.Thread(target=s.drive, args=(stop,)) for s in services.values()]
+        for driver in drivers:
+            driver.start()
+        time.sleep(TRAFFIC_SECONDS)
+        stop.set()
+        for driver in drivers:
+            driver.join(timeout=15)
+
+        result = Run(services, [r for g in groups for r in g["rules"]], prometheus,
+                     f"{int(time.monotonic() - started) + 30}s")
+        # Wait until Prometheus holds the final counts, then for a rule evaluation after that.
+        for service in services.values():
+            total = sum(service.answered.values())
+            wait_until(f"{service.name}: all {total} requests scraped", 30, functools.partial(
+                result.query, f'sum(ai_inference_requests_total{{job="{service.name}"}}) == {total}'))
+        scraped = time.time()
+        wait_until("rules evaluated on the final counts", 30, functools.partial(
+            result.query, f'timestamp(slo:sli_error:ratio_rate5m{{service="failing"}}) > {scraped}'))
+        yield result
+    except Exception:
+        print(processes.tails())  # what the services and Prometheus said, in the failure's report
+        raise
+    finally:
+        processes.stop()
+
+
+def test_each_live_service_series_carry_the_pod_monitors_labels(run):
+    for service in run.services.values():
+        for metric in ("ai_inference_requests_total", "ai_inference_latency_seconds_bucket",
+                       "ai_tokens_used_total", "ai_inference_cost_dollars_total"):
+            series = run.query(f'{metric}{{job="{service.name}"}}')
+            assert series, f"{service.name}: no {metric}"
+            for one in series:
+                labels = one["metric"]
+                assert {k: labels[k] for k in service.target_labels} == service.target_labels
+                assert labels["model"] == service.env["MODEL_NAME"]
+
+
+def test_every_recording_rule_has_data_for_every_service(run):
+    records = sorted({r["record"] for r in run.rules if "record" in r})
+    assert records
+    for service in run.services:
+        empty = [record for record in records if not run.query(f'{record}{{service="{service}"}}')]
+        assert empty == [], service
+
+
+def test_the_recorded_error_ratio_is_the_injected_fault_rate(run):
+    failing, steady = run.services["failing"], run.services["steady"]
+    injected = float(failing.env["FAULT_RATE"])
+    counted = failing.answered.get(503, 0) / sum(failing.answered.values())
+    recorded = run.value('slo:sli_error:ratio_rate5m{service="failing"}')
+    print(f"\nfailing: FAULT_RATE {injected:.3f}; answered 503 to {failing.answered.get(503, 0)} of "
+          f"{sum(failing.answered.values())} ({counted:.3f}); recorded 5m error ratio {recorded:.3f}")
+    assert abs(recorded - counted) <= 0.005  # what Prometheus recorded is what the client saw
+    assert abs(recorded - injected) <= 0.1  # and that is the injected rate, within chance (n > 300)
+    assert run.value('slo:sli_error:ratio_rate5m{service="steady"}') == 0
+    assert set(steady.answered) == {200}
+
+
+def test_the_page_alert_fires_under_the_fault_rate_and_not_without_faults(run):
+    for name, should_fire in (("failing", True), ("steady", False), ("slow", False)):
+        expression = run.rule("AIInferenceSLOBurnRatePage", name)["expr"]
+        assert bool(run.query(expression)) is should_fire, name
+    firing = run.query('ALERTS{alertname="AIInferenceSLOBurnRatePage", alertstate="firing"}')
+    assert [a["metric"]["service"] for a in firing] == ["failing"]
+    assert run.query('ALERTS{service="steady"}') == []  # a healthy service raises nothing at all
+    print(f"page alert: firing for {[a['metric']['service'] for a in firing]}; expression false for steady, slow")
+
+
+def test_the_p95_follows_the_injected_latency(run):
+    slow = run.services["slow"]
+    extra = float(slow.env["EXTRA_LATENCY_SECONDS"])
+
+    def p95(service: str) -> float:
+        return run.value(f'histogram_quantile(0.95, sum by (le) (rate(ai_inference_latency_seconds_bucket'
+                         f'{{job="{service}"}}[{run.window}])))')
+    slow_p95, steady_p95 = p95("slow"), p95("steady")
+    print(f"P95: slow {slow_p95:.3f} s with EXTRA_LATENCY_SECONDS {extra}; steady {steady_p95:.4f} s")
+    # Every slow request took a little over 0.3 s: in the (0.25, 0.5] bucket, which the quantile interpolates in.
+    assert 0.25 < slow_p95 <= 0.5 and slow_p95 >= extra
+    assert steady_p95 < 0.1
+    assert run.query(run.rule("AIInferenceLatencyP95High", "slow")["expr"])
+    assert not run.query(run.rule("AIInferenceLatencyP95High", "steady")["expr"])

@@ -1,0 +1,204 @@
+"""The reference inference service in process: predictions, the contract's counting, faults, traces, logs.
+
+Expected values come from outside the service: Iris rows whose species the data set records, the
+request counts the test itself sends, and the platform's own render of the Deployment's environment.
+"""
+
+import io
+import json
+import logging
+import random
+
+import pytest
+from fastapi.testclient import TestClient
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from components.inference_service import environment
+from service import model, telemetry
+from service.app import Config, create_app
+from tests.helpers import load_settings
+from tools import contract_check
+
+# Rows 1, 51 and 101 of Fisher's Iris data, one of each species.
+SETOSA, VERSICOLOR, VIRGINICA = [5.1, 3.5, 1.4, 0.2], [7.0, 3.2, 4.7, 1.4], [6.3, 3.3, 6.0, 2.5]
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return model.train()
+
+
+def serve(classifier, **environ):
+    return TestClient(create_app(Config.from_environ({k: str(v) for k, v in environ.items()}), classifier, environ={}))
+
+
+def samples(client):
+    """Each sample of the service's metrics: (name, labels) -> value."""
+    text = generate_latest(client.app.state.metrics.registry).decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def requests(client, status, model_name="iris-classifier"):
+    return samples(client)[("ai_inference_requests_total", (("model", model_name), ("status", status)))]
+
+
+def test_the_model_learns_iris_and_predicts_each_species(classifier):
+    assert classifier.accuracy >= 0.9
+    with serve(classifier) as client:
+        answer = client.post("/predict", json={"instances": [SETOSA, VERSICOLOR, VIRGINICA]})
+    assert answer.status_code == 200
+    assert answer.json() == {"predictions": ["setosa", "versicolor", "virginica"], "model": "iris-classifier",
+                             "model_version": "1"}
+
+
+def test_probes_answer_on_the_http_port(classifier):
+    with serve(classifier) as client:
+        assert client.get("/health").status_code == 200
+        ready = client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+
+
+def test_each_prediction_is_counted_with_its_tokens_cost_and_latency(classifier):
+    with serve(classifier, MODEL_NAME="flowers", PRICE_PER_PREDICTION_USD=0.5) as client:
+        for batch in ([SETOSA], [SETOSA, VIRGINICA], [VERSICOLOR] * 3):
+            assert client.post("/predict", json={"instances": batch}).status_code == 200
+        found = samples(client)
+    assert requests(client, "success", "flowers") == 3
+    assert requests(client, "error", "flowers") == requests(client, "rejected", "flowers") == 0
+    # Six flowers: four feature values each in, one prediction each out, 0.5 USD per prediction.
+    assert found[("ai_tokens_used_total", (("model", "flowers"), ("token_type", "input")))] == 24
+    assert found[("ai_tokens_used_total", (("model", "flowers"), ("token_type", "output")))] == 6
+    assert found[("ai_inference_cost_dollars_total", (("model", "flowers"),))] == 3.0
+    assert found[("ai_inference_latency_seconds_count", (("model", "flowers"),))] == 3
+
+
+@pytest.mark.parametrize("body", [
+    {"instances": [[5.1, 3.5, 1.4]]},  # three numbers, not four
+    {"instances": []},
+    {"instances": [["a", 3.5, 1.4, 0.2]]},
+    {"flowers": [SETOSA]},
+])
+def test_invalid_input_gets_a_clear_422_and_counts_as_rejected_not_as_an_error(classifier, body):
+    with serve(classifier) as client:
+        answer = client.post("/predict", json=body)
+        assert answer.status_code == 422
+        assert "expected {\"instances\": [[sepal length" in answer.json()["error"]
+        assert answer.json()["problems"]
+        assert (requests(client, "rejected"), requests(client, "error")) == (1, 0)
+
+
+def test_a_body_that_is_not_json_is_rejected_too(classifier):
+    with serve(classifier) as client:
+        answer = client.post("/predict", content=b"not json", headers={"content-type": "application/json"})
+        assert answer.status_code == 422 and requests(client, "rejected") == 1
+
+
+def test_injected_faults_answer_503_and_count_as_the_contracts_error(classifier):
+    with serve(classifier, FAULT_RATE=1) as client:
+        answers = [client.post("/predict", json={"instances": [SETOSA]}).status_code for _ in range(5)]
+        assert answers == [503] * 5
+        assert (requests(client, "error"), requests(client, "success")) == (5, 0)
+        # A failed prediction used no tokens.
+        assert samples(client)[("ai_tokens_used_total", (("model", "iris-classifier"), ("token_type", "input")))] == 0
+
+
+def test_the_fault_rate_is_the_share_of_predictions_that_fail(classifier):
+    random.seed(3)
+    with serve(classifier, FAULT_RATE=0.25) as client:
+        for _ in range(400):
+            client.post("/predict", json={"instances": [SETOSA]})
+        share = requests(client, "error") / 400
+    assert 0.18 <= share <= 0.32  # 400 draws: four standard deviations either side of 0.25
+
+
+def test_extra_latency_slows_every_prediction_by_that_much(classifier):
+    with serve(classifier, EXTRA_LATENCY_SECONDS=0.3) as client:
+        for _ in range(2):
+            client.post("/predict", json={"instances": [SETOSA]})
+        found = samples(client)
+    labels = (("le", "0.25"), ("model", "iris-classifier"))
+    assert found[("ai_inference_latency_seconds_bucket", labels)] == 0
+    assert found[("ai_inference_latency_seconds_sum", (("model", "iris-classifier"),))] >= 0.6
+
+
+def test_the_exposition_keeps_the_default_contract_of_a_stack():
+    """The reference service against the contract a stack with default metrics declares."""
+    service, = load_settings("minimal").services
+    exposition = generate_latest(telemetry.Metrics("iris-classifier").registry).decode()
+    findings = contract_check.check(exposition, service)
+    assert [str(f) for f in findings if not f.ok] == []
+    assert {f.metric for f in findings} == {"ai_inference_requests_total", "ai_inference_latency_seconds",
+                                            "ai_tokens_used_total", "ai_inference_cost_dollars_total"}
+
+
+@pytest.mark.parametrize("environ, message", [
+    ({"FAULT_RATE": "2"}, "FAULT_RATE='2': must be a number from 0 to 1"),
+    ({"EXTRA_LATENCY_SECONDS": "soon"}, "EXTRA_LATENCY_SECONDS='soon': must be a number from 0"),
+    ({"HTTP_PORT": "0"}, "HTTP_PORT='0': must be a number from 1 to 65535"),
+])
+def test_bad_settings_name_the_variable_the_value_and_what_is_allowed(environ, message):
+    with pytest.raises(ValueError, match="bad service settings") as error:
+        Config.from_environ(environ)
+    assert message in str(error.value)
+
+
+def test_spans_carry_the_resource_the_deployment_sets_and_logs_carry_their_trace(classifier, monkeypatch, caplog):
+    settings = load_settings("alerting")
+    service, = [s for s in settings.services if s.name == "chat"]
+    deployed = {e["name"]: e["value"] for e in environment(settings.identity, service, False, "http://collector:4317")
+                if e["name"] in ("OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "MODEL_NAME", "MODEL_VERSION")}
+    for name, value in deployed.items():
+        monkeypatch.setenv(name, value)
+    spans = InMemorySpanExporter()
+    output = io.StringIO()
+    handler = logging.StreamHandler(output)
+    handler.setFormatter(telemetry.JsonFormatter())
+    caplog.set_level(logging.INFO, logger="inference")
+    logging.getLogger("inference").addHandler(handler)
+    try:
+        app = create_app(Config.from_environ(deployed), classifier, environ={})
+        app.state.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+        with TestClient(app) as client:
+            client.post("/predict", json={"instances": [SETOSA]})
+    finally:
+        logging.getLogger("inference").removeHandler(handler)
+    inference, = [s for s in spans.get_finished_spans() if s.name == "inference"]
+    resource = dict(inference.resource.attributes)
+    assert resource["service.name"] == "chat"
+    assert resource["deployment.environment.name"] == "alerting"
+    assert (resource["ai.model.name"], resource["service.version"]) == (service.model_name, service.version)
+    assert dict(inference.attributes or {})["ai.tokens.input"] == 4
+    server, = [s for s in spans.get_finished_spans() if s.kind.name == "SERVER"]
+    assert inference.parent is not None and server.context is not None
+    assert inference.parent.span_id == server.context.span_id
+    entry, = [json.loads(line) for line in output.getvalue().splitlines() if '"predict"' in line]
+    assert entry["trace_id"] == format(inference.context.trace_id, "032x")
+    assert (entry["status"], entry["model"]) == ("success", service.model_name)
+
+
+def test_probes_make_no_spans(classifier):
+    spans = InMemorySpanExporter()
+    with serve(classifier) as client:
+        client.app.state.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
+        client.get("/health")
+        client.get("/ready")
+    assert spans.get_finished_spans() == ()
+
+
+def test_traces_go_to_the_collector_when_one_is_set(tmp_path):
+    assert isinstance(telemetry.span_exporter({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"}),
+                      OTLPSpanExporter)
+    assert telemetry.span_exporter({}) is None
+
+
+def test_without_a_collector_the_connection_string_is_read_from_the_mounted_file(tmp_path):
+    secret = tmp_path / "appinsights-connection-string"
+    secret.write_text("InstrumentationKey=11111111-2222-3333-4444-555555555555\n")
+    environ = {"APPLICATIONINSIGHTS_CONNECTION_STRING_FILE": str(secret)}
+    assert telemetry.connection_string(environ) == "InstrumentationKey=11111111-2222-3333-4444-555555555555"
+    assert type(telemetry.span_exporter(environ)).__name__ == "AzureMonitorTraceExporter"
