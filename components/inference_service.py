@@ -73,8 +73,8 @@ def volumes(service: ServiceSettings, secret_name: pulumi.Input[str]) -> tuple[l
     """The pod's volumes and the container's mounts: /tmp, the App Insights connection string as a
     read-only file, and /dev/shm and the model cache when set."""
     scratch, tmp_mount = workloads.scratch_volume()
-    secrets, secrets_mount = workloads.secret_files(secret_name, [APPINSIGHTS_KEY])
-    found, mounts = [scratch, secrets], [tmp_mount, secrets_mount]
+    secrets, secrets_mounts = workloads.secret_files(secret_name, [APPINSIGHTS_KEY])
+    found, mounts = [scratch, *secrets], [tmp_mount, *secrets_mounts]
     if service.shm_size:  # tensor-parallel servers exchange tensors through shared memory
         found.append({"name": SHM, "emptyDir": {"medium": "Memory", "sizeLimit": service.shm_size}})
         mounts.append({"name": SHM, "mountPath": "/dev/shm"})

@@ -127,7 +127,7 @@ class OtelCollector(pulumi.ComponentResource):
                # Go's garbage collector works to stay under the memory limiter's limit.
                {"name": "GOMEMLIMIT", "value": f"{limiter_mib}MiB"}]
         scratch, tmp_mount = workloads.scratch_volume()
-        secrets, secrets_mount = workloads.secret_files(
+        secrets, secrets_mounts = workloads.secret_files(
             secret_name, [key for backend, key in CREDENTIALS.items() if backend in collector.exporters])
         token, token_mount = workloads.api_token()
         container = {
@@ -141,7 +141,7 @@ class OtelCollector(pulumi.ComponentResource):
             "livenessProbe": workloads.http_probe(HEALTH_PATH, "health", period=10, failures=3),
             "readinessProbe": workloads.http_probe(HEALTH_PATH, "health", period=5, failures=3),
             "securityContext": workloads.container_security_context(),
-            "volumeMounts": [{"name": "config", "mountPath": "/conf", "readOnly": True}, tmp_mount, secrets_mount,
+            "volumeMounts": [{"name": "config", "mountPath": "/conf", "readOnly": True}, tmp_mount, *secrets_mounts,
                              token_mount],
         }
         return k8s.apps.v1.Deployment(
@@ -163,7 +163,7 @@ class OtelCollector(pulumi.ComponentResource):
                         "terminationGracePeriodSeconds": GRACE_SECONDS,
                         "containers": [container],
                         "volumes": [{"name": "config", "configMap": {"name": config_map.metadata.name}}, scratch,
-                                    secrets, token],
+                                    *secrets, token],
                     },
                 },
             },

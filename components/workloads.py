@@ -133,11 +133,14 @@ def secret_file(key: str) -> str:
     return f"{SECRETS_DIR}/{key}"
 
 
-def secret_files(secret_name: Any, keys: list[str]) -> tuple[dict, dict]:
-    """The telemetry Secret's `keys` (only those the workload reads) as read-only files, and their mount."""
-    return ({"name": "telemetry", "secret": {"secretName": secret_name, "defaultMode": SECRET_FILE_MODE,
-                                             "items": [{"key": key, "path": key} for key in keys]}},
-            {"name": "telemetry", "mountPath": SECRETS_DIR, "readOnly": True})
+def secret_files(secret_name: Any, keys: list[str]) -> tuple[list[dict], list[dict]]:
+    """The telemetry Secret's `keys` (only those the workload reads) as read-only files: the volume
+    and its mount, or neither without keys (an empty item list would project every key)."""
+    if not keys:
+        return [], []
+    return ([{"name": "telemetry", "secret": {"secretName": secret_name, "defaultMode": SECRET_FILE_MODE,
+                                              "items": [{"key": key, "path": key} for key in keys]}}],
+            [{"name": "telemetry", "mountPath": SECRETS_DIR, "readOnly": True}])
 
 
 def api_token() -> tuple[dict, dict]:

@@ -28,6 +28,9 @@ from service import model, telemetry
 
 log = logging.getLogger("inference")
 MAX_INSTANCES = 1000
+# One regex (no comma, which would split it), searched in scheme://host/path: anchored to the
+# path, so a host named like health-api or already-scored keeps its spans.
+PROBES = r"^https?://[^/]+/(health|ready)$"
 
 
 @dataclass(frozen=True)
@@ -149,5 +152,5 @@ def create_app(config: Config, classifier: model.Classifier | None = None,
         return PredictResponse(predictions=predictions, model=config.model_name, model_version=config.model_version)
 
     # Server spans for every request but the probes (the platform's queries leave those out too).
-    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls="health,ready")
+    FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls=PROBES)
     return app

@@ -28,8 +28,9 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 STATUSES = ("success", "error", "rejected")
 TOKEN_TYPES = ("input", "output")
-# Every latency objective the platform accepts lies below the top bucket (its settings refuse
-# one that does not): the Prometheus clients' defaults, extended to a minute.
+# The platform's default contract buckets (model/contract.py), written out because the image
+# carries no platform code; tests/service checks they agree. The settings refuse a latency
+# objective at or above the top bucket, so these cover every objective they accept.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
 # `_created` series would double what the Datadog Agent and dashboards see; the contract has none.
@@ -79,7 +80,7 @@ def connection_string(environ: Mapping[str, str]) -> str | None:
     return environ.get("APPLICATIONINSIGHTS_CONNECTION_STRING") or None
 
 
-def span_exporter(environ: Mapping[str, str]) -> SpanExporter | None:
+def span_exporter(environ: Mapping[str, str], provider: TracerProvider) -> SpanExporter | None:
     """OTLP to the collector when one is configured (it exports to every backend, App Insights
     included); straight to App Insights only without one, so no request is recorded twice."""
     if environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
@@ -88,14 +89,15 @@ def span_exporter(environ: Mapping[str, str]) -> SpanExporter | None:
     connection = connection_string(environ)
     if connection:
         from azure.monitor.opentelemetry.exporter import AzureMonitorTraceExporter
-        return AzureMonitorTraceExporter(connection_string=connection)
+        # The provider names the resource App Insights records (without it, the global one, unset here).
+        return AzureMonitorTraceExporter(connection_string=connection, tracer_provider=provider)
     return None
 
 
 def tracer_provider(environ: Mapping[str, str]) -> TracerProvider:
     """Spans named by the resource the Deployment sets (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES)."""
     provider = TracerProvider(resource=Resource.create())
-    exporter = span_exporter(environ)
+    exporter = span_exporter(environ, provider)
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     return provider
@@ -122,3 +124,5 @@ def json_logging(level: int = logging.INFO) -> None:
     handler = logging.StreamHandler()
     handler.setFormatter(JsonFormatter())
     logging.basicConfig(level=level, handlers=[handler], force=True)
+    # The Azure SDK logs every HTTP request it makes, headers included, at INFO.
+    logging.getLogger("azure").setLevel(logging.WARNING)

@@ -6,7 +6,6 @@ page inhibits the same service's ticket.
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.request
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import stack_plan
+from tests.helpers import free_port, stack_plan
 
 AMTOOL, ALERTMANAGER = shutil.which("amtool"), shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 IN_CI = os.environ.get("CI") == "true"
@@ -155,11 +154,6 @@ def test_alerts_of_the_namespace_without_a_route_open_tickets_and_other_namespac
     assert route_of(alertmanager_yml, {"alertname": "KubePodCrashLooping", "namespace": namespace}).endswith("/ticket")
     assert route_of(alertmanager_yml, {"alertname": "X", "routing": "page", "namespace": "elsewhere"}) == "null"
 
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

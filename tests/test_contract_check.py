@@ -8,13 +8,13 @@ The command runs against a /metrics URL served on 127.0.0.1 for the length of on
 import contextlib
 import http.server
 import re
-import threading
 
 import pytest
 from prometheus_client import generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics_latest
 
 from service.telemetry import Metrics
-from tests.helpers import FIXTURES, load_settings
+from tests.helpers import FIXTURES, load_settings, loopback_server
 from tools import contract_check
 
 REFERENCE = generate_latest(Metrics("classifier").registry).decode()
@@ -30,13 +30,13 @@ def failures(exposition, **kwargs):
 
 
 @contextlib.contextmanager
-def serving(text):
+def serving(text, content_type="text/plain; version=0.0.4; charset=utf-8"):
     """`text` as /metrics on a loopback port, until the block ends."""
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             body = text.encode()
             self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -44,15 +44,8 @@ def serving(text):
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/metrics"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with loopback_server(Handler) as base:
+        yield f"{base}metrics"
 
 
 def run(url, *args, stack="minimal", service="ai-inference"):
@@ -80,6 +73,19 @@ def test_the_command_fails_when_the_service_renames_a_contract_metric(capsys):
     out = capsys.readouterr().out
     assert "FAIL ai_tokens_used_total: missing: no counter of this name is exposed" in out
     assert "1 problem(s): the service breaks the contract" in out
+
+
+def test_a_server_that_answers_in_openmetrics_is_read_as_openmetrics(capsys):
+    exposition = openmetrics_latest(Metrics("classifier").registry).decode()
+    with serving(exposition, "application/openmetrics-text; version=1.0.0; charset=utf-8") as url:
+        assert run(url) == 0
+    assert "the service keeps the contract" in capsys.readouterr().out
+
+
+def test_an_answer_that_is_not_prometheus_metrics_exits_2(capsys):
+    with serving("<html><body>Sign in</body></html>\n") as url:
+        assert run(url) == 2
+    assert "cannot parse what" in capsys.readouterr().err
 
 
 def test_a_wrong_type_is_named():

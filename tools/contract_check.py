@@ -17,7 +17,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+from prometheus_client.parser import text_string_to_metric_families as parse_classic
 
 from components.config_reader import SettingsError
 from components.settings import ServiceSettings
@@ -27,6 +28,10 @@ from tools.render import settings_of
 from tools.stack_file import StackFileError
 
 TIMEOUT_SECONDS = 10
+# The classic text format, which every client library serves; one that answers in OpenMetrics
+# anyway is read as such.
+ACCEPT = "text/plain;version=0.0.4"
+OPENMETRICS = "application/openmetrics-text"
 
 
 @dataclass(frozen=True)
@@ -60,8 +65,10 @@ def sample_names(exposition: str) -> set[str]:
             if not line.startswith("#") and (match := SAMPLE_NAME.match(line))}
 
 
-def check(exposition: str, service: ServiceSettings) -> list[Finding]:
-    families = {f.name: f for f in text_string_to_metric_families(exposition)}
+def check(exposition: str, service: ServiceSettings, content_type: str = ACCEPT) -> list[Finding]:
+    """The findings for each contract metric; ValueError when the exposition cannot be parsed."""
+    parse = parse_openmetrics if content_type.startswith(OPENMETRICS) else parse_classic
+    families = {f.name: f for f in parse(exposition)}
     exposed = sample_names(exposition)
     findings = [_metric(metric, kind, labels, families, exposed, service)
                 for metric, (kind, labels) in expected(service).items()]
@@ -141,12 +148,16 @@ def main(argv: list[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     try:
-        with urllib.request.urlopen(args.url, timeout=TIMEOUT_SECONDS) as response:
-            exposition = response.read().decode()
+        request = urllib.request.Request(args.url, headers={"Accept": ACCEPT})
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            content_type = response.headers.get("Content-Type", ACCEPT)
+            findings = check(response.read().decode(), service, content_type)
     except OSError as error:
         print(f"cannot read {args.url}: {error}", file=sys.stderr)
         return 2
-    findings = check(exposition, service)
+    except ValueError as error:  # UnicodeDecodeError included
+        print(f"cannot parse what {args.url} answered as Prometheus metrics: {error}", file=sys.stderr)
+        return 2
     print(f"{args.url} against the metric contract of {args.service} in stack {args.stack}:")
     for finding in findings:
         print(f"  {finding}")

@@ -155,6 +155,15 @@ def test_the_collector_config_reads_each_credential_from_a_file_its_pod_mounts(s
     assert "${env:" not in config.replace("${env:MY_POD_IP}", "")
 
 
+def test_a_collector_that_reads_no_credential_mounts_no_secret():
+    """An empty item list would project every key of the Secret (Kubernetes' secret volume)."""
+    plan = cluster_plan("minimal", {"collector": {"exporters": ["prometheus"]}})
+    spec = pod(plan, "otel-collector")["spec"]
+    assert [v for v in spec["volumes"] if "secret" in v] == []
+    assert "${file:" not in plan.one("kubernetes:core/v1:ConfigMap").inputs["data"]["config.yaml"]
+    assert mounted_files(pod(plan, "ai-inference"))  # the service still reads its connection string
+
+
 @pytest.mark.parametrize("stack", ["alerting", "platform", "gpu"])
 def test_only_the_collector_gets_a_service_account_token_and_that_one_short_lived(stack, alerting, platform, gpu):
     plan = {"alerting": alerting, "platform": platform, "gpu": gpu}[stack]

@@ -21,7 +21,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -37,7 +36,7 @@ from typing import IO, Any
 import pytest
 import yaml
 
-from tests.helpers import FIXTURES
+from tests.helpers import FIXTURES, free_port
 from tools import contract_check, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,11 +59,6 @@ pytestmark = [
                               "(install Debian's prometheus package; CI does, and fails without it)"),
 ]
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until(what: str, seconds: float, check: Callable[[], Any]) -> Any:

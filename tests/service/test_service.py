@@ -4,6 +4,9 @@ Expected values come from outside the service: Iris rows whose species the data 
 request counts the test itself sends, and the platform's own render of the Deployment's environment.
 """
 
+import contextlib
+import gzip
+import http.server
 import io
 import json
 import logging
@@ -12,6 +15,7 @@ import random
 import pytest
 from fastapi.testclient import TestClient
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import generate_latest
@@ -20,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from components.inference_service import environment
 from service import model, telemetry
 from service.app import Config, create_app
-from tests.helpers import load_settings
+from tests.helpers import load_settings, loopback_server
 from tools import contract_check
 
 # Rows 1, 51 and 101 of Fisher's Iris data, one of each species.
@@ -181,24 +185,80 @@ def test_spans_carry_the_resource_the_deployment_sets_and_logs_carry_their_trace
     assert (entry["status"], entry["model"]) == ("success", service.model_name)
 
 
-def test_probes_make_no_spans(classifier):
+def test_probes_make_no_spans_and_every_prediction_does_whatever_its_host(classifier):
     spans = InMemorySpanExporter()
     with serve(classifier) as client:
         client.app.state.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
         client.get("/health")
         client.get("/ready")
-    assert spans.get_finished_spans() == ()
+        assert spans.get_finished_spans() == ()
+        for host in ("healthcare-ai.models.svc:8080", "already-scored.example.com"):
+            client.post("/predict", json={"instances": [SETOSA]}, headers={"Host": host})
+    served = [s for s in spans.get_finished_spans() if s.kind.name == "SERVER"]
+    assert len(served) == 2
 
 
-def test_traces_go_to_the_collector_when_one_is_set(tmp_path):
-    assert isinstance(telemetry.span_exporter({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"}),
+def test_traces_go_to_the_collector_when_one_is_set():
+    provider = TracerProvider()
+    assert isinstance(telemetry.span_exporter({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317"}, provider),
                       OTLPSpanExporter)
-    assert telemetry.span_exporter({}) is None
+    assert telemetry.span_exporter({}, provider) is None
 
 
-def test_without_a_collector_the_connection_string_is_read_from_the_mounted_file(tmp_path):
+@contextlib.contextmanager
+def ingestion():
+    """An App Insights ingestion endpoint on loopback, collecting the envelopes posted to it."""
+    received: list[dict] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            envelopes = json.loads(body)
+            received.extend(envelopes)
+            answer = json.dumps({"itemsReceived": len(envelopes), "itemsAccepted": len(envelopes),
+                                 "errors": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    with loopback_server(Handler) as base:
+        yield base, received
+
+
+def test_without_a_collector_spans_go_to_app_insights_named_as_its_queries_expect(tmp_path, monkeypatch, caplog):
+    """The connection string from the mounted file; the role name App Insights gives the service is
+    <service.namespace>.<service.name> (Azure Monitor exporter documentation), what the KQL selects."""
+    environment = {"OTEL_SERVICE_NAME": "chat", "OTEL_RESOURCE_ATTRIBUTES": "service.namespace=llm-platform",
+                   "TMPDIR": str(tmp_path),  # the exporter's retry storage
+                   # None of the SDK's own telemetry, which would outlive this test's endpoint.
+                   "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
+                   "APPLICATIONINSIGHTS_SDKSTATS_DISABLED": "true"}
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    secret = tmp_path / "appinsights-connection-string"
+    with ingestion() as (endpoint, received):
+        secret.write_text(f"InstrumentationKey=11111111-2222-3333-4444-555555555555;IngestionEndpoint={endpoint}\n")
+        provider = telemetry.tracer_provider({"APPLICATIONINSIGHTS_CONNECTION_STRING_FILE": str(secret)})
+        with provider.get_tracer("test").start_as_current_span("inference"):
+            pass
+        provider.shutdown()  # flushes the batch
+    spans = [e for e in received if e["data"]["baseType"] == "RemoteDependencyData"]
+    assert [e["tags"]["ai.cloud.role"] for e in spans] == ["llm-platform.chat"]
+    assert {e["iKey"] for e in received} == {"11111111-2222-3333-4444-555555555555"}
+    resource, = [e for e in received if e["data"]["baseType"] == "MetricData"]
+    assert resource["data"]["baseData"]["metrics"][0]["name"] == "_OTELRESOURCE_"
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_the_connection_string_file_is_read_without_its_newline(tmp_path):
     secret = tmp_path / "appinsights-connection-string"
     secret.write_text("InstrumentationKey=11111111-2222-3333-4444-555555555555\n")
     environ = {"APPLICATIONINSIGHTS_CONNECTION_STRING_FILE": str(secret)}
     assert telemetry.connection_string(environ) == "InstrumentationKey=11111111-2222-3333-4444-555555555555"
-    assert type(telemetry.span_exporter(environ)).__name__ == "AzureMonitorTraceExporter"

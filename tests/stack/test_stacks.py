@@ -121,6 +121,8 @@ def test_no_container_holds_a_secret_in_its_environment_and_only_the_collector_a
             assert not [e for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})]
             assert "envFrom" not in container
         assert spec["automountServiceAccountToken"] is False
+        # A Secret volume without items would project every key.
+        assert all(v["secret"]["items"] for v in spec["volumes"] if "secret" in v), deployment.name
         tokens = [v for v in spec["volumes"] if any("serviceAccountToken" in source
                                                     for source in v.get("projected", {}).get("sources", []))]
         assert len(tokens) == (deployment.name == "otel-collector-deployment"), deployment.name
