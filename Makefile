@@ -1,12 +1,13 @@
 # make render STACK=<stack> · make test · make test-fast · make lint · make serve · make e2e
-# make contract-check URL=<metrics url> STACK=<stack> SERVICE=<service> · make preview|up STACK=<stack> · make bench
+# make contract-check URL=<metrics url> STACK=<stack> SERVICE=<service> · make diff [BASE=<ref>] [STACK=<stack>]
+# make policy STACK=<stack> · make preview|up|refresh|destroy STACK=<stack> · make bench
 STACK ?= staging
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-emit-index-url --no-header --python-version 3.11
 
-.PHONY: test test-fast lint render serve contract-check e2e preview up bench clean requirements
+.PHONY: test test-fast lint render serve contract-check e2e diff policy preview up refresh destroy bench clean requirements
 
 # One virtualenv (the one Pulumi.yaml names) with the program's and the tools' packages, every
 # one pinned with its hashes. uv lives inside it, so a fresh machine needs only python3. Bytecode
@@ -44,13 +45,27 @@ contract-check: $(INSTALLED)
 e2e: $(INSTALLED)
 	$(PYTHON) -m pytest -m e2e -s tests/e2e
 
-preview up: $(INSTALLED)
+# What the change does to each stack against BASE (default: where this branch left main); exit 2
+# when anything changes, as terraform plan -detailed-exitcode. STACK limits it to one stack.
+diff: $(INSTALLED)
+	$(PYTHON) -m tools.diff $(if $(BASE),--base $(BASE)) $(if $(filter command line environment,$(origin STACK)),--stack $(STACK))
+
+# The policy pack (policy/) over the stack's plan, offline; exit 1 on a mandatory violation.
+policy: $(INSTALLED)
+	$(PYTHON) -m tools.policy_check $(STACK)
+
+# With the Pulumi CLI: preview and up run the policy pack too; destroy asks for the stack's name.
+preview up refresh destroy: $(INSTALLED)
 	@command -v pulumi >/dev/null 2>&1 || { \
 	  echo "The Pulumi CLI is not installed, so 'make $@' cannot run."; \
 	  echo "Install it (https://www.pulumi.com/docs/iac/download-install/), then 'pulumi login'."; \
 	  echo "Offline, 'make render STACK=$(STACK)' shows what would be created."; \
 	  exit 1; }
-	pulumi $@ --stack $(STACK)
+	@if [ "$@" = destroy ]; then \
+	  printf 'This deletes every resource of stack %s. Type the stack name to go on: ' "$(STACK)"; \
+	  read answer; [ "$$answer" = "$(STACK)" ] || { echo "Not destroyed."; exit 1; }; \
+	fi
+	pulumi $@ --stack $(STACK) $(if $(filter preview up,$@),--policy-pack policy)
 
 bench: $(INSTALLED)
 	$(PYTHON) bench/render_bench.py
@@ -59,7 +74,8 @@ bench: $(INSTALLED)
 requirements: $(INSTALLED)
 	$(COMPILE) requirements.in -o requirements.txt
 	$(COMPILE) requirements-dev.in -o requirements-dev.txt
-	$(COMPILE) service/requirements.in -o service/requirements.txt
+	# The image gets the versions the tests ran the service with.
+	$(COMPILE) service/requirements.in --constraint requirements-dev.txt -o service/requirements.txt
 	{ echo "# The installer itself, installed first (a fresh machine needs only python3): make requirements"; \
 	  echo "uv==$$($(VENV)/bin/uv --version | cut -d' ' -f2)" | $(COMPILE) -; } > requirements-uv.txt
 

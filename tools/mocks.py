@@ -11,6 +11,7 @@ secret leaves.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import runpy
@@ -202,7 +203,7 @@ def run(program: Callable[[], Any], config: StackConfig, monitor: RecordingMonit
     pulumi.runtime.reset_options(project=config.project, stack=config.stack)
     pulumi.runtime.set_mocks(mocks, project=config.project, stack=config.stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config.values), sorted(config.secret_keys))
-    with _config_environment(config):
+    with _config_environment(config), _collector_paused():
         _sync_await(run_pulumi_func(program))
     root = pulumi.runtime.get_root_resource()
     assert isinstance(root, Stack), "the program ran without a root stack"
@@ -212,6 +213,23 @@ def run(program: Callable[[], Any], config: StackConfig, monitor: RecordingMonit
     raw_outputs, _ = _decode(wire, reveal=True)
     resources = tuple(sorted(monitor.recorded, key=lambda r: r.urn))
     return Plan(config.project, config.stack, resources, outputs, raw_outputs)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The run builds millions of long-lived objects (the SDK modules it imports, resources, outputs),
+    which the cyclic garbage collector would scan again and again: 60% of a 100-service stack's
+    run, and a full sweep of seconds once it ends. It leaves little cyclic garbage (a few thousand
+    objects), so the collector sleeps through the run and the survivors are frozen out of its
+    sweeps after it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 @contextlib.contextmanager

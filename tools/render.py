@@ -15,6 +15,7 @@ failure build/<stack>/ holds nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -24,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import kubernetes_validate
+import kubernetes_validate.utils
 import yaml
 from kubernetes_validate.utils import SchemaNotFoundError, ValidationError, VersionNotSupportedError
 
@@ -34,6 +36,11 @@ from tools.stack_file import StackFileError
 
 BAD_CONFIG = 2
 BAD_RENDER = 1
+
+# kubernetes-validate reads a kind's schema and the 2 MB definitions file again for every
+# manifest: most of a large render's time. One read per file and process does.
+kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
+    kubernetes_validate.utils.schema_contents)
 
 
 def write_plan(plan: mocks.Plan, out: Path) -> list[Path]:
@@ -66,12 +73,22 @@ def _sorted(value):
     return value
 
 
+def manifest_file(manifest: dict) -> str:
+    """<kind's apply rank>-<kind>-<name>.yaml: kubectl applies a directory in file name order, and
+    a file keeps its name when other objects come or go."""
+    kind = manifest["kind"]
+    rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
+    return f"{rank:02d}-{kind.lower()}-{manifest['metadata']['name']}.yaml"
+
+
 def write_manifests(plan: mocks.Plan, out: Path) -> list[Path]:
     directory = out / "manifests"
     directory.mkdir()
     written = []
-    for index, manifest in enumerate(manifests(plan)):
-        path = directory / f"{index:02d}-{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
+    for manifest in manifests(plan):
+        path = directory / manifest_file(manifest)
+        if path in written:  # two objects of a kind with one name, in different namespaces
+            raise ValueError(f"two {manifest['kind']} objects named {manifest['metadata']['name']}: {path.name}")
         path.write_text(yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False, width=200))
         written.append(path)
     return written
@@ -91,7 +108,7 @@ def invalid_manifests(files: list[Path], kubernetes_version: str) -> list[str]:
     """What kubernetes-validate --strict says of each manifest, for the stack's Kubernetes version."""
     problems = []
     for path in files:
-        manifest = yaml.safe_load(path.read_text())
+        manifest = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
         if is_operator_resource(manifest):
             continue
         try:
@@ -133,7 +150,7 @@ def promtool_check(path: Path) -> tuple[bool | None, str]:
     return result.returncode == 0, (result.stdout + result.stderr).strip()
 
 
-class _ManifestDumper(yaml.SafeDumper):
+class _ManifestDumper(yaml.CSafeDumper):
     """Multi-line strings (the collector's config) as readable YAML blocks."""
 
 

@@ -18,8 +18,9 @@ import yaml
 
 from model import catalogue
 from model.dialects import azure as azure_dialect
+from policy import rules
 from tests.helpers import PUBLISHED_BURN_RATES, STACKS, load_settings, restricted_violations, stack_plan
-from tools import render
+from tools import policy_check, render
 
 CHECKED: list[str] = []  # the stacks this run checked, for the summary line (tests/conftest.py)
 PROMTOOL = shutil.which("promtool")
@@ -107,6 +108,17 @@ def test_production_protects_its_state_and_runs_pinned_images_only(stack):
                 assert container["imagePullPolicy"] == "Always", deployment.name
     else:
         assert protected == set()
+
+
+def test_the_stack_keeps_every_mandatory_policy(stack):
+    assert [str(v) for v in policy_check.check(stack_plan(stack).to_json()) if v.mandatory] == []
+
+
+def test_a_production_stack_is_production_to_the_policies_too(stack):
+    if load_settings(stack).identity.production:
+        assert stack in rules.PRODUCTION_STACKS, (
+            f"{stack} is a production stack: add it to PRODUCTION_STACKS in policy/rules.py (or the pack's "
+            "productionStacks config), so the production policies apply to it")
 
 
 def test_every_workload_follows_the_restricted_standard(stack):
