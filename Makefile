@@ -7,7 +7,7 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-emit-index-url --no-header --python-version 3.11
 
-.PHONY: test test-fast lint render serve contract-check e2e diff policy preview up refresh destroy bench clean requirements
+.PHONY: test test-fast lint render serve contract-check e2e diff promote policy preview up refresh destroy bench clean requirements
 
 # One virtualenv (the one Pulumi.yaml names) with the program's and the tools' packages, every
 # one pinned with its hashes. uv lives inside it, so a fresh machine needs only python3. Bytecode
@@ -29,6 +29,8 @@ test-fast: $(INSTALLED)
 lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/actionlint
+	$(VENV)/bin/zizmor --offline --quiet --persona=auditor .github/workflows
 
 render: $(INSTALLED)
 	$(PYTHON) -m tools.render $(STACK)
@@ -49,6 +51,10 @@ e2e: $(INSTALLED)
 # when anything changes, as terraform plan -detailed-exitcode. STACK limits it to one stack.
 diff: $(INSTALLED)
 	$(PYTHON) -m tools.diff $(if $(BASE),--base $(BASE)) $(if $(filter command line environment,$(origin STACK)),--stack $(STACK))
+
+# A pushed image (by digest) into every stack running its repository: the pipeline's promotion.
+promote: $(INSTALLED)
+	$(PYTHON) -m tools.promote $(IMAGE)
 
 # The policy pack (policy/) over the stack's plan, offline; exit 1 on a mandatory violation.
 policy: $(INSTALLED)
