@@ -30,7 +30,7 @@ lint: $(INSTALLED)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/actionlint
-	$(VENV)/bin/zizmor --offline --quiet --persona=auditor .github/workflows
+	$(VENV)/bin/zizmor --offline --quiet --persona=auditor .github
 
 render: $(INSTALLED)
 	$(PYTHON) -m tools.render $(STACK)
