@@ -1,13 +1,14 @@
 # make render STACK=<stack> · make test · make test-fast · make lint · make serve · make e2e
 # make contract-check URL=<metrics url> STACK=<stack> SERVICE=<service> · make diff [BASE=<ref>] [STACK=<stack>]
 # make policy STACK=<stack> · make preview|up|refresh|destroy STACK=<stack> · make bench
+# make verify STACK=<stack> PROMETHEUS_URL=<url> [ARGS=...]
 STACK ?= staging
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-emit-index-url --no-header --python-version 3.11
 
-.PHONY: test test-fast lint render serve contract-check e2e diff promote policy preview up refresh destroy bench clean requirements
+.PHONY: test test-fast lint render serve contract-check e2e diff promote policy verify preview up refresh destroy bench clean requirements
 
 # One virtualenv (the one Pulumi.yaml names) with the program's and the tools' packages, every
 # one pinned with its hashes. uv lives inside it, so a fresh machine needs only python3. Bytecode
@@ -59,6 +60,11 @@ promote: $(INSTALLED)
 # The policy pack (policy/) over the stack's plan, offline; exit 1 on a mandatory violation.
 policy: $(INSTALLED)
 	$(PYTHON) -m tools.policy_check $(STACK)
+
+# The post-deploy gate: each service's last window against its objectives (ARGS: --baseline 1h,
+# --canary <version>, --service <name>, --format json; make verify ARGS=--help lists them all).
+verify: $(INSTALLED)
+	$(PYTHON) -m tools.verify $(STACK) $(if $(PROMETHEUS_URL),--prometheus $(PROMETHEUS_URL)) $(ARGS)
 
 # With the Pulumi CLI: preview and up run the policy pack too; destroy asks for the stack's name.
 preview up refresh destroy: $(INSTALLED)

@@ -6,6 +6,7 @@ import re
 
 _ISO = re.compile(r"P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?)?")
 _UNIT_MINUTES = {"d": 1440, "h": 60, "m": 1}
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def iso_minutes(duration: str) -> int:
@@ -32,3 +33,12 @@ def prometheus(minutes: int) -> str:
         if minutes % size == 0:
             return f"{minutes // size}{unit}"
     raise AssertionError("unreachable: minutes are whole")
+
+
+def prometheus_seconds(duration: str) -> int:
+    """30s -> 30, 10m -> 600, 1d -> 86400: one unit, as a range selector's window is usually written.
+    Raises ValueError for anything else."""
+    number, unit = duration[:-1], duration[-1:]
+    if unit not in _UNIT_SECONDS or not number.isdigit() or int(number) == 0:
+        raise ValueError(f"not a Prometheus duration like 30s, 10m, 1h or 1d: {duration!r}")
+    return int(number) * _UNIT_SECONDS[unit]

@@ -16,6 +16,9 @@ OPERATOR_API = "monitoring.coreos.com/v1"  # PrometheusRule, PodMonitor
 # into job). Every workload here carries it with its own name.
 JOB_LABEL = "app.kubernetes.io/name"
 SCRAPE_INTERVAL = "30s"
+# The pod label copied onto every scraped series (PodMonitor podTargetLabels: the operator relabels
+# __meta_kubernetes_pod_label_<name> into <name>), so a canary's series can be told from the stable ones.
+VERSION_LABEL = "version"
 
 
 def selector(workload: str, namespace: str) -> dict[str, str]:
@@ -36,6 +39,7 @@ def pod_monitor(namespace: str, pod_selector: Mapping[str, str], ports: Mapping[
 
     return {
         "jobLabel": JOB_LABEL,
+        "podTargetLabels": [VERSION_LABEL],
         "selector": {"matchLabels": dict(pod_selector)},
         "namespaceSelector": {"matchNames": [namespace]},
         "podMetricsEndpoints": [endpoint(port, honor) for port, honor in ports.items()],

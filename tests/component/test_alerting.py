@@ -16,6 +16,7 @@ import pytest
 from model import catalogue
 from model.durations import iso_minutes
 from tests.helpers import PUBLISHED_BURN_RATES, load_settings, stack_plan
+from tools import verify
 
 FIXTURE = "alerting"
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
@@ -338,6 +339,15 @@ def test_prometheus_rules_select_the_job_and_namespace_the_pod_monitor_gives_the
     for node in selected:
         matchers = {m.name: m.value for m in node.matchers.matchers if m.op == promql_parser.MatchOp.Equal}
         assert (matchers["job"], matchers["namespace"]) == (job, namespace), node.name
+
+
+@pytest.mark.parametrize("service", ["chat", "scorer"])
+def test_series_carry_the_version_label_make_verify_tells_a_canary_by(plan, settings, service):
+    pod_labels = deployment(plan, service)["spec"]["template"]["metadata"]["labels"]
+    monitor = next(m.inputs for m in plan.of_type(POD_MONITOR) if m.inputs["metadata"]["name"] == service)
+    # podTargetLabels: each named pod label becomes a label of every scraped series (promcfg.go).
+    assert verify.VERSION_LABEL in monitor["spec"]["podTargetLabels"]
+    assert pod_labels[verify.VERSION_LABEL] == next(s for s in settings.services if s.name == service).version
 
 
 def test_the_collector_is_scraped_on_its_own_metrics_and_prometheus_exporter_ports(plan):

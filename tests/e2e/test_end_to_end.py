@@ -38,6 +38,7 @@ import yaml
 
 from tests.helpers import FIXTURES, free_port
 from tools import contract_check, render
+from tools import verify as verify_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "e2e"
@@ -51,6 +52,7 @@ START_SECONDS = 60  # for a service to load its model, or Prometheus to open its
 # Env a Deployment gives that points into the cluster: the collector's address, the mounted Secret.
 CLUSTER_ONLY = ("OTEL_EXPORTER_OTLP_ENDPOINT", "APPLICATIONINSIGHTS_CONNECTION_STRING_FILE")
 FLOWER = [5.1, 3.5, 1.4, 0.2]
+CANARY_VERSION, CANARY_EXTRA_SECONDS = "0.2.0", "0.3"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -89,6 +91,15 @@ def query(prometheus: str, promql: str) -> list[dict]:
     return answer["data"]["result"]
 
 
+def verify(prometheus: str, *args: str) -> tuple[int, dict]:
+    """make verify on the e2e stack: its exit code and JSON report (its progress lines go to stderr)."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = verify_tool.main([STACK, "--prometheus", prometheus, "--config-dir", str(FIXTURES),
+                                 "--format", "json", "--poll", "0.5", *args])
+    return code, json.loads(out.getvalue())
+
+
 def rendered(directory: Path, kind: str, name: str) -> dict:
     path, = directory.glob(f"manifests/*-{kind}-{name}.yaml")
     return yaml.safe_load(path.read_text())
@@ -117,9 +128,20 @@ class Service:
         # The Prometheus Operator's PodMonitor relabelling: job is the value of the pod label jobLabel
         # names; namespace, pod and container are the pod's; endpoint is the scraped port's name.
         labels = {"job": pod["metadata"]["labels"][monitor["spec"]["jobLabel"]], "namespace": namespace,
-                  "pod": f"{name}-e2e", "container": container["name"], "endpoint": endpoint["port"]}
+                  "pod": f"{name}-e2e", "container": container["name"], "endpoint": endpoint["port"],
+                  # podTargetLabels: each named pod label, as a label of its own.
+                  **{label: pod["metadata"]["labels"][label] for label in monitor["spec"]["podTargetLabels"]}}
         env = {e["name"]: e["value"] for e in container["env"] if "value" in e and e["name"] not in CLUSTER_ONLY}
         return cls(name, env, labels)
+
+    def canary(self, version: str, env: dict[str, str]) -> Service:
+        """A second version of this service beside it, as a canary Deployment's pods would be scraped."""
+        return Service(f"{self.name}-canary", {**self.env, **env},
+                       {**self.target_labels, "pod": f"{self.name}-canary-e2e", "version": version})
+
+    @property
+    def job(self) -> str:
+        return self.target_labels["job"]
 
     @property
     def url(self) -> str:
@@ -137,9 +159,10 @@ class Service:
         return [sys.executable, "-m", "service"], {"PATH": os.environ["PATH"], **self.env, **ports}
 
     def scrape_job(self) -> dict:
-        return {"job_name": self.target_labels["job"], "metrics_path": "/metrics",
+        return {"job_name": self.name, "metrics_path": "/metrics",
                 "static_configs": [{"targets": [f"127.0.0.1:{self.metrics_port}"],
-                                    "labels": {k: v for k, v in self.target_labels.items() if k != "job"}}]}
+                                    # A target's own job label wins over the job_name (scrape/target.go).
+                                    "labels": dict(self.target_labels)}]}
 
     def drive(self, stop: threading.Event) -> None:
         body = json.dumps({"instances": [FLOWER]}).encode()
@@ -192,6 +215,7 @@ class Run:
     rules: list[dict]  # the rendered rules, each group's
     prometheus: str  # its base URL
     window: str  # how long the run's traffic has been in Prometheus, as a range
+    before_traffic: tuple[int, dict]  # make verify's exit code and JSON report before any request
 
     def query(self, promql: str) -> list[dict]:
         return query(self.prometheus, promql)
@@ -215,7 +239,9 @@ def run(tmp_path_factory) -> Iterator[Run]:
         assert render.main([STACK, "--config-dir", str(FIXTURES), "--out", str(work)]) == 0
     directory = work / STACK
     groups = yaml.safe_load((directory / "prometheus-rules.yaml").read_text())["groups"]
-    services = {name: Service.from_render(directory, name) for name in ("steady", "failing", "slow")}
+    services = {name: Service.from_render(directory, name) for name in ("steady", "failing", "slow", "canary")}
+    canary = services["canary"].canary(CANARY_VERSION, {"EXTRA_LATENCY_SECONDS": CANARY_EXTRA_SECONDS})
+    services[canary.name] = canary
 
     processes = Processes(work)
     try:
@@ -239,11 +265,14 @@ def run(tmp_path_factory) -> Iterator[Run]:
         wait_until("prometheus ready", START_SECONDS, lambda: get(f"{prometheus}/-/ready")[0] == 200)
 
         for service in services.values():  # the CI gate, on each live service, before any traffic
-            assert contract_check.main([service.metrics_url, "--stack", STACK, "--service", service.name,
+            assert contract_check.main([service.metrics_url, "--stack", STACK, "--service", service.job,
                                         "--config-dir", str(FIXTURES)]) == 0
             # Traffic starts once every counter is stored at 0: rate() then counts all of it, in every series alike.
             wait_until(f"{service.name} scraped before traffic", 30, functools.partial(
-                query, prometheus, f'count(ai_inference_requests_total{{job="{service.name}"}} == 0) == 3'))
+                query, prometheus, f'count(ai_inference_requests_total{{pod="{service.target_labels["pod"]}"}} == 0)'
+                                   ' == 3'))
+        # The gate right after a deployment, before anyone calls it: an empty window.
+        before_traffic = verify(prometheus, "--window", "1m", "--wait", "2")
 
         started = time.monotonic()
         stop = threading.Event()
@@ -256,12 +285,12 @@ def run(tmp_path_factory) -> Iterator[Run]:
             driver.join(timeout=15)
 
         result = Run(services, [r for g in groups for r in g["rules"]], prometheus,
-                     f"{int(time.monotonic() - started) + 30}s")
+                     f"{int(time.monotonic() - started) + 30}s", before_traffic)
         # Wait until Prometheus holds the final counts, then for a rule evaluation after that.
         for service in services.values():
             total = sum(service.answered.values())
             wait_until(f"{service.name}: all {total} requests scraped", 30, functools.partial(
-                result.query, f'sum(ai_inference_requests_total{{job="{service.name}"}}) == {total}'))
+                result.query, f'sum(ai_inference_requests_total{{pod="{service.target_labels["pod"]}"}}) == {total}'))
         scraped = time.time()
         wait_until("rules evaluated on the final counts", 30, functools.partial(
             result.query, f'timestamp(slo:sli_error:ratio_rate5m{{service="failing"}}) > {scraped}'))
@@ -277,7 +306,7 @@ def test_each_live_service_series_carry_the_pod_monitors_labels(run):
     for service in run.services.values():
         for metric in ("ai_inference_requests_total", "ai_inference_latency_seconds_bucket",
                        "ai_tokens_used_total", "ai_inference_cost_dollars_total"):
-            series = run.query(f'{metric}{{job="{service.name}"}}')
+            series = run.query(f'{metric}{{pod="{service.target_labels["pod"]}"}}')
             assert series, f"{service.name}: no {metric}"
             for one in series:
                 labels = one["metric"]
@@ -288,7 +317,7 @@ def test_each_live_service_series_carry_the_pod_monitors_labels(run):
 def test_every_recording_rule_has_data_for_every_service(run):
     records = sorted({r["record"] for r in run.rules if "record" in r})
     assert records
-    for service in run.services:
+    for service in {s.job for s in run.services.values()}:
         empty = [record for record in records if not run.query(f'{record}{{service="{service}"}}')]
         assert empty == [], service
 
@@ -330,3 +359,62 @@ def test_the_p95_follows_the_injected_latency(run):
     assert steady_p95 < 0.1
     assert run.query(run.rule("AIInferenceLatencyP95High", "slow")["expr"])
     assert not run.query(run.rule("AIInferenceLatencyP95High", "steady")["expr"])
+
+
+# -- make verify, the post-deploy gate, against the same Prometheus ---------------------------------
+
+def checks(report: dict, service: str) -> dict[str, dict]:
+    judged, = [j for j in report["services"] if j["service"] == service]
+    return {c["name"]: c for c in judged["checks"]}
+
+
+def test_verify_cannot_judge_an_empty_window(run):
+    code, report = run.before_traffic
+    assert code == 2 and report["verdict"] == "could not judge"
+    for judged in report["services"]:  # every counter exists, at 0: no data, not healthy
+        assert judged["measured"]["requests"] == 0
+        assert judged["reasons"] == ["requests: no data"], judged
+    print(f"verify before traffic: exit {code}, {report['verdict']}: "
+          f"{[(j['service'], j['reasons']) for j in report['services']]}")
+
+
+def test_verify_passes_the_healthy_service(run):
+    code, report = verify(run.prometheus, "--service", "steady", "--window", run.window, "--wait", "0")
+    found = checks(report, "steady")
+    print(f"verify steady: exit {code}, {report['verdict']}; requests {found['requests']['value']:.0f}, "
+          f"error ratio {found['error ratio']['value']}, P95 {found['P95 s']['value']:.4f} s")
+    assert code == 0 and report["verdict"] == "pass", report
+    steady = run.services["steady"]
+    assert abs(found["requests"]["value"] - sum(steady.answered.values())) <= 0.05 * sum(steady.answered.values())
+    assert found["error ratio"]["value"] == 0
+
+
+def test_verify_fails_the_injected_faults_naming_the_objective(run):
+    failing = run.services["failing"]
+    code, report = verify(run.prometheus, "--service", "failing", "--window", run.window, "--wait", "0")
+    ratio = checks(report, "failing")["error ratio"]
+    counted = failing.answered.get(503, 0) / sum(failing.answered.values())
+    print(f"verify failing: exit {code}, {report['verdict']}: {report['services'][0]['reasons']}")
+    assert code == 1 and ratio["result"] == "fail"
+    assert abs(ratio["value"] - counted) <= 0.01 and ratio["source"] == "slo.errorRate"
+    # The slow service fails on latency alone (~3 requests a second: judged from 50).
+    code, report = verify(run.prometheus, "--service", "slow", "--window", run.window, "--wait", "0",
+                          "--min-requests", "50")
+    failed = {name for name, check in checks(report, "slow").items() if check["result"] == "fail"}
+    assert code == 1 and "P95 s" in failed and "error ratio" not in failed, report
+
+
+def test_verify_rolls_back_a_slower_canary(run):
+    code, report = verify(run.prometheus, "--service", "canary", "--canary", CANARY_VERSION, "--window", run.window,
+                          "--wait", "0", "--min-requests", "50")
+    found = checks(report, "canary")
+    print(f"verify canary {CANARY_VERSION} (EXTRA_LATENCY_SECONDS {CANARY_EXTRA_SECONDS}): exit {code}, "
+          f"{report['verdict']}: {report['services'][0]['reasons']}")
+    assert code == 1 and report["verdict"] == "roll back"
+    assert found["P95 s vs stable"]["result"] == "fail" and found["error ratio vs stable"]["result"] == "pass"
+    assert found["P95 s"]["value"] > float(CANARY_EXTRA_SECONDS) > found["P95 s vs stable"]["limit"]
+    # The stable version alone, judged as a canary of nothing slower, would be promoted.
+    stable = run.services["canary"].target_labels["version"]
+    code, report = verify(run.prometheus, "--service", "canary", "--canary", stable, "--window", run.window,
+                          "--wait", "0", "--min-requests", "50")
+    assert code == 0 and report["verdict"] == "promote", report

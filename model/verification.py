@@ -1,0 +1,158 @@
+"""The post-deploy gate's rules: what is measured, against which limit, and the verdict (pure).
+
+Every limit comes from the service's own objectives (ServiceSlo: the same numbers its alerts
+use), so a threshold is never written twice. A deployment is also judged against the same
+service before it (a baseline) or, for a canary, against the stable version beside it:
+a regression beyond a tolerance fails even while the objective still holds.
+
+tools/verify.py asks Prometheus; this module only builds the queries and judges the answers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from model.contract import MetricContract
+from model.numbers import plain
+from model.slo import ServiceSlo
+
+PASS, FAIL, NO_DATA = "pass", "fail", "no data"
+EXIT_CODES = {PASS: 0, FAIL: 1, NO_DATA: 2}  # no data: the gate could not judge
+QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How much worse than its reference (baseline or stable) a deployment may measure."""
+
+    error_ratio: float = 0.01  # absolute: one more failed request in a hundred
+    latency: float = 0.2  # relative: 20% slower
+    # Below this a latency difference is the histogram's interpolation, not a regression.
+    latency_floor_seconds: float = 0.025
+
+
+@dataclass(frozen=True)
+class Matcher:
+    label: str
+    value: str
+    negated: bool = False
+
+    def __str__(self) -> str:
+        return f'{self.label}{"!=" if self.negated else "="}"{self.value}"'
+
+
+def selector(labels: Mapping[str, str], extra: tuple[Matcher, ...] = ()) -> str:
+    return ",".join([*(str(Matcher(k, v)) for k, v in sorted(labels.items())), *(str(m) for m in extra)])
+
+
+def queries(contract: MetricContract, labels: Mapping[str, str], window: str, window_seconds: float,
+            extra: tuple[Matcher, ...] = ()) -> dict[str, str]:
+    """The PromQL of each measured signal over `window`, for the series `labels` and `extra` select.
+
+    A signal whose series do not exist answers nothing, which the gate reports as no data;
+    an existing counter that did not grow answers 0.
+    """
+    def count(metric: str, matchers: str) -> str:
+        return f"sum(increase({metric}{{{matchers}}}[{window}]))"
+
+    every = selector(labels, extra)
+    errors = selector({**labels, contract.status_label: contract.error_status}, extra)
+    requests = count(contract.requests, every)
+    per_hour = plain(3600 / window_seconds)
+    found = {
+        "requests": requests,
+        # No error series yet means no errors yet: 0 whenever requests were served.
+        "error_ratio": f"({count(contract.requests, errors)} or 0 * {requests}) / {requests}",
+        **{name: f"histogram_quantile({plain(q)}, sum by (le) (increase({contract.latency}_bucket{{{every}}}"
+                 f"[{window}])))" for name, q in QUANTILES.items()},
+        "tokens_per_hour": f"{count(contract.tokens, every)} * {per_hour}",
+        "cost_per_hour": f"{count(contract.cost, every)} * {per_hour}",
+    }
+    return found
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str  # what a reader sees: "error ratio", "P95 vs baseline"
+    value: float | None  # None: no data
+    limit: float | None
+    result: str  # PASS, FAIL or NO_DATA
+    source: str  # where the limit comes from
+
+    @property
+    def reason(self) -> str:
+        if self.result == NO_DATA:
+            return f"{self.name}: no data"
+        relation = "above" if self.result == FAIL else "within"
+        return f"{self.name} {show(self.value)} {relation} {show(self.limit)} ({self.source})"
+
+
+def show(value: float | None) -> str:
+    return "-" if value is None else plain(round(value, 4))
+
+
+@dataclass(frozen=True)
+class Judgement:
+    service: str
+    checks: tuple[Check, ...]
+    measured: Mapping[str, float | None] = field(default_factory=dict)
+
+    @property
+    def result(self) -> str:
+        return overall(c.result for c in self.checks)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [c.reason for c in self.checks if c.result != PASS]
+
+
+def overall(results) -> str:
+    """Any failure fails; otherwise any missing measurement means the gate could not judge."""
+    results = list(results)
+    if FAIL in results:
+        return FAIL
+    return NO_DATA if NO_DATA in results or not results else PASS
+
+
+def at_most(name: str, value: float | None, limit: float, source: str) -> Check:
+    if value is None:
+        return Check(name, None, limit, NO_DATA, source)
+    return Check(name, value, limit, PASS if value <= limit else FAIL, source)
+
+
+def objectives(slo: ServiceSlo, measured: Mapping[str, float | None], min_requests: int) -> list[Check]:
+    """The window against the service's objectives; too little traffic is no data, not health."""
+    requests = measured.get("requests")
+    if requests is None or requests < min_requests:
+        return [Check("requests", requests, min_requests, NO_DATA, f"at least {min_requests} to judge")]
+    return [
+        Check("requests", requests, min_requests, PASS, f"at least {min_requests} to judge"),
+        at_most("error ratio", measured.get("error_ratio"), slo.error_rate, "slo.errorRate"),
+        at_most("P95 s", measured.get("p95"), slo.p95_seconds, "slo.latency.p95Seconds"),
+        at_most("P99 s", measured.get("p99"), slo.p99_seconds, "slo.latency.p99Seconds"),
+        at_most("tokens/h", measured.get("tokens_per_hour"), slo.tokens_per_hour, "slo.tokensPerHour"),
+        at_most("cost/h USD", measured.get("cost_per_hour"), slo.cost_per_hour, "slo.costPerHour"),
+    ]
+
+
+def regressions(measured: Mapping[str, float | None], reference: Mapping[str, float | None], against: str,
+                tolerance: Tolerance, min_requests: int) -> list[Check]:
+    """The window against a reference window (`against`: "baseline" or "stable"): error ratio and latency."""
+    source = f"{against} + tolerance"
+    if (reference.get("requests") or 0) < min_requests:
+        return [Check(f"requests of {against}", reference.get("requests"), min_requests, NO_DATA,
+                      f"at least {min_requests} to compare")]
+    checks = []
+    ratio, reference_ratio = measured.get("error_ratio"), reference.get("error_ratio")
+    checks.append(at_most(f"error ratio vs {against}", ratio, (reference_ratio or 0) + tolerance.error_ratio, source)
+                  if reference_ratio is not None else Check(f"error ratio vs {against}", ratio, None, NO_DATA, source))
+    for name in ("p95", "p99"):
+        value, before = measured.get(name), reference.get(name)
+        label = f"{name.upper()} s vs {against}"
+        if before is None:
+            checks.append(Check(label, value, None, NO_DATA, source))
+            continue
+        limit = max(before * (1 + tolerance.latency), before + tolerance.latency_floor_seconds)
+        checks.append(at_most(label, value, limit, source))
+    return checks
