@@ -1,14 +1,14 @@
 # make render STACK=<stack> · make test · make test-fast · make lint · make serve · make e2e
 # make contract-check URL=<metrics url> STACK=<stack> SERVICE=<service> · make diff [BASE=<ref>] [STACK=<stack>]
 # make policy STACK=<stack> · make preview|up|refresh|destroy STACK=<stack> · make bench
-# make verify STACK=<stack> PROMETHEUS_URL=<url> [ARGS=...]
+# make verify STACK=<stack> PROMETHEUS_URL=<url> [ARGS=...] · make marker STACK=<stack> EVENT=deploy|verify RESULT=success|failure · make dora
 STACK ?= staging
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-emit-index-url --no-header --python-version 3.11
 
-.PHONY: test test-fast lint render serve contract-check e2e diff promote policy verify preview up refresh destroy bench clean requirements
+.PHONY: test test-fast lint render serve contract-check e2e diff promote policy verify marker dora preview up refresh destroy bench clean requirements
 
 # One virtualenv (the one Pulumi.yaml names) with the program's and the tools' packages, every
 # one pinned with its hashes. uv lives inside it, so a fresh machine needs only python3. Bytecode
@@ -65,6 +65,11 @@ policy: $(INSTALLED)
 # --canary <version>, --service <name>, --format json; make verify ARGS=--help lists them all).
 verify: $(INSTALLED)
 	$(PYTHON) -m tools.verify $(STACK) $(if $(PROMETHEUS_URL),--prometheus $(PROMETHEUS_URL)) $(ARGS)
+
+# Records a deployment or a verify in Datadog, Grafana and App Insights, each if configured
+# (the environment variables tools/markers.py names), and in build/deployments.jsonl.
+marker: $(INSTALLED)
+	$(PYTHON) -m tools.markers $(STACK) --event $(EVENT) --result $(RESULT) $(ARGS)
 
 # With the Pulumi CLI: preview and up run the policy pack too; destroy asks for the stack's name.
 preview up refresh destroy: $(INSTALLED)

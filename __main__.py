@@ -65,6 +65,7 @@ for service in settings.services:
                        workloads.selector(service.name, identity.stack), opts=on_kubernetes)
 
 pulumi.export("workspaceId", azure.workspace_id)
+pulumi.export("appInsightsId", azure.app_insights_id)  # where make marker puts release annotations
 pulumi.export("appInsightsConnectionString", azure.connection_string)
 pulumi.export("appInsightsInstrumentationKey", azure.instrumentation_key)
 pulumi.export("actionGroupId", azure.action_group_id)
