@@ -36,7 +36,7 @@ DATADOG_ALERT_TYPES = {"error", "warning", "info", "success", "user_update", "re
 
 
 @contextlib.contextmanager
-def apis(failing: set[str] = frozenset()):
+def apis(failing: frozenset[str] = frozenset()):
     """Records every request; answers as each API does, or 500 for the paths in `failing`."""
     received: list[dict] = []
 
@@ -46,6 +46,7 @@ def apis(failing: set[str] = frozenset()):
             length = int(self.headers.get("Content-Length", 0))
             received.append({"method": self.command, "path": url.path, "query": urllib.parse.parse_qs(url.query),
                              "headers": dict(self.headers), "body": json.loads(self.rfile.read(length))})
+            reply: dict | list
             if any(url.path.endswith(path) for path in failing):
                 status, reply = 500, {"message": "internal error"}
             elif url.path == "/api/v1/events":
@@ -122,7 +123,7 @@ def test_each_api_gets_the_request_its_reference_documents(tmp_path):
 
 
 def test_a_failing_sink_is_reported_and_the_others_still_get_the_marker(tmp_path):
-    with apis(failing={"/api/annotations"}) as (url, received):
+    with apis(failing=frozenset({"/api/annotations"})) as (url, received):
         code, out = mark(environment(url), tmp_path)
     assert code == 1
     assert len(by_path(received, "/api/v1/events")) == len(by_path(received, "/Annotations")) == len(SERVICES)
