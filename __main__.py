@@ -8,12 +8,15 @@ from components import settings as stack_settings
 from components import workloads
 from components.alertmanager_routing import AlertmanagerRouting
 from components.azure_monitoring import AzureMonitoring
+from components.grafana_dashboards import GrafanaDashboard
 from components.inference_service import InferenceService
 from components.otel_collector import OtelCollector
 from components.prometheus_rules import PrometheusAlerting
 from components.workload_namespace import WorkloadNamespace
 from model import catalogue
+from model.dashboards.grafana import DashboardInputs
 from model.naming import azure as azure_naming
+from model.naming import prometheus as prometheus_naming
 
 # Settings come first: bad config stops the run here, before anything is registered.
 settings = stack_settings.load(
@@ -63,6 +66,12 @@ for service in settings.services:
                        kube.namespace, identity.team,
                        workloads.metadata(service.name, namespace.name, monitoring_labels),
                        workloads.selector(service.name, identity.stack), opts=on_kubernetes)
+    selector = prometheus_naming.selector(service.name, kube.namespace)
+    windows = tuple(catalogue.error_ratio_windows(alerts[service.name]))
+    GrafanaDashboard(f"{service.name}-grafana",
+                     DashboardInputs(identity.stack, service.name, service.metrics, service.slo, selector, windows),
+                     workloads.metadata(f"{service.name}-dashboard", namespace.name, monitoring_labels),
+                     opts=on_kubernetes)
 
 pulumi.export("workspaceId", azure.workspace_id)
 pulumi.export("appInsightsId", azure.app_insights_id)  # where make marker puts release annotations
@@ -85,7 +94,7 @@ if settings.datadog.enabled:
         DatadogLatencyPercentiles("datadog-latency-percentiles", [s.metrics for s in settings.services],
                                   opts=on_datadog)
     pulumi.export("datadogSloIds", {
-        service.name: DatadogMonitoring(f"{service.name}-datadog", alerts[service.name], service.slo.objective,
+        service.name: DatadogMonitoring(f"{service.name}-datadog", alerts[service.name], service.slo,
                                         service.metrics, identity.stack, identity.team, settings.datadog.notify,
                                         opts=on_datadog).slo_id
         for service in settings.services})

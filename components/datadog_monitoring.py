@@ -6,6 +6,7 @@ one is switched on for it (docs.datadoghq.com/metrics/distributions).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 
 import pulumi
@@ -13,10 +14,11 @@ import pulumi_datadog as datadog
 
 from model.catalogue import Alert
 from model.contract import MetricContract
+from model.dashboards import datadog as dashboards
 from model.dialects import datadog as dialect
 from model.naming import datadog as naming
 from model.numbers import plain
-from model.slo import Objective
+from model.slo import ServiceSlo
 
 # The OpenMetrics check submits every 15 s; a minute's delay keeps the last bucket complete.
 EVALUATION_DELAY = 60
@@ -43,14 +45,15 @@ def thresholds(monitor: dialect.Monitor) -> datadog.MonitorMonitorThresholdsArgs
 
 
 class DatadogMonitoring(pulumi.ComponentResource):
-    """A service's SLO, its burn-rate monitors on that SLO, and its signal monitors."""
+    """A service's SLO, its burn-rate monitors on that SLO, its signal monitors, and its dashboard."""
 
     slo_id: pulumi.Output[str]
 
-    def __init__(self, name: str, alerts: tuple[Alert, ...], objective: Objective, contract: MetricContract,
+    def __init__(self, name: str, alerts: tuple[Alert, ...], service_slo: ServiceSlo, contract: MetricContract,
                  env: str, team: str, notify: Mapping[str, Sequence[str]],
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:datadog:DatadogMonitoring", name, None, opts)
+        objective = service_slo.objective
         child = pulumi.ResourceOptions(parent=self)
         service = alerts[0].service
         tags = [f"env:{env}", f"service:{service}", f"team:{team}", "managed-by:pulumi"]
@@ -101,6 +104,8 @@ class DatadogMonitoring(pulumi.ComponentResource):
                     tags=tags + [f"alert:{alert.name}", f"severity:{alert.severity}", f"routing:{alert.route}"],
                     opts=child,
                 )
+        datadog.DashboardJson(f"{name}-dashboard", dashboard=slo.id.apply(lambda slo_id: json.dumps(
+            dashboards.service_dashboard(env, service, contract, service_slo, slo_id), sort_keys=True)), opts=child)
         self.register_outputs({"sloId": self.slo_id})
 
 

@@ -180,3 +180,6 @@ def collector_config_problems(config: dict) -> list[str]:
                                for p in pipelines.values()):
         found.append("processors must start with memory_limiter and end with batch")
     return found
+
+
+COLLECTOR_CONFIG_MAP = ("kubernetes:core/v1:ConfigMap", "otel-collector-config")  # type and name in a plan

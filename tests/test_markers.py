@@ -23,8 +23,8 @@ import uuid
 
 import pytest
 
-from tests.helpers import FIXTURES, load_settings, loopback_server
-from tools import markers
+from tests.helpers import FIXTURES, load_settings, loopback_server, stack_plan
+from tools import markers, render
 
 STACK = "alerting"
 SERVICES = load_settings(STACK).services
@@ -109,6 +109,10 @@ def test_each_api_gets_the_request_its_reference_documents(tmp_path):
     assert set(annotation["body"]) == {"time", "tags", "text"}
     assert annotation["body"]["time"] == EPOCH * 1000
     assert {f"env:{STACK}", f"service:{service.name}", "deployment"} <= set(annotation["body"]["tags"])
+    # The service's generated dashboard overlays exactly such annotations (all its tags must match).
+    dashboard, = [d for name, d in render.dashboards(stack_plan(STACK)).items() if name == f"grafana-aio-{STACK}-"
+                  f"{service.name}.json"]
+    assert set(dashboard["annotations"]["list"][0]["target"]["tags"]) <= set(annotation["body"]["tags"])
 
     release, = by_path(received, "/Annotations")
     assert release["method"] == "PUT" and release["path"] == f"{COMPONENT}/Annotations"

@@ -146,7 +146,7 @@ def test_a_secret_files_path_is_not_a_secret():
 
 
 def test_no_credential_in_a_config_map():
-    config_map = resource("platform", "kubernetes:core/v1:ConfigMap")
+    config_map = resource("platform", "kubernetes:core/v1:ConfigMap", "otel-collector-config")
     assert violations(config_map, "no-plain-secrets") == []
     config_map["inputs"]["data"]["config.yaml"] += \
         "\n# connection_string: InstrumentationKey=11111111-2222-3333-4444-555555555555"

@@ -31,6 +31,7 @@ from kubernetes_validate.utils import SchemaNotFoundError, ValidationError, Vers
 
 from components import settings as stack_settings
 from components.config_reader import SettingsError
+from components.grafana_dashboards import SIDECAR_LABEL
 from tools import mocks, stack_config
 from tools.stack_file import StackFileError
 
@@ -119,6 +120,33 @@ def invalid_manifests(files: list[Path], kubernetes_version: str) -> list[str]:
         except (SchemaNotFoundError, VersionNotSupportedError) as error:
             problems.append(f"{path.name}: {error.message}")
     return problems
+
+
+DATADOG_DASHBOARD = "datadog:index/dashboardJson:DashboardJson"
+
+
+def dashboards(plan: mocks.Plan) -> dict[str, dict]:
+    """Every dashboard the plan ships, by file name: Grafana's from their ConfigMaps, Datadog's as posted."""
+    found = {}
+    for resource in plan.resources:
+        if resource.type == "kubernetes:core/v1:ConfigMap" and \
+                resource.inputs["metadata"].get("labels", {}).items() >= SIDECAR_LABEL.items():
+            found.update({f"grafana-{key}": json.loads(text) for key, text in resource.inputs["data"].items()})
+        elif resource.type == DATADOG_DASHBOARD:
+            document = json.loads(resource.inputs["dashboard"])
+            found[f"datadog-{resource.name.removesuffix('-datadog-dashboard')}.json"] = document
+    return found
+
+
+def write_dashboards(plan: mocks.Plan, out: Path) -> list[Path]:
+    """The dashboards as files a reviewer opens, or imports into Grafana or Datadog as they are."""
+    directory = out / "dashboards"
+    directory.mkdir()
+    written = []
+    for name, document in sorted(dashboards(plan).items()):
+        written.append(directory / name)
+        written[-1].write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return written
 
 
 GROUP_KEYS = ("name", "interval", "rules")
@@ -211,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     written = write_plan(plan, out)
     manifest_files = write_manifests(plan, out)
     rules = write_rules(plan, out)
-    written += manifest_files + [rules]
+    written += manifest_files + [rules] + write_dashboards(plan, out)
 
     kubernetes_version = settings_of(config).kubernetes.version
     invalid = invalid_manifests(manifest_files, kubernetes_version)
@@ -242,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
           f"kubernetes-validate --strict; {len(manifest_files) - checked} Prometheus operator resources, "
           f"which it has no schema for); {os.path.relpath(rules)} "
           f"({groups} rule group{'' if groups == 1 else 's'}; "
-          + (promtool_said.splitlines()[-1].strip() if rules_valid else promtool_said) + ")")
+          + (promtool_said.splitlines()[-1].strip() if rules_valid else promtool_said) + "); "
+          f"{len(dashboards(plan))} dashboards in {os.path.relpath(out / 'dashboards')}")
     return 0
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from model import catalogue
 from model.durations import iso_minutes
-from tests.helpers import PUBLISHED_BURN_RATES, load_settings, stack_plan
+from tests.helpers import COLLECTOR_CONFIG_MAP, PUBLISHED_BURN_RATES, load_settings, stack_plan
 from tools import verify
 
 FIXTURE = "alerting"
@@ -364,7 +364,7 @@ def test_the_collector_is_scraped_on_its_own_metrics_and_prometheus_exporter_por
 
 def test_the_datadog_connector_output_reaches_datadog_only(plan):
     import yaml
-    config = yaml.safe_load(plan.one("kubernetes:core/v1:ConfigMap").inputs["data"]["config.yaml"])
+    config = yaml.safe_load(plan.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
     fed = [p for p in config["service"]["pipelines"].values() if "datadog/connector" in p["receivers"]]
     assert [p["exporters"] for p in fed] == [["datadog/exporter"]]
 

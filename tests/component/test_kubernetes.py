@@ -19,8 +19,8 @@ from components.otel_collector import OtelCollector
 from components.workload_namespace import WorkloadNamespace
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRET_NAME
 from model.naming import datadog as datadog_naming
+from tests.helpers import COLLECTOR_CONFIG_MAP, container_port, load_settings, restricted_violations, run_component
 from tests.helpers import collector_config_problems as problems
-from tests.helpers import container_port, load_settings, restricted_violations, run_component
 
 CONNECTION_STRING = "InstrumentationKey=11111111-2222-3333-4444-555555555555;IngestionEndpoint=https://x.example.com/"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -96,7 +96,7 @@ def test_without_datadog_the_secret_has_no_datadog_key_and_nothing_refers_to_it(
     assert not any(name.startswith("DD_") for name in env(container))
     annotations = pod(platform, "detector")["metadata"]["annotations"]
     assert not any(key.startswith("ad.datadoghq.com/") for key in annotations)
-    config = yaml.safe_load(platform.one("kubernetes:core/v1:ConfigMap").inputs["data"]["config.yaml"])
+    config = yaml.safe_load(platform.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
     assert "datadog/exporter" not in config["exporters"] and "connectors" not in config
 
 
@@ -147,7 +147,7 @@ def test_the_services_read_the_connection_string_from_its_mounted_file(alerting)
                                              ("platform", {APPINSIGHTS_KEY})])
 def test_the_collector_config_reads_each_credential_from_a_file_its_pod_mounts(stack, backends, alerting, platform):
     plan = {"alerting": alerting, "platform": platform}[stack]
-    config = plan.one("kubernetes:core/v1:ConfigMap").inputs["data"]["config.yaml"]
+    config = plan.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"]
     referenced = set(re.findall(r"\$\{file:([^}]+)\}", config))
     files = mounted_files(pod(plan, "otel-collector"))
     assert referenced == set(files)  # every reference resolves, and nothing else is mounted
@@ -160,7 +160,7 @@ def test_a_collector_that_reads_no_credential_mounts_no_secret():
     plan = cluster_plan("minimal", {"collector": {"exporters": ["prometheus"]}})
     spec = pod(plan, "otel-collector")["spec"]
     assert [v for v in spec["volumes"] if "secret" in v] == []
-    assert "${file:" not in plan.one("kubernetes:core/v1:ConfigMap").inputs["data"]["config.yaml"]
+    assert "${file:" not in plan.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"]
     assert mounted_files(pod(plan, "ai-inference"))  # the service still reads its connection string
 
 
@@ -337,7 +337,7 @@ def test_every_workload_is_restricted_and_hardened(stack, alerting, platform, gp
 
 
 def test_collector_config_map_is_the_generated_config_and_its_hash_rolls_the_pods(alerting):
-    data = alerting.one("kubernetes:core/v1:ConfigMap").inputs["data"]["config.yaml"]
+    data = alerting.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"]
     config = yaml.safe_load(data)
     assert problems(config) == []
     assert set(config["exporters"]) == {"azuremonitor", "datadog/exporter", "prometheus"}

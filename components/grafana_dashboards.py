@@ -1,0 +1,31 @@
+"""A service's Grafana dashboard as a ConfigMap the Grafana sidecar loads.
+
+kube-prometheus-stack runs Grafana with its dashboard sidecar watching every namespace for
+ConfigMaps labelled grafana_dashboard: "1" (its values.yaml: grafana.sidecar.dashboards label,
+labelValue "1", searchNamespace ALL); the dashboard itself is model/dashboards/grafana.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from model.dashboards import grafana
+
+SIDECAR_LABEL = {"grafana_dashboard": "1"}
+
+
+class GrafanaDashboard(pulumi.ComponentResource):
+    def __init__(self, name: str, inputs: grafana.DashboardInputs, metadata: Mapping,
+                 opts: pulumi.ResourceOptions | None = None):
+        super().__init__("ai-observability:grafana:GrafanaDashboard", name, None, opts)
+        meta = {**metadata, "labels": {**metadata.get("labels", {}), **SIDECAR_LABEL}}
+        k8s.core.v1.ConfigMap(
+            f"{name}-config-map", metadata=meta,
+            data={f"{grafana.uid(inputs.stack, inputs.service)}.json":
+                  json.dumps(grafana.service_dashboard(inputs), indent=1, sort_keys=True)},
+            opts=pulumi.ResourceOptions(parent=self))
+        self.register_outputs({})
