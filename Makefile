@@ -71,6 +71,11 @@ verify: $(INSTALLED)
 marker: $(INSTALLED)
 	$(PYTHON) -m tools.markers $(STACK) --event $(EVENT) --result $(RESULT) $(ARGS)
 
+# Deployment frequency, lead time, change failure rate and time to restore, per stack, from the
+# markers and git history (ARGS: --days N, --stack S); sent to Datadog when DD_API_KEY is set.
+dora: $(INSTALLED)
+	$(PYTHON) -m tools.dora $(ARGS)
+
 # With the Pulumi CLI: preview and up run the policy pack too; destroy asks for the stack's name.
 preview up refresh destroy: $(INSTALLED)
 	@command -v pulumi >/dev/null 2>&1 || { \

@@ -99,7 +99,7 @@ def datadog(marker: Marker, environ: Mapping[str, str]) -> str:
     configuration.api_key["apiKeyAuth"] = environ["DD_API_KEY"]
     body = EventCreateRequest(
         title=marker.title, text=marker.text, tags=deployment_tags(marker.stack, marker.service, marker.version,
-                                                                   marker.event, marker.result),
+                                                                   marker.event, marker.result, marker.commit),
         alert_type=EventAlertType("success" if marker.result == "success" else "error"),
         aggregation_key=f"{marker.stack}-{marker.service}-deployment",
         date_happened=marker.epoch_ms // 1000, source_type_name="deployment")
@@ -114,7 +114,7 @@ def datadog(marker: Marker, environ: Mapping[str, str]) -> str:
 def grafana(marker: Marker, environ: Mapping[str, str]) -> str:
     """An organisation annotation (no dashboard): every dashboard whose tag query matches shows it."""
     body = {"time": marker.epoch_ms, "tags": deployment_tags(marker.stack, marker.service, marker.version,
-                                                              marker.event, marker.result),
+                                                              marker.event, marker.result, marker.commit),
             "text": f"{marker.title} ({marker.text})"}
     request = urllib.request.Request(f"{environ['GRAFANA_URL'].rstrip('/')}/api/annotations",
                                      data=json.dumps(body).encode(), method="POST", headers={

@@ -10,9 +10,10 @@ from __future__ import annotations
 MARKER_TAG = "deployment"
 
 
-def deployment_tags(stack: str, service: str, version: str, event: str, result: str) -> list[str]:
+def deployment_tags(stack: str, service: str, version: str, event: str, result: str, commit: str) -> list[str]:
+    """Every fact make dora needs, so the markers can be read back from Grafana's annotations."""
     return [MARKER_TAG, f"env:{stack}", f"service:{service}", f"version:{version}", f"event:{event}",
-            f"result:{result}"]
+            f"result:{result}", f"commit:{commit}"]
 
 
 def deployment_filter(stack: str, service: str) -> list[str]:
