@@ -36,6 +36,7 @@ from typing import IO, Any
 import pytest
 import yaml
 
+from model.durations import prometheus_seconds
 from tests.helpers import FIXTURES, free_port
 from tools import contract_check, render
 from tools import verify as verify_tool
@@ -418,3 +419,44 @@ def test_verify_rolls_back_a_slower_canary(run):
     code, report = verify(run.prometheus, "--service", "canary", "--canary", stable, "--window", run.window,
                           "--wait", "0", "--min-requests", "50")
     assert code == 0 and report["verdict"] == "promote", report
+
+
+def test_the_readmes_picture_is_plotted_from_this_runs_prometheus(run):
+    """What a service's dashboard shows, from this run's data: build/e2e/dashboard.png (docs/ keeps one)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    end = time.time()
+    start = end - prometheus_seconds(run.window)
+
+    def series(promql: str) -> dict[str, tuple[list[float], list[float]]]:
+        params = urllib.parse.urlencode({"query": promql, "start": start, "end": end, "step": "2s"})
+        answer = json.loads(get(f"{run.prometheus}/api/v1/query_range?{params}")[1])
+        return {s["metric"].get("service") or s["metric"].get("job"): (
+            [float(t) - start for t, _ in s["values"]], [float(v) for _, v in s["values"]])
+            for s in answer["data"]["result"]}
+
+    panels = [("Error ratio, 5m (recorded rule)", 'slo:sli_error:ratio_rate5m{slo="availability"}', None),
+              ("P95 latency, s", 'histogram_quantile(0.95, sum by (job, le) '
+                                 '(rate(ai_inference_latency_seconds_bucket[15s])))', "log"),
+              ("Requests per second", "sum by (job) (rate(ai_inference_requests_total[15s]))", None)]
+    figure, axes = plt.subplots(1, len(panels), figsize=(15, 4))
+    for axis, (title, promql, scale) in zip(axes, panels, strict=True):
+        found = series(promql)
+        assert found, promql
+        for name, (times, values) in sorted(found.items()):
+            axis.plot(times, values, label=name)
+        axis.set_title(title)
+        axis.set_xlabel("seconds into the run")
+        if scale:
+            axis.set_yscale(scale)
+        axis.legend(fontsize="small")
+    figure.suptitle("make e2e: four reference services under a real Prometheus (failing: FAULT_RATE 0.3; "
+                    "slow, and canary's new version: +0.3 s)")
+    figure.tight_layout()
+    out = ROOT / "build" / "e2e"
+    out.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out / "dashboard.png", dpi=80)
+    plt.close(figure)
+    assert (out / "dashboard.png").stat().st_size > 10_000
