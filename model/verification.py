@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from model.contract import MetricContract
+from model.dialects import prometheus as dialect
 from model.numbers import plain
 from model.slo import ServiceSlo
 
@@ -43,7 +44,7 @@ class Matcher:
 
 
 def selector(labels: Mapping[str, str], extra: tuple[Matcher, ...] = ()) -> str:
-    return ",".join([*(str(Matcher(k, v)) for k, v in sorted(labels.items())), *(str(m) for m in extra)])
+    return ",".join([dialect.matchers(labels), *(str(m) for m in extra)])
 
 
 def queries(contract: MetricContract, labels: Mapping[str, str], window: str, window_seconds: float,
@@ -60,7 +61,7 @@ def queries(contract: MetricContract, labels: Mapping[str, str], window: str, wi
     errors = selector({**labels, contract.status_label: contract.error_status}, extra)
     requests = count(contract.requests, every)
     per_hour = plain(3600 / window_seconds)
-    found = {
+    return {
         "requests": requests,
         # No error series yet means no errors yet: 0 whenever requests were served.
         "error_ratio": f"({count(contract.requests, errors)} or 0 * {requests}) / {requests}",
@@ -69,7 +70,6 @@ def queries(contract: MetricContract, labels: Mapping[str, str], window: str, wi
         "tokens_per_hour": f"{count(contract.tokens, every)} * {per_hour}",
         "cost_per_hour": f"{count(contract.cost, every)} * {per_hour}",
     }
-    return found
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pathlib import Path
 from model import dora
 from model.naming.markers import MARKER_TAG
 from tools import stack_config
+from tools.markers import datadog_configuration
 
 TIMEOUT_SECONDS = 30
 
@@ -60,21 +61,18 @@ def commit_times(previous: str | None, commit: str) -> list[datetime]:
 
 
 def send_to_datadog(reports: list[dora.Dora], environ: Mapping[str, str]) -> str:
-    from datadog_api_client import ApiClient, Configuration
+    from datadog_api_client import ApiClient
     from datadog_api_client.v2.api.metrics_api import MetricsApi
     from datadog_api_client.v2.model.metric_intake_type import MetricIntakeType
     from datadog_api_client.v2.model.metric_payload import MetricPayload
     from datadog_api_client.v2.model.metric_point import MetricPoint
     from datadog_api_client.v2.model.metric_series import MetricSeries
 
-    site = environ.get("DD_SITE") or "datadoghq.com"
-    configuration = Configuration(host=environ.get("DD_API_URL") or f"https://api.{site}")
-    configuration.api_key["apiKeyAuth"] = environ["DD_API_KEY"]
     now = int(datetime.now(UTC).timestamp())
     series = [MetricSeries(metric=f"dora.{name}", type=MetricIntakeType.GAUGE, tags=[f"env:{report.stack}"],
                            points=[MetricPoint(timestamp=now, value=float(value))])
               for report in reports for name, value in figures(report).items() if value is not None]
-    with ApiClient(configuration) as client:
+    with ApiClient(datadog_configuration(environ)) as client:
         MetricsApi(client).submit_metrics(body=MetricPayload(series=series))
     return f"datadog: {len(series)} gauges sent"
 

@@ -30,12 +30,16 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from components.config_reader import SettingsError
 from model.naming.markers import deployment_tags
 from tools import stack_config
 from tools.render import settings_of
 from tools.stack_file import StackFileError
+
+if TYPE_CHECKING:
+    from datadog_api_client import Configuration
 
 TIMEOUT_SECONDS = 15
 EVENTS, RESULTS = ("deploy", "verify"), ("success", "failure")
@@ -86,17 +90,24 @@ def _send(request: urllib.request.Request) -> dict | list:
     return json.loads(body) if body else {}
 
 
+def datadog_configuration(environ: Mapping[str, str]) -> Configuration:
+    """The API client for DD_SITE (or DD_API_URL, a proxy or a test server) with DD_API_KEY."""
+    from datadog_api_client import Configuration  # noqa: F811 (imported when used: the client is slow to import)
+
+    site = environ.get("DD_SITE") or "datadoghq.com"
+    configuration = Configuration(host=environ.get("DD_API_URL") or f"https://api.{site}")
+    configuration.api_key["apiKeyAuth"] = environ["DD_API_KEY"]
+    return configuration
+
+
 def datadog(marker: Marker, environ: Mapping[str, str]) -> str:
     """A Datadog event with the unified service tags (env, service, version) the monitors scope by."""
-    from datadog_api_client import ApiClient, Configuration
+    from datadog_api_client import ApiClient
     from datadog_api_client.exceptions import OpenApiException
     from datadog_api_client.v1.api.events_api import EventsApi
     from datadog_api_client.v1.model.event_alert_type import EventAlertType
     from datadog_api_client.v1.model.event_create_request import EventCreateRequest
 
-    site = environ.get("DD_SITE") or "datadoghq.com"
-    configuration = Configuration(host=environ.get("DD_API_URL") or f"https://api.{site}")
-    configuration.api_key["apiKeyAuth"] = environ["DD_API_KEY"]
     body = EventCreateRequest(
         title=marker.title, text=marker.text, tags=deployment_tags(marker.stack, marker.service, marker.version,
                                                                    marker.event, marker.result, marker.commit),
@@ -104,7 +115,7 @@ def datadog(marker: Marker, environ: Mapping[str, str]) -> str:
         aggregation_key=f"{marker.stack}-{marker.service}-deployment",
         date_happened=marker.epoch_ms // 1000, source_type_name="deployment")
     try:
-        with ApiClient(configuration) as client:
+        with ApiClient(datadog_configuration(environ)) as client:
             response = EventsApi(client).create_event(body=body)
     except (OpenApiException, OSError) as error:
         raise SinkError(str(error).strip().splitlines()[0]) from error
