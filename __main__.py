@@ -7,7 +7,7 @@ import pulumi_kubernetes as kubernetes
 from components import settings as stack_settings
 from components import workloads
 from components.alertmanager_routing import AlertmanagerRouting
-from components.azure_monitoring import AzureMonitoring
+from components.azure_monitoring import AzureMonitoring, ServiceAlerting
 from components.grafana_dashboards import GrafanaDashboard
 from components.inference_service import InferenceService
 from components.otel_collector import OtelCollector
@@ -26,9 +26,12 @@ settings = stack_settings.load(
     pulumi.get_project(),
 )
 identity, kube = settings.identity, settings.kubernetes
-# One catalogue of alerts per service, which every backend translates.
-alerts = {service.name: catalogue.service_alerts(service.name, service.slo, settings.runbook_base_url)
-          for service in settings.services}
+# One catalogue of alerts per service, which every backend translates: those its server can measure.
+declared = {service.name: catalogue.service_alerts(service.name, service.slo, settings.runbook_base_url,
+                                                   gpus=service.gpus > 0) for service in settings.services}
+contracts = {service.name: service.metrics for service in settings.services}
+alerts = {name: tuple(a for a in entries if catalogue.unmeasurable(a, contracts[name]) is None)
+          for name, entries in declared.items()}
 
 azure_provider = azure_native.Provider(
     "azure",
@@ -44,10 +47,9 @@ kubernetes_provider = kubernetes.Provider(
 on_azure = pulumi.ResourceOptions(providers=[azure_provider])
 on_kubernetes = pulumi.ResourceOptions(providers=[kubernetes_provider])
 
-roles = {service.name: azure_naming.role_name(azure_naming.resource(service.name, identity.application))
-         for service in settings.services}
-azure = AzureMonitoring("azure-monitoring", identity, settings.azure,
-                        {roles[name]: entries for name, entries in alerts.items()}, opts=on_azure)
+azure = AzureMonitoring("azure-monitoring", identity, settings.azure, identity.team, [ServiceAlerting(
+    azure_naming.role_name(azure_naming.resource(service.name, identity.application)), alerts[service.name],
+    service.slo, service.metrics, kube.namespace) for service in settings.services], opts=on_azure)
 namespace = WorkloadNamespace("workloads", identity.application, kube, azure.connection_string,
                               settings.datadog.api_key if settings.datadog.enabled else None, opts=on_kubernetes)
 collector = OtelCollector("otel-collector", identity, settings.collector, kube, settings.datadog.site,
@@ -62,22 +64,29 @@ for service in settings.services:
                      collector.otlp_grpc_endpoint, opts=on_kubernetes)
     monitoring_labels = {**workloads.labels(service.name, identity.stack, service.version, "monitoring",
                                             identity.application), **settings.prometheus.rule_labels}
-    PrometheusAlerting(f"{service.name}-prometheus", alerts[service.name], service.slo.objective, service.metrics,
+    PrometheusAlerting(f"{service.name}-prometheus", alerts[service.name], service.slo, service.metrics,
                        kube.namespace, identity.team,
                        workloads.metadata(service.name, namespace.name, monitoring_labels),
-                       workloads.selector(service.name, identity.stack), opts=on_kubernetes)
+                       workloads.selector(service.name, identity.stack), settings.azure.managed_prometheus,
+                       opts=on_kubernetes)
     selector = prometheus_naming.selector(service.name, kube.namespace)
-    windows = tuple(catalogue.error_ratio_windows(alerts[service.name]))
+    windows = catalogue.ratio_windows(alerts[service.name])
     GrafanaDashboard(f"{service.name}-grafana",
                      DashboardInputs(identity.stack, service.name, service.metrics, service.slo, selector, windows),
                      workloads.metadata(f"{service.name}-dashboard", namespace.name, monitoring_labels),
                      opts=on_kubernetes)
 
+# What each service's server cannot measure, and so has no alert for: reviewed, never silently empty.
+pulumi.export("excludedAlerts", {name: {a.name: reason for a in entries
+                                        if (reason := catalogue.unmeasurable(a, contracts[name]))}
+                                 for name, entries in declared.items()})
 pulumi.export("workspaceId", azure.workspace_id)
 pulumi.export("appInsightsId", azure.app_insights_id)  # where make marker puts release annotations
 pulumi.export("appInsightsConnectionString", azure.connection_string)
 pulumi.export("appInsightsInstrumentationKey", azure.instrumentation_key)
 pulumi.export("actionGroupId", azure.action_group_id)
+if azure.prometheus_workspace_id is not None:  # where the managed Prometheus addon must send the metrics
+    pulumi.export("prometheusWorkspaceId", azure.prometheus_workspace_id)
 pulumi.export("namespace", namespace.name)
 pulumi.export("collectorOtlpEndpoint", collector.otlp_grpc_endpoint)
 
@@ -95,6 +104,7 @@ if settings.datadog.enabled:
                                   opts=on_datadog)
     pulumi.export("datadogSloIds", {
         service.name: DatadogMonitoring(f"{service.name}-datadog", alerts[service.name], service.slo,
-                                        service.metrics, identity.stack, identity.team, settings.datadog.notify,
+                                        service.metrics, identity.stack, identity.team, kube.namespace,
+                                        settings.datadog.notify,
                                         opts=on_datadog).slo_id
         for service in settings.services})

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pulumi
-from pulumi_azure_native import applicationinsights, monitor, operationalinsights, resources
+from pulumi_azure_native import alertsmanagement, applicationinsights, monitor, operationalinsights, resources
 
 from components.settings import AlertRule, AvailabilityTest, AzureSettings, StackIdentity
-from model.catalogue import Alert, exclusion
-from model.contract import PROBE_PATHS
+from model.catalogue import Alert
+from model.contract import PROBE_PATHS, MetricContract
 from model.dialects import azure as dialect
+from model.dialects import prometheus as promql
+from model.durations import iso, prometheus_seconds
+from model.slo import ServiceSlo
 
 APP_INSIGHTS_NAMESPACE = "microsoft.insights/components"
 # The App Insights standard metrics alerted on, with the aggregations Azure offers for each
@@ -53,6 +57,17 @@ def metric_criteria(label: str, metric: str, aggregation: str,
     )
 
 
+@dataclass(frozen=True)
+class ServiceAlerting:
+    """What Azure alerts on for one service."""
+
+    role: str  # its App Insights role name
+    alerts: tuple[Alert, ...]  # its catalogue entries its server can measure
+    slo: ServiceSlo
+    contract: MetricContract
+    namespace: str  # the Kubernetes namespace its Prometheus series carry
+
+
 class AzureMonitoring(pulumi.ComponentResource):
     """Log Analytics, workspace-based Application Insights, an action group and the alerts on them."""
 
@@ -61,10 +76,10 @@ class AzureMonitoring(pulumi.ComponentResource):
     connection_string: pulumi.Output[str]  # secret
     instrumentation_key: pulumi.Output[str]  # secret
     action_group_id: pulumi.Output[str]
+    prometheus_workspace_id: pulumi.Output[str] | None  # with azure.managedPrometheus
 
-    def __init__(self, name: str, identity: StackIdentity, azure: AzureSettings,
-                 service_alerts: Mapping[str, tuple[Alert, ...]], opts: pulumi.ResourceOptions | None = None):
-        """`service_alerts`: each service's catalogue entries, by the service's App Insights role name."""
+    def __init__(self, name: str, identity: StackIdentity, azure: AzureSettings, team: str,
+                 services: Sequence[ServiceAlerting], opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:azure:AzureMonitoring", name, None, opts)
         self._name, self._identity, self._azure = name, identity, azure
         self._tags = dict(identity.tags)
@@ -77,10 +92,17 @@ class AzureMonitoring(pulumi.ComponentResource):
         action_group = self._action_group()
         self._action_group_id = action_group.id
         self._platform_alerts(component, workspace.id)
-        for role, entries in service_alerts.items():
-            for alert in entries:
-                if exclusion(alert, dialect.UNSUPPORTED) is None:
-                    self._service_alert(alert, role, component.id)
+        prometheus_workspace = self._prometheus_workspace() if azure.managed_prometheus else None
+        for service in services:
+            placed = {alert: dialect.placement(alert, service.contract, azure.managed_prometheus)[0]
+                      for alert in service.alerts}
+            for alert, where in placed.items():
+                if where == dialect.KQL:
+                    self._service_alert(alert, service.role, component.id)
+            on_prometheus = tuple(alert for alert, where in placed.items() if where == dialect.PROMETHEUS)
+            if prometheus_workspace is not None and on_prometheus:
+                self._prometheus_rules(service, on_prometheus, team, prometheus_workspace.id)
+        self.prometheus_workspace_id = prometheus_workspace.id if prometheus_workspace else None
 
         self.workspace_id = workspace.id
         self.app_insights_id = component.id
@@ -243,6 +265,48 @@ class AzureMonitoring(pulumi.ComponentResource):
                                    "operator": "GreaterThan",
                                    "threshold": 0,
                                })
+
+    def _prometheus_workspace(self) -> monitor.AzureMonitorWorkspace:
+        """Where the cluster's managed Prometheus addon sends the services' metrics."""
+        return monitor.AzureMonitorWorkspace(
+            f"{self._name}-prometheus-workspace",
+            azure_monitor_workspace_name=self._identity.resource_name("prometheus"),
+            resource_group_name=self._group_name,
+            tags=self._tags,
+            opts=self._keep,
+        )
+
+    def _prometheus_rules(self, service: ServiceAlerting, alerts: tuple[Alert, ...], team: str,
+                          workspace_id: pulumi.Input[str]) -> None:
+        """The entries App Insights cannot measure, as Prometheus rules on the workspace, notifying the action group."""
+        by_name = {alert.name: alert for alert in alerts}
+        chunks = dialect.prometheus_rule_groups(alerts, service.slo, service.contract, service.namespace, team)
+        for index, rules in enumerate(chunks, 1):
+            name = f"{alerts[0].service}-prometheus-{index}"
+            alertsmanagement.PrometheusRuleGroup(
+                f"{self._name}-{name}",
+                rule_group_name=self._identity.resource_name(name),
+                resource_group_name=self._group_name,
+                scopes=[workspace_id],
+                interval=iso(prometheus_seconds(promql.EVALUATION_INTERVAL) // 60),
+                description=f"{alerts[0].service}: the alerts App Insights' requests cannot measure "
+                            f"({index} of {len(chunks)})",
+                rules=[self._prometheus_rule(rule, by_name) for rule in rules],
+                tags=self._tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _prometheus_rule(self, rule: dict, alerts: Mapping[str, Alert]) -> alertsmanagement.PrometheusRuleArgs:
+        if "record" in rule:
+            return alertsmanagement.PrometheusRuleArgs(record=rule["record"], expression=rule["expr"],
+                                                      labels=rule["labels"])
+        alert = alerts[rule["alert"]]
+        return alertsmanagement.PrometheusRuleArgs(
+            alert=rule["alert"], expression=rule["expr"], labels=rule["labels"], annotations=rule["annotations"],
+            for_=iso(alert.hold_minutes) if alert.hold_minutes else None,
+            severity=dialect.ROUTE_SEVERITY[alert.route],
+            actions=[alertsmanagement.PrometheusRuleGroupActionArgs(action_group_id=self._action_group_id)],
+            resolve_configuration=alertsmanagement.PrometheusRuleResolveConfigurationArgs(auto_resolved=True))
 
     def _availability_test(self, test: AvailabilityTest,
                            component: applicationinsights.Component) -> applicationinsights.WebTest:

@@ -255,9 +255,13 @@ class Section:
 
     def retired(self, name: str, instead: str) -> None:
         """A key this program no longer reads: setting it is an error that says what replaced it."""
+        self.refused(name, f"is no longer read: {instead}")
+
+    def refused(self, name: str, problem: str) -> None:
+        """A key that may not be set here: setting it is an error that says why."""
         self.kinds[name] = "retired"
         if name in self._data:
-            self.reader.report_key(self.key(name), f"is no longer read: {instead}")
+            self.reader.report_key(self.key(name), problem)
 
     def mapping(self, name: str, default: Any = None, *, key: Check | None = None,
                 value: Check | None = None) -> Any:

@@ -6,19 +6,21 @@ one is switched on for it (docs.datadoghq.com/metrics/distributions).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 
 import pulumi
 import pulumi_datadog as datadog
 
+from model import catalogue
 from model.catalogue import Alert
-from model.contract import MetricContract
+from model.contract import HISTOGRAM_ROLES, Histogram, MetricContract
 from model.dashboards import datadog as dashboards
 from model.dialects import datadog as dialect
 from model.naming import datadog as naming
 from model.numbers import plain
-from model.slo import ServiceSlo
+from model.slo import AVAILABILITY, Objective, ServiceSlo
 
 # The OpenMetrics check submits every 15 s; a minute's delay keeps the last bucket complete.
 EVALUATION_DELAY = 60
@@ -50,43 +52,37 @@ class DatadogMonitoring(pulumi.ComponentResource):
     slo_id: pulumi.Output[str]
 
     def __init__(self, name: str, alerts: tuple[Alert, ...], service_slo: ServiceSlo, contract: MetricContract,
-                 env: str, team: str, notify: Mapping[str, Sequence[str]],
+                 env: str, team: str, namespace: str, notify: Mapping[str, Sequence[str]],
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:datadog:DatadogMonitoring", name, None, opts)
         objective = service_slo.objective
         child = pulumi.ResourceOptions(parent=self)
         service = alerts[0].service
         tags = [f"env:{env}", f"service:{service}", f"team:{team}", "managed-by:pulumi"]
-        numerator, denominator = dialect.slo_query(contract, env, service)
-        target = round(objective.target * 100, 4)
-        warning = round((objective.target + objective.error_budget / 2) * 100, 4)  # a heads-up above the target
-        views = sorted({objective.period_days, 7}, reverse=True)  # the SLO's period, and a 7-day view
-        slo = datadog.ServiceLevelObjective(
-            f"{name}-slo",
-            name=f"[{env}] {service} availability",
-            type="metric",
-            description=f"Share of successful {service} inference requests.",
-            query=datadog.ServiceLevelObjectiveQueryArgs(numerator=numerator, denominator=denominator),
-            thresholds=[datadog.ServiceLevelObjectiveThresholdArgs(timeframe=f"{days}d", target=target,
-                                                                   warning=warning) for days in views],
-            timeframe=f"{objective.period_days}d",
-            target_threshold=target,
-            warning_threshold=warning,
-            tags=tags,
-            opts=child,
-        )
-        self.slo_id = slo.id
-
-        def on_slo(query: str) -> pulumi.Output[str]:
-            return slo.id.apply(lambda slo_id: query.replace(dialect.SLO_ID, slo_id))
+        # One SLO per objective whose alerts survived: availability, and each latency SLO.
+        used = set(catalogue.ratio_windows(alerts))
+        specs: dict[str, tuple[Objective, str, tuple[str, str]]] = {}
+        if AVAILABILITY in used:
+            specs[AVAILABILITY] = (objective, f"Share of successful {service} inference requests.",
+                                   dialect.slo_query(contract, env, service))
+        for latency_slo in service_slo.latency_slos:
+            if latency_slo.name in used:
+                specs[latency_slo.name] = (
+                    latency_slo.objective, f"Share of {service} requests within "
+                    f"{plain(latency_slo.threshold_seconds)}s of {latency_slo.name.replace('-', ' ')}.",
+                    dialect.latency_slo_query(latency_slo, contract, env, service))
+        slos = {slo_name: self._slo(name, slo_name, service, env, of, description, query, tags, child)
+                for slo_name, (of, description, query) in specs.items()}
+        self.slo_id = slos[AVAILABILITY].id if AVAILABILITY in slos else pulumi.Output.from_input("")
+        slo_ids = pulumi.Output.all(**{slo_name: slo.id for slo_name, slo in slos.items()})
 
         for alert in alerts:
             created: dict[str, datadog.Monitor] = {}
-            for monitor in dialect.monitors(alert, objective, contract, env):
+            for monitor in dialect.monitors(alert, objective, contract, env, namespace):
                 if monitor.parts:
                     query = pulumi.Output.all(*(created[part].id for part in monitor.parts)).apply(" && ".join)
-                elif dialect.SLO_ID in monitor.query:
-                    query = on_slo(monitor.query)
+                elif dialect.SLO_REFERENCE.search(monitor.query):
+                    query = slo_ids.apply(functools.partial(dialect.with_slo_ids, monitor.query))
                 else:
                     query = pulumi.Output.from_input(monitor.query)
                 created[monitor.key] = datadog.Monitor(
@@ -104,20 +100,48 @@ class DatadogMonitoring(pulumi.ComponentResource):
                     tags=tags + [f"alert:{alert.name}", f"severity:{alert.severity}", f"routing:{alert.route}"],
                     opts=child,
                 )
-        datadog.DashboardJson(f"{name}-dashboard", dashboard=slo.id.apply(lambda slo_id: json.dumps(
-            dashboards.service_dashboard(env, service, contract, service_slo, slo_id), sort_keys=True)), opts=child)
+        datadog.DashboardJson(f"{name}-dashboard", dashboard=slo_ids.apply(lambda ids: json.dumps(
+            dashboards.service_dashboard(env, service, contract, service_slo, ids), sort_keys=True)), opts=child)
         self.register_outputs({"sloId": self.slo_id})
+
+    @staticmethod
+    def _slo(name: str, slo_name: str, service: str, env: str, objective: Objective, description: str,
+             query: tuple[str, str], tags: list[str], child: pulumi.ResourceOptions) -> datadog.ServiceLevelObjective:
+        numerator, denominator = query
+        target = round(objective.target * 100, 4)
+        warning = round((objective.target + objective.error_budget / 2) * 100, 4)  # a heads-up above the target
+        views = sorted({objective.period_days, 7}, reverse=True)  # the SLO's period, and a 7-day view
+        # The availability SLO keeps its first resource name, so existing stacks do not replace it.
+        suffix = "slo" if slo_name == AVAILABILITY else f"{slo_name}-slo"
+        return datadog.ServiceLevelObjective(
+            f"{name}-{suffix}",
+            name=f"[{env}] {service} {slo_name}",
+            type="metric",
+            description=description,
+            query=datadog.ServiceLevelObjectiveQueryArgs(numerator=numerator, denominator=denominator),
+            thresholds=[datadog.ServiceLevelObjectiveThresholdArgs(timeframe=f"{days}d", target=target,
+                                                                   warning=warning) for days in views],
+            timeframe=f"{objective.period_days}d",
+            target_threshold=target,
+            warning_threshold=warning,
+            tags=tags + [f"slo:{slo_name}"],
+            opts=child,
+        )
 
 
 class DatadogLatencyPercentiles(pulumi.ComponentResource):
-    """Percentiles on each latency distribution the services' monitors query (p95, p99)."""
+    """Percentiles on each latency distribution the services' monitors, SLOs and dashboards query: p95 and
+    p99, and the threshold queries (`count(v: v<=x)`) of the latency SLOs, which need them on."""
 
     def __init__(self, name: str, contracts: Sequence[MetricContract], opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:datadog:DatadogLatencyPercentiles", name, None, opts)
         distributions: dict[str, set[str]] = {}
         for contract in contracts:
-            distributions.setdefault(naming.distribution(contract.latency), set()).update(
-                naming.percentile_tags(contract))
+            for role in HISTOGRAM_ROLES:
+                histogram = contract.role(role)
+                if isinstance(histogram, Histogram):
+                    distributions.setdefault(naming.distribution(histogram.metric), set()).update(
+                        naming.percentile_tags(contract))
         for metric, tags in sorted(distributions.items()):
             datadog.MetricTagConfiguration(
                 f"{name}-{metric}", metric_name=metric, metric_type="distribution", tags=sorted(tags),

@@ -153,7 +153,7 @@ class InferenceService(pulumi.ComponentResource):
                 "minReplicas": service.min_replicas,
                 "maxReplicas": service.max_replicas,
                 "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                    "type": "Utilization", "averageUtilization": service.target_cpu_utilization}}}],
+                    "type": "Utilization", "averageUtilization": service.autoscaling.target_cpu_utilization}}}],
                 "behavior": {"scaleDown": SCALE_DOWN},
             },
             opts=self._child,

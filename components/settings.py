@@ -8,6 +8,7 @@ keys (alert rules, receivers, tests) are defaulted and checked here.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -18,11 +19,11 @@ from urllib.parse import urlparse
 from components import kubernetes_shapes
 from components.config_reader import REQUIRED, Check, ConfigReader, SecretValue, Section
 from components.quantities import mebibytes, memory_bytes, millicores
-from model import burn_rate, contract, routing
-from model.contract import MetricContract
+from model import burn_rate, presets, routing
+from model.contract import Histogram, MetricContract
 from model.durations import iso_minutes
 from model.numbers import plain
-from model.slo import ROUTES, SEVERITIES, Objective, ServiceSlo
+from model.slo import LATENCY_SLOS, ROUTES, SEVERITIES, LatencySlo, Objective, Quality, Saturation, ServiceSlo
 
 PROJECT = "ai-observability"
 
@@ -56,6 +57,8 @@ DATADOG_SITES = ("datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "dat
                  "ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com")
 UNPRIVILEGED_PORTS = (1024, 65535)  # restricted pods drop every capability, so no low ports
 RESERVED_MOUNTS = ("/", "/tmp", "/dev/shm")  # the root, the scratch volume, shared memory
+GPU_RESOURCE = "nvidia.com/gpu"  # NVIDIA's device plugin
+AUTOSCALING_METRICS, AUTOSCALING_ENGINES = ("cpu", "queue"), ("hpa", "keda")
 # The environment the program gives every service; a service's env may not override it. The App
 # Insights connection string reaches a service as a file: its variable is reserved so no stack file
 # puts the secret in a plain environment variable instead.
@@ -130,6 +133,7 @@ class AzureSettings:
     retention_days: int
     daily_cap_gb: float | None  # None: no cap
     app_insights_local_auth: bool
+    managed_prometheus: bool  # an Azure Monitor workspace, and Prometheus rule groups on it
     action_group_short_name: str
     email_receivers: tuple[EmailReceiver, ...]
     webhook_receivers: tuple[WebhookReceiver, ...]
@@ -170,6 +174,17 @@ class Scheduling:
 
 
 @dataclass(frozen=True)
+class Autoscaling:
+    """What the replica count follows: CPU (an HPA), or the waiting requests per replica through
+    KEDA's Prometheus scaler or an HPA on prometheus-adapter's external metric."""
+
+    metric: str  # cpu or queue
+    engine: str  # hpa or keda
+    target_cpu_utilization: int  # percent, for cpu
+    queue_per_replica: float  # waiting requests per replica, for queue
+
+
+@dataclass(frozen=True)
 class ServiceSettings:
     """One inference service: what it runs, how big, where, and what it is held to."""
 
@@ -180,7 +195,6 @@ class ServiceSettings:
     model_version: str
     min_replicas: int
     max_replicas: int
-    target_cpu_utilization: int
     resources: Resources
     http_port: int
     metrics_port: int
@@ -192,6 +206,12 @@ class ServiceSettings:
     env: Mapping[str, str]  # extra environment, plain values only
     shm_size: str | None  # a memory-backed /dev/shm of this size (counts against the memory limit)
     model_cache: ModelCache | None
+    autoscaling: Autoscaling
+
+    @property
+    def gpus(self) -> int:
+        """NVIDIA GPUs per pod: the service gets DCGM's GPU alerts when it has any."""
+        return self.resources.extended.get(GPU_RESOURCE, 0)
 
 
 @dataclass(frozen=True)
@@ -238,6 +258,7 @@ class DatadogSettings:
 @dataclass(frozen=True)
 class PrometheusSettings:
     rule_labels: Mapping[str, str]  # what the Prometheus operator selects PrometheusRules and PodMonitors by
+    url: str | None  # the in-cluster query URL, for KEDA's Prometheus scaler
 
 
 @dataclass(frozen=True)
@@ -335,8 +356,7 @@ def read(reader: ConfigReader) -> Settings:
         azure=azure,
         kubernetes=_kubernetes(root, f"{application}-{stack}"),
         datadog=datadog,
-        prometheus=PrometheusSettings(rule_labels=MappingProxyType(root.mapping(
-            "prometheus.ruleLabels", {"release": "kube-prometheus-stack"}, key=_label_key, value=_label_value))),
+        prometheus=_prometheus(root, services),
         alertmanager=_alertmanager(root, services),
         services=services,
         collector=collector,
@@ -375,6 +395,7 @@ def _azure(root: Section) -> AzureSettings:
         retention_days=root.integer("azure.retentionDays", minimum=RETENTION_DAYS[0], maximum=RETENTION_DAYS[1]),
         daily_cap_gb=None if daily_cap in (None, -1) else daily_cap,
         app_insights_local_auth=root.boolean("azure.appInsightsLocalAuth"),
+        managed_prometheus=bool(root.boolean("azure.managedPrometheus")),
         action_group_short_name=short_name,
         email_receivers=tuple(EmailReceiver(name, address) for name, address in emails.items()),
         webhook_receivers=webhooks,
@@ -532,6 +553,18 @@ def _datadog(root: Section, services: tuple[ServiceSettings, ...]) -> DatadogSet
     )
 
 
+def _prometheus(root: Section, services: tuple[ServiceSettings, ...]) -> PrometheusSettings:
+    url = root.text("prometheus.url", "", check=_http_url) or None
+    scaled = [s.name for s in services if s.autoscaling.engine == "keda"]
+    if scaled and url is None:
+        root.reader.report_key("prometheus.url", f"is required: {', '.join(scaled)} scale(s) with KEDA's Prometheus "
+                                                 "scaler, which queries it; set the in-cluster Prometheus URL")
+    return PrometheusSettings(
+        rule_labels=MappingProxyType(root.mapping("prometheus.ruleLabels", {"release": "kube-prometheus-stack"},
+                                                  key=_label_key, value=_label_value)),
+        url=url)
+
+
 def _alertmanager(root: Section, services: tuple[ServiceSettings, ...]) -> AlertmanagerSettings:
     """Receivers are plain config (reviewable); each one's URL or key comes from the secret credentials."""
     receivers = root.mapping(
@@ -621,7 +654,6 @@ def _service(service: Section, production: bool) -> ServiceSettings:
         model_version=model.text("version", pattern=LABEL_VALUE, max_length=63, hint=LABEL_VALUE_HINT),
         min_replicas=min_replicas,
         max_replicas=max_replicas,
-        target_cpu_utilization=service.integer("targetCpuUtilization", 70, minimum=10, maximum=100),
         resources=resources,
         http_port=http_port,
         metrics_port=metrics_port,
@@ -636,6 +668,23 @@ def _service(service: Section, production: bool) -> ServiceSettings:
         env=MappingProxyType(service.mapping("env", key=_env_name)),
         shm_size=shm_size,
         model_cache=_model_cache(service.section("modelCache")) if service.has("modelCache") else None,
+        autoscaling=_autoscaling(service, metrics),
+    )
+
+
+def _autoscaling(service: Section, metrics: MetricContract) -> Autoscaling:
+    """CPU by default; an LLM server is CPU-idle while its queue grows, so it scales on the queue."""
+    scaling = service.section("autoscaling")
+    metric = scaling.text("metric", "cpu", choices=AUTOSCALING_METRICS)
+    engine = scaling.text("engine", "hpa", choices=AUTOSCALING_ENGINES)
+    if metric == "queue" and (missing := metrics.missing(("queue",))):
+        scaling.report("metric", metric, f"cannot be measured: {missing}")
+    if metric == "cpu" and engine != "hpa":
+        scaling.report("engine", engine, "must be hpa when scaling on cpu (KEDA here scales on the queue)")
+    return Autoscaling(
+        metric=metric, engine=engine,
+        target_cpu_utilization=service.integer("targetCpuUtilization", 70, minimum=10, maximum=100),
+        queue_per_replica=scaling.number("queueRequestsPerReplica", 4, above=0),
     )
 
 
@@ -677,24 +726,17 @@ def _model_cache(cache: Section) -> ModelCache:
 def _slo(slo: Section, metrics: MetricContract) -> ServiceSlo:
     """Defaults are the seeds': 99% over 30 days, errors over 5%, P95 1 s, P99 5 s, $100 an hour."""
     periods = [f"{days}d" for days in burn_rate.PERIODS_DAYS]
-    target = slo.number("availability", 0.99, above=0, below=1)
     period = slo.text("period", "30d", choices=periods)
-    objective = Objective(target, int(period[:-1]))
-    for window in burn_rate.impossible_windows(objective)[:1]:
-        slo.report("availability", target,
-                   f"leaves a {plain(objective.error_budget * 100)}% error budget, too large for the {period} "
-                   f"policy's {window.name} {window.route} window: its {plain(window.burn_rate)}x burn rate would "
-                   f"need {plain(window.threshold(objective) * 100)}% errors to fire; use a target above "
-                   f"{plain(burn_rate.loosest_target(objective.period_days) * 100)}% "
-                   "(see the README's burn-rate table)")
+    objective = Objective(_target(slo, "availability", 0.99, int(period[:-1])), int(period[:-1]))
     latency = slo.section("latency")
     p95 = latency.number("p95Seconds", 1.0, above=0)
     p99 = latency.number("p99Seconds", 5.0, above=0)
     if p99 < p95:
         latency.report("p99Seconds", p99, f"must be at least the P95 threshold ({plain(p95)}s)")
+    histogram = metrics.latency
     for key, seconds in (("p95Seconds", p95), ("p99Seconds", p99)):
-        if metrics.latency_buckets and seconds >= metrics.top_bucket:
-            latency.report(key, seconds, f"must be below the histogram's top bucket ({plain(metrics.top_bucket)}s): "
+        if histogram and histogram.buckets and seconds >= histogram.top_bucket:
+            latency.report(key, seconds, f"must be below the histogram's top bucket ({plain(histogram.top_bucket)}s): "
                                          "histogram_quantile never reports more, so the alert could never fire; "
                                          "add larger buckets to metrics.latencyBuckets (and the service) or lower it")
     routes = slo.mapping("routing", {"critical": "page", "warning": "ticket"},
@@ -710,10 +752,97 @@ def _slo(slo: Section, metrics: MetricContract) -> ServiceSlo:
         tokens_per_hour=slo.integer("tokensPerHour", 5_000_000, minimum=1),
         routing=MappingProxyType({severity: routes.get(severity, default)
                                   for severity, default in (("critical", "page"), ("warning", "ticket"))}),
+        latency_slos=_latency_slos(slo.section("latencyObjectives"), metrics, objective.period_days),
+        saturation=_saturation(slo.section("saturation")),
+        quality=_quality(slo.section("quality"), metrics),
     )
 
 
+def _target(section: Section, key: str, default: Any, period_days: int) -> float:
+    """An SLO target every burn-rate window of the period can alert on."""
+    target = section.number(key, default, above=0, below=1)
+    if target is None:
+        return 0.99
+    objective = Objective(target, period_days)
+    for window in burn_rate.impossible_windows(objective)[:1]:
+        section.report(key, target,
+                       f"leaves a {plain(objective.error_budget * 100)}% error budget, too large for the "
+                       f"{period_days}d policy's {window.name} {window.route} window: its {plain(window.burn_rate)}x "
+                       f"burn rate would need {plain(window.threshold(objective) * 100)}% bad events to fire; use a "
+                       f"target above {plain(burn_rate.loosest_target(period_days) * 100)}% "
+                       "(see the README's burn-rate table)")
+    return target
+
+
+def _latency_slos(objectives: Section, metrics: MetricContract, period_days: int) -> tuple[LatencySlo, ...]:
+    """Latency SLOs: a share of events at or under a threshold, which must be one of the histogram's buckets."""
+    found = []
+    for key, (name, role) in LATENCY_SLOS.items():
+        if not objectives.has(key):
+            objectives.section(key)  # read, so the key is known
+            continue
+        section = objectives.section(key)
+        threshold = section.number("thresholdSeconds", above=0)
+        target = _target(section, "target", REQUIRED, period_days)
+        histogram = metrics.role(role)
+        if not isinstance(histogram, Histogram):
+            objectives.reader.report_key(objectives.key(key), f"cannot be measured: {metrics.missing((role,))}")
+            continue
+        if threshold is None:
+            continue
+        bounds = histogram.bounds_seconds
+        if not any(math.isclose(threshold, bound, rel_tol=1e-9) for bound in bounds):
+            section.report("thresholdSeconds", threshold,
+                           f"must be a bucket boundary of {histogram.metric} ({', '.join(plain(b) for b in bounds)} "
+                           "seconds): a ratio of requests at or under it is read from that bucket, and between two "
+                           "buckets there is none")
+            continue
+        found.append(LatencySlo(name, role, threshold, Objective(target, period_days)))
+    return tuple(found)
+
+
+def _saturation(saturation: Section) -> Saturation:
+    defaults = Saturation()
+    return Saturation(
+        queue_requests=saturation.number("queueRequests", defaults.queue_requests, above=0),
+        kv_cache_usage=saturation.number("kvCacheUsage", defaults.kv_cache_usage, above=0, maximum=1),
+        gpu_utilization=saturation.number("gpuUtilization", defaults.gpu_utilization, above=0, maximum=1),
+        gpu_memory_usage=saturation.number("gpuMemoryUsage", defaults.gpu_memory_usage, above=0, maximum=1),
+    )
+
+
+QUALITY_KEYS = {"minScore": "quality", "maxDrift": "drift", "maxHallucinationRate": "hallucination_rate",
+                "maxNegativeFeedback": "negative_feedback"}
+
+
+def _quality(quality: Section, metrics: MetricContract) -> Quality:
+    """Each objective is optional; one the service's server cannot measure is refused."""
+    limits = {}
+    for key, role in QUALITY_KEYS.items():
+        ratio = key in ("maxHallucinationRate", "maxNegativeFeedback")
+        limits[key] = quality.number(key, None, above=0, below=1 if ratio else None)
+        missing = metrics.missing((role, "feedback") if role == "negative_feedback" else (role,))
+        if limits[key] is not None and missing:
+            quality.report(key, limits[key], f"cannot be measured: {missing}")
+    return Quality(min_score=limits["minScore"], max_drift=limits["maxDrift"],
+                   max_hallucination_rate=limits["maxHallucinationRate"],
+                   max_negative_feedback=limits["maxNegativeFeedback"])
+
+
+DEFAULT_ONLY_METRICS = ("requests", "latency", "tokens", "cost", "modelLabel", "statusLabel", "errorStatus",
+                        "tokenTypeLabel", "latencyBuckets")
+
+
 def _metric_contract(metrics: Section) -> MetricContract:
+    """A preset's names (model/presets.py); the default contract's may be renamed one by one."""
+    preset = metrics.text("preset", "default", choices=presets.PRESETS)
+    if preset != "default":
+        for key in sorted(metrics.fields() & set(DEFAULT_ONLY_METRICS)):
+            metrics.refused(key, f"renames a metric of the default contract; the {preset} preset uses "
+                                 f"{presets.PRESETS[preset].server}'s own names (set metrics.preset: default "
+                                 "to name your own)")
+        return presets.PRESETS.get(preset, presets.DEFAULT)
+
     def counter(value: str) -> str | None:
         return None if value.endswith("_total") else "must be a counter name ending in _total"
 
@@ -724,21 +853,20 @@ def _metric_contract(metrics: Section) -> MetricContract:
     def label(key: str, default: str) -> str:
         return metrics.text(key, default, pattern=PROMETHEUS_LABEL, hint="must be a Prometheus label name")
 
-    default = contract.DEFAULT
-    buckets = metrics.number_list("latencyBuckets", default.latency_buckets, above=0)
+    buckets = metrics.number_list("latencyBuckets", presets.LATENCY_BUCKETS, above=0)
     if not buckets or list(buckets) != sorted(set(buckets)):
         metrics.report("latencyBuckets", list(buckets), "must list the histogram's finite upper bounds "
                                                        "(its le labels), ascending and each once")
-    return MetricContract(
-        requests=metric("requests", default.requests, counter),
-        latency=metric("latency", default.latency),
-        tokens=metric("tokens", default.tokens, counter),
-        cost=metric("cost", default.cost, counter),
-        model_label=label("modelLabel", default.model_label),
-        status_label=label("statusLabel", default.status_label),
-        error_status=metrics.text("errorStatus", default.error_status),
-        token_type_label=label("tokenTypeLabel", default.token_type_label),
-        latency_buckets=buckets,
+    return presets.default(
+        requests=metric("requests", "ai_inference_requests_total", counter),
+        latency=metric("latency", "ai_inference_latency_seconds"),
+        tokens=metric("tokens", "ai_tokens_used_total", counter),
+        cost=metric("cost", "ai_inference_cost_dollars_total", counter),
+        model_label=label("modelLabel", "model"),
+        status_label=label("statusLabel", "status"),
+        error_status=metrics.text("errorStatus", "error"),
+        token_type_label=label("tokenTypeLabel", "token_type"),
+        latency_buckets=tuple(buckets) or presets.LATENCY_BUCKETS,
     )
 
 
@@ -885,6 +1013,14 @@ def _https_url(value: str) -> str | None:
     if parsed.scheme != "https" or not parsed.hostname:
         return "must be an https:// URL"
     return None
+
+
+def _http_url(value: str) -> str | None:
+    """An http(s) URL, or empty for none."""
+    parsed = urlparse(value)
+    if not value:
+        return None
+    return None if parsed.scheme in ("http", "https") and parsed.hostname else "must be an http:// or https:// URL"
 
 
 def _email(value: str) -> str | None:

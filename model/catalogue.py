@@ -21,18 +21,38 @@ from dataclasses import dataclass
 
 from model import burn_rate
 from model.burn_rate import Window
+from model.contract import MetricContract
 from model.durations import prometheus
 from model.numbers import plain
-from model.slo import ServiceSlo
+from model.slo import AVAILABILITY, LATENCY_SLOS, SLO_ROLES, LatencySlo, Objective, ServiceSlo
 
 # What a clause measures.
-ERROR_RATIO = "error_ratio"  # failed requests over all requests
+ERROR_RATIO = "error_ratio"  # failed requests over all requests: the availability SLO's bad events
+SLOW_RATIO = "slow_ratio"  # events over a latency SLO's threshold, over all events
 LATENCY = "latency"  # a quantile of request latency, in seconds
 REQUESTS = "requests"  # how many requests were served
 TOKENS = "tokens"  # input and output tokens used
 COST = "cost"  # inference cost, USD
 TARGETS_UP = "targets_up"  # the service's metrics endpoints that answer a scrape
-SIGNALS = (ERROR_RATIO, LATENCY, REQUESTS, TOKENS, COST, TARGETS_UP)
+QUEUE = "queue"  # requests waiting, per replica
+KV_CACHE = "kv_cache"  # KV-cache usage of the fullest replica, 0 to 1
+GPU_UTILIZATION = "gpu_utilization"  # the service's GPUs' busy time, 0 to 1 (DCGM)
+GPU_MEMORY = "gpu_memory"  # framebuffer memory in use on the fullest GPU, 0 to 1 (DCGM)
+GPU_XID = "gpu_xid"  # the last XID error a GPU reported; 0 while none (DCGM)
+QUALITY = "quality"  # the model's quality score
+DRIFT = "drift"  # the model's drift score
+HALLUCINATION_RATE = "hallucination_rate"
+NEGATIVE_FEEDBACK = "negative_feedback"  # negative over all user feedback
+FEEDBACK = "feedback"  # how much user feedback arrived
+SIGNALS = (ERROR_RATIO, SLOW_RATIO, LATENCY, REQUESTS, TOKENS, COST, TARGETS_UP, QUEUE, KV_CACHE, GPU_UTILIZATION,
+           GPU_MEMORY, GPU_XID, QUALITY, DRIFT, HALLUCINATION_RATE, NEGATIVE_FEEDBACK, FEEDBACK)
+# The contract roles each signal is measured from (a slow ratio: its SLO's histogram; GPUs: DCGM's metrics).
+SIGNAL_ROLES: dict[str, tuple[str, ...]] = {
+    ERROR_RATIO: ("requests", "errors"), LATENCY: ("latency",), REQUESTS: ("requests",),
+    TOKENS: ("input_tokens", "output_tokens"), COST: ("cost",), QUEUE: ("queue",), KV_CACHE: ("kv_cache",),
+    QUALITY: ("quality",), DRIFT: ("drift",), HALLUCINATION_RATE: ("hallucination_rate",),
+    NEGATIVE_FEEDBACK: ("feedback", "negative_feedback"), FEEDBACK: ("feedback",),
+}
 
 ABOVE, AT_LEAST, BELOW = ">", ">=", "<"
 PREFIX = "AIInference"  # every alert's name starts with it
@@ -47,23 +67,31 @@ class Threshold:
     comparator: str
     value: float
     quantile: float | None = None  # which latency quantile
+    slo: str = AVAILABILITY  # whose bad-event ratio an error or slow ratio is
 
     def __str__(self) -> str:
         what = f"p{plain(self.quantile * 100)} latency" if self.quantile else self.signal.replace("_", " ")
+        if self.signal == SLOW_RATIO:
+            what = f"{self.slo} {what}"
         over = f" over {prometheus(self.window_minutes)}" if self.window_minutes else ""
         return f"{what}{over} {self.comparator} {plain(self.value)}"
 
 
 @dataclass(frozen=True)
 class BurnRate:
-    """The error ratio over both windows of a policy row above the row's threshold."""
+    """An SLO's bad-event ratio over both windows of a policy row above the row's threshold."""
 
     window: Window
-    threshold: float  # the error ratio: burn rate x error budget
+    threshold: float  # the bad-event ratio: burn rate x error budget
+    slo: str = AVAILABILITY
+
+    @property
+    def signal(self) -> str:
+        return ERROR_RATIO if self.slo == AVAILABILITY else SLOW_RATIO
 
     def clauses(self) -> tuple[Threshold, Threshold]:
-        return (Threshold(ERROR_RATIO, self.window.long_minutes, ABOVE, self.threshold),
-                Threshold(ERROR_RATIO, self.window.short_minutes, ABOVE, self.threshold))
+        return (Threshold(self.signal, self.window.long_minutes, ABOVE, self.threshold, slo=self.slo),
+                Threshold(self.signal, self.window.short_minutes, ABOVE, self.threshold, slo=self.slo))
 
 
 Clause = Threshold | BurnRate
@@ -112,19 +140,35 @@ def exclusion(alert: Alert, unsupported: Mapping[str, str]) -> str | None:
     return reasons[0] if reasons else None
 
 
-def error_ratio_windows(alerts: tuple[Alert, ...]) -> list[int]:
-    """Every window an error ratio is measured over, shortest first."""
-    return sorted({t.window_minutes for alert in alerts for t in alert.thresholds() if t.signal == ERROR_RATIO})
+def roles(alert: Alert) -> list[str]:
+    """The contract roles `alert` is measured from, in order, each once."""
+    found = [role for t in alert.thresholds()
+             for role in ((SLO_ROLES[t.slo],) if t.signal == SLOW_RATIO else SIGNAL_ROLES.get(t.signal, ()))]
+    return list(dict.fromkeys(found))
+
+
+def unmeasurable(alert: Alert, contract: MetricContract) -> str | None:
+    """Why the service's server cannot provide what `alert` measures, or None."""
+    return contract.missing(tuple(roles(alert)))
+
+
+def ratio_windows(alerts: tuple[Alert, ...]) -> dict[str, list[int]]:
+    """Every window each SLO's bad-event ratio is measured over, shortest first, by SLO name."""
+    found: dict[str, set[int]] = {}
+    for t in (t for alert in alerts for t in alert.thresholds() if t.signal in (ERROR_RATIO, SLOW_RATIO)):
+        found.setdefault(t.slo, set()).add(t.window_minutes)
+    return {slo: sorted(minutes) for slo, minutes in found.items()}
 
 
 # -- the catalogue -------------------------------------------------------------------
 
 HOUR, DAY = 60, 1440
 SIGNAL_WINDOW = 5  # minutes: the seeds' signal alerts look at the last five minutes
+MIN_FEEDBACK = 20  # a day's feedback below this is a handful of opinions, not a signal
 
 
-def service_alerts(service: str, slo: ServiceSlo, runbook_base_url: str) -> tuple[Alert, ...]:
-    """The alerts of one service, from its objectives and the stack's routing."""
+def service_alerts(service: str, slo: ServiceSlo, runbook_base_url: str, gpus: bool = False) -> tuple[Alert, ...]:
+    """The alerts of one service, from its objectives and the stack's routing; GPU alerts when it has GPUs."""
     objective = slo.objective
     budget = objective.error_budget
     target = f"{plain(objective.target * 100)}%"
@@ -135,16 +179,97 @@ def service_alerts(service: str, slo: ServiceSlo, runbook_base_url: str) -> tupl
         return Alert(name, service, summary, description, severity, slo.routing[severity], hold, any_of, source,
                      f"{runbook_base_url.rstrip('/')}/{name}")
 
-    def burn_rates(route: str) -> tuple[tuple[Clause, ...], ...]:
-        return tuple((BurnRate(w, w.threshold(objective)),) for w in burn_rate.windows(objective, route))
+    def burn_rates(route: str, latency_slo: LatencySlo | None = None) -> tuple[tuple[Clause, ...], ...]:
+        of = latency_slo.objective if latency_slo else objective
+        name = latency_slo.name if latency_slo else AVAILABILITY
+        return tuple((BurnRate(w, w.threshold(of), name),) for w in burn_rate.windows(of, route))
 
-    def windows_text(route: str) -> str:
-        return "; ".join(f"{plain(w.burn_rate)}x over {w.name} ({w.budget_share(objective):.0%} of the budget)"
-                         for w in burn_rate.windows(objective, route))
+    def windows_text(route: str, of: Objective = objective) -> str:
+        return "; ".join(f"{plain(w.burn_rate)}x over {w.name} ({w.budget_share(of):.0%} of the budget)"
+                         for w in burn_rate.windows(of, route))
 
     def latency(quantile: float, seconds: float) -> tuple[tuple[Clause, ...], ...]:
         return ((Threshold(LATENCY, SIGNAL_WINDOW, ABOVE, seconds, quantile),
                  Threshold(REQUESTS, SIGNAL_WINDOW, AT_LEAST, min_requests(quantile))),)
+
+    def latency_slo_alerts(latency_slo: LatencySlo) -> tuple[Alert, ...]:
+        of = latency_slo.objective
+        name = "".join(word.title() for word in latency_slo.name.split("-"))
+        what = latency_slo.name.replace("-", " ")
+        promise = (f"{plain(of.target * 100)}% of requests within {plain(latency_slo.threshold_seconds)}s of "
+                   f"{what} over {of.period_days}d")
+        source = f"slo.latencyObjectives.{next(k for k, v in LATENCY_SLOS.items() if v[0] == latency_slo.name)}"
+        return (
+            alert(f"AIInference{name}BurnRatePage", f"{service} is burning its {what} budget fast",
+                  f"{service} is too slow often enough to spend the budget of its {what} objective ({promise}) "
+                  f"within days: {windows_text('page', of)}.",
+                  "critical", 0, burn_rates("page", latency_slo), source),
+            alert(f"AIInference{name}BurnRateTicket", f"{service} is burning its {what} budget steadily",
+                  f"{service} is too slow often enough to spend the budget of its {what} objective ({promise}) "
+                  f"before the period ends: {windows_text('ticket', of)}.",
+                  "warning", 0, burn_rates("ticket", latency_slo), source),
+        )
+
+    def saturation_alerts() -> tuple[Alert, ...]:
+        limits = slo.saturation
+        return (
+            alert("AIInferenceQueueBacklog", f"{service} requests are queueing",
+                  f"{service} replicas hold more than {plain(limits.queue_requests)} waiting requests each on "
+                  "average over the last 5 minutes: it needs more replicas, or they are stuck.",
+                  "warning", 10, ((Threshold(QUEUE, SIGNAL_WINDOW, ABOVE, limits.queue_requests),),),
+                  "slo.saturation.queueRequests"),
+            alert("AIInferenceKVCacheSaturated", f"{service} KV cache is nearly full",
+                  f"A {service} replica used more than {plain(limits.kv_cache_usage * 100)}% of its KV cache over "
+                  "the last 5 minutes: new requests wait or preempt running ones.",
+                  "warning", 10, ((Threshold(KV_CACHE, SIGNAL_WINDOW, ABOVE, limits.kv_cache_usage),),),
+                  "slo.saturation.kvCacheUsage"),
+        )
+
+    def gpu_alerts() -> tuple[Alert, ...]:
+        limits = slo.saturation
+        return (
+            alert("AIInferenceGPUSaturated", f"{service} GPUs are saturated",
+                  f"{service} GPUs were busy more than {plain(limits.gpu_utilization * 100)}% of the last "
+                  "15 minutes: requests queue behind them.",
+                  "warning", 15, ((Threshold(GPU_UTILIZATION, 15, ABOVE, limits.gpu_utilization),),),
+                  "slo.saturation.gpuUtilization"),
+            alert("AIInferenceGPUMemoryHigh", f"{service} GPU memory is nearly full",
+                  f"A {service} GPU used more than {plain(limits.gpu_memory_usage * 100)}% of its framebuffer "
+                  "memory over the last 5 minutes: the server cannot grow its batches or KV cache.",
+                  "warning", 5, ((Threshold(GPU_MEMORY, SIGNAL_WINDOW, ABOVE, limits.gpu_memory_usage),),),
+                  "slo.saturation.gpuMemoryUsage"),
+            alert("AIInferenceGPUXidError", f"{service} GPU reported an XID error",
+                  f"A {service} GPU reported an XID error (a driver or hardware fault) in the last 5 minutes; "
+                  "the value is the error's XID number.",
+                  "critical", 0, ((Threshold(GPU_XID, SIGNAL_WINDOW, ABOVE, 0),),), None),
+        )
+
+    def quality_alerts() -> tuple[Alert, ...]:
+        quality, found = slo.quality, []
+        if quality.min_score is not None:
+            found.append(alert("AIInferenceModelQualityLow", f"{service} model quality is below objective",
+                               f"{service} model quality score averaged under {plain(quality.min_score)} over the "
+                               "last hour.", "warning", 0,
+                               ((Threshold(QUALITY, HOUR, BELOW, quality.min_score),),), "slo.quality.minScore"))
+        if quality.max_drift is not None:
+            found.append(alert("AIInferenceModelDriftHigh", f"{service} model inputs are drifting",
+                               f"{service} drift score averaged over {plain(quality.max_drift)} over the last hour.",
+                               "warning", 0, ((Threshold(DRIFT, HOUR, ABOVE, quality.max_drift),),),
+                               "slo.quality.maxDrift"))
+        if quality.max_hallucination_rate is not None:
+            found.append(alert("AIInferenceHallucinationRateHigh", f"{service} hallucinates too often",
+                               f"More than {plain(quality.max_hallucination_rate * 100)}% of {service} answers were "
+                               "judged hallucinated, on average over the last hour.", "warning", 0,
+                               ((Threshold(HALLUCINATION_RATE, HOUR, ABOVE, quality.max_hallucination_rate),),),
+                               "slo.quality.maxHallucinationRate"))
+        if quality.max_negative_feedback is not None:
+            found.append(alert("AIInferenceNegativeFeedbackHigh", f"{service} users are unhappy",
+                               f"More than {plain(quality.max_negative_feedback * 100)}% of {service} user feedback "
+                               f"over the last day was negative (judged once {MIN_FEEDBACK} arrived).", "warning", 0,
+                               ((Threshold(NEGATIVE_FEEDBACK, DAY, ABOVE, quality.max_negative_feedback),
+                                 Threshold(FEEDBACK, DAY, AT_LEAST, MIN_FEEDBACK)),),
+                               "slo.quality.maxNegativeFeedback"))
+        return tuple(found)
 
     p95, p99 = plain(slo.p95_seconds), plain(slo.p99_seconds)
     return (
@@ -185,4 +310,5 @@ def service_alerts(service: str, slo: ServiceSlo, runbook_base_url: str) -> tupl
         alert("AIInferenceCostBudgetExceeded", f"{service} inference cost is over budget",
               f"{service} spent more than ${plain(slo.cost_per_hour)} on inference in the last hour.",
               "warning", 5, ((Threshold(COST, HOUR, ABOVE, slo.cost_per_hour),),), "slo.costPerHour"),
-    )
+    ) + tuple(a for latency_slo in slo.latency_slos for a in latency_slo_alerts(latency_slo)) \
+        + saturation_alerts() + (gpu_alerts() if gpus else ()) + quality_alerts()

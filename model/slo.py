@@ -1,4 +1,4 @@
-"""A service's objectives: the availability SLO and the thresholds of its signal alerts."""
+"""A service's objectives: availability and latency SLOs, and the thresholds of its signal alerts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,14 @@ from dataclasses import dataclass
 DAY = 1440  # minutes
 SEVERITIES = ("critical", "warning")
 ROUTES = ("page", "ticket")
+AVAILABILITY = "availability"  # the availability SLO's name
+# The latency SLOs a service may declare: settings key -> (SLO name, the contract role it measures).
+LATENCY_SLOS = {
+    "requestDuration": ("request-duration", "latency"),
+    "timeToFirstToken": ("time-to-first-token", "ttft"),
+    "timePerOutputToken": ("time-per-output-token", "tpot"),
+}
+SLO_ROLES = dict(LATENCY_SLOS.values())  # SLO name -> role
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,36 @@ class Objective:
 
 
 @dataclass(frozen=True)
+class LatencySlo:
+    """A share of events at or under a threshold: "99% of first tokens within 0.5 s over 30 days"."""
+
+    name: str  # e.g. time-to-first-token
+    role: str  # the contract's histogram: latency, ttft or tpot
+    threshold_seconds: float  # a bucket boundary of that histogram
+    objective: Objective
+
+
+@dataclass(frozen=True)
+class Saturation:
+    """When a server is full: waiting requests per replica, KV cache, and (with GPUs) the GPU's use."""
+
+    queue_requests: float = 10  # average waiting requests per replica
+    kv_cache_usage: float = 0.9  # share of the KV cache in use, on the fullest replica
+    gpu_utilization: float = 0.95  # share of time the GPU was busy
+    gpu_memory_usage: float = 0.95  # share of framebuffer memory in use
+
+
+@dataclass(frozen=True)
+class Quality:
+    """Model quality objectives; each alert exists only when its limit is set."""
+
+    min_score: float | None = None  # accuracy, or any score where higher is better
+    max_drift: float | None = None
+    max_hallucination_rate: float | None = None
+    max_negative_feedback: float | None = None  # share of feedback that is negative, over a day
+
+
+@dataclass(frozen=True)
 class ServiceSlo:
     objective: Objective  # availability: the share of successful requests over the period
     error_rate: float  # the error-ratio alert's threshold
@@ -35,3 +73,6 @@ class ServiceSlo:
     cost_per_hour: float  # USD
     tokens_per_hour: int
     routing: Mapping[str, str]  # severity -> route (page or ticket)
+    latency_slos: tuple[LatencySlo, ...] = ()
+    saturation: Saturation = Saturation()
+    quality: Quality = Quality()

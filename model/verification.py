@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from model.contract import MetricContract
+from model.contract import Matcher, MetricContract, Series
 from model.dialects import prometheus as dialect
 from model.numbers import plain
 from model.slo import ServiceSlo
@@ -33,43 +33,34 @@ class Tolerance:
     latency_floor_seconds: float = 0.025
 
 
-@dataclass(frozen=True)
-class Matcher:
-    label: str
-    value: str
-    negated: bool = False
-
-    def __str__(self) -> str:
-        return f'{self.label}{"!=" if self.negated else "="}"{self.value}"'
-
-
-def selector(labels: Mapping[str, str], extra: tuple[Matcher, ...] = ()) -> str:
-    return ",".join([dialect.matchers(labels), *(str(m) for m in extra)])
-
-
 def queries(contract: MetricContract, labels: Mapping[str, str], window: str, window_seconds: float,
             extra: tuple[Matcher, ...] = ()) -> dict[str, str]:
-    """The PromQL of each measured signal over `window`, for the series `labels` and `extra` select.
+    """The PromQL of each measured signal the server provides over `window`, for the series `labels` and
+    `extra` select.
 
     A signal whose series do not exist answers nothing, which the gate reports as no data;
     an existing counter that did not grow answers 0.
     """
-    def count(metric: str, matchers: str) -> str:
-        return f"sum(increase({metric}{{{matchers}}}[{window}]))"
+    def count(role: Series) -> str:
+        return f"sum(increase({dialect.series(role.metric, labels, extra + role.matchers)}[{window}]))"
 
-    every = selector(labels, extra)
-    errors = selector({**labels, contract.status_label: contract.error_status}, extra)
-    requests = count(contract.requests, every)
     per_hour = plain(3600 / window_seconds)
-    return {
-        "requests": requests,
-        # No error series yet means no errors yet: 0 whenever requests were served.
-        "error_ratio": f"({count(contract.requests, errors)} or 0 * {requests}) / {requests}",
-        **{name: f"histogram_quantile({plain(q)}, sum by (le) (increase({contract.latency}_bucket{{{every}}}"
-                 f"[{window}])))" for name, q in QUANTILES.items()},
-        "tokens_per_hour": f"{count(contract.tokens, every)} * {per_hour}",
-        "cost_per_hour": f"{count(contract.cost, every)} * {per_hour}",
-    }
+    found: dict[str, str] = {}
+    if contract.requests:
+        found["requests"] = requests = count(contract.requests)
+        if contract.errors:  # no error series yet means no errors yet: 0 whenever requests were served
+            found["error_ratio"] = f"({count(contract.errors)} or 0 * {requests}) / {requests}"
+    if contract.latency:
+        latency = contract.latency
+        buckets = dialect.series(f"{latency.metric}_bucket", labels, extra + latency.matchers)
+        scale = "" if latency.unit_seconds == 1 else f" * {plain(latency.unit_seconds)}"
+        found.update({name: f"histogram_quantile({plain(q)}, sum by (le) (increase({buckets}[{window}]))){scale}"
+                      for name, q in QUANTILES.items()})
+    if contract.input_tokens and contract.output_tokens:
+        found["tokens_per_hour"] = f"({count(contract.input_tokens)} + {count(contract.output_tokens)}) * {per_hour}"
+    if contract.cost:
+        found["cost_per_hour"] = f"{count(contract.cost)} * {per_hour}"
+    return found
 
 
 @dataclass(frozen=True)
@@ -126,14 +117,15 @@ def objectives(slo: ServiceSlo, measured: Mapping[str, float | None], min_reques
     requests = measured.get("requests")
     if requests is None or requests < min_requests:
         return [Check("requests", requests, min_requests, NO_DATA, f"at least {min_requests} to judge")]
-    return [
-        Check("requests", requests, min_requests, PASS, f"at least {min_requests} to judge"),
-        at_most("error ratio", measured.get("error_ratio"), slo.error_rate, "slo.errorRate"),
-        at_most("P95 s", measured.get("p95"), slo.p95_seconds, "slo.latency.p95Seconds"),
-        at_most("P99 s", measured.get("p99"), slo.p99_seconds, "slo.latency.p99Seconds"),
-        at_most("tokens/h", measured.get("tokens_per_hour"), slo.tokens_per_hour, "slo.tokensPerHour"),
-        at_most("cost/h USD", measured.get("cost_per_hour"), slo.cost_per_hour, "slo.costPerHour"),
-    ]
+    limits = (("error ratio", "error_ratio", slo.error_rate, "slo.errorRate"),
+              ("P95 s", "p95", slo.p95_seconds, "slo.latency.p95Seconds"),
+              ("P99 s", "p99", slo.p99_seconds, "slo.latency.p99Seconds"),
+              ("tokens/h", "tokens_per_hour", slo.tokens_per_hour, "slo.tokensPerHour"),
+              ("cost/h USD", "cost_per_hour", slo.cost_per_hour, "slo.costPerHour"))
+    # A signal the server does not provide was never asked for (queries), so it is not judged.
+    return [Check("requests", requests, min_requests, PASS, f"at least {min_requests} to judge"),
+            *(at_most(name, measured.get(key), limit, source) for name, key, limit, source in limits
+              if key in measured)]
 
 
 def regressions(measured: Mapping[str, float | None], reference: Mapping[str, float | None], against: str,

@@ -1,9 +1,14 @@
-"""The reference inference service: an iris classifier behind FastAPI, instrumented to the platform's contract.
+"""The reference inference service: an iris classifier and a tiny text generator behind FastAPI,
+instrumented to the platform's contract.
 
 POST /predict {"instances": [[5.1, 3.5, 1.4, 0.2], ...]} answers {"predictions": [...]}; invalid
-input gets a 422 naming what is wrong. /health (alive) and /ready (model loaded) are on the same
-port; the metrics are on their own (service/__main__.py). FAULT_RATE and EXTRA_LATENCY_SECONDS
-inject failures and slowness for tests and demos.
+input gets a 422 naming what is wrong. POST /generate {"prompt": "...", "max_tokens": 16} streams
+tokens from a deterministic generator (service/generator.py), one per line: the first after
+FIRST_TOKEN_SECONDS, the next every TOKEN_INTERVAL_SECONDS, at most GENERATION_SLOTS streams at
+once (the rest wait in the queue), each holding its tokens in a KV cache of KV_CACHE_TOKENS.
+POST /feedback {"positive": true} counts a user's verdict. /health (alive) and /ready (model
+loaded) are on the same port; the metrics are on their own (service/__main__.py). FAULT_RATE and
+EXTRA_LATENCY_SECONDS inject failures and slowness (before the first token, for /generate).
 """
 
 from __future__ import annotations
@@ -13,18 +18,18 @@ import logging
 import os
 import random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from pydantic import BaseModel, Field
 
-from service import model, telemetry
+from service import generator, model, telemetry
 
 log = logging.getLogger("inference")
 MAX_INSTANCES = 1000
@@ -40,6 +45,11 @@ class Config:
     fault_rate: float  # share of predictions that fail with 503
     extra_latency_seconds: float
     price_per_prediction: float  # USD
+    price_per_output_token: float  # USD
+    first_token_seconds: float
+    token_interval_seconds: float
+    generation_slots: int
+    kv_cache_tokens: int
     host: str
     http_port: int
     metrics_port: int
@@ -66,6 +76,11 @@ class Config:
             fault_rate=number("FAULT_RATE", 0, 0, 1),
             extra_latency_seconds=number("EXTRA_LATENCY_SECONDS", 0, 0, 600),
             price_per_prediction=number("PRICE_PER_PREDICTION_USD", 0.0002, 0),
+            price_per_output_token=number("PRICE_PER_OUTPUT_TOKEN_USD", 0.000002, 0),
+            first_token_seconds=number("FIRST_TOKEN_SECONDS", 0.02, 0, 60),
+            token_interval_seconds=number("TOKEN_INTERVAL_SECONDS", 0.01, 0, 10),
+            generation_slots=int(number("GENERATION_SLOTS", 4, 1, 1024)),
+            kv_cache_tokens=int(number("KV_CACHE_TOKENS", 4096, 1)),
             host=environ.get("HOST", "0.0.0.0"),
             http_port=int(number("HTTP_PORT", 8080, 1, 65535)),
             metrics_port=int(number("METRICS_PORT", 8000, 1, 65535)),
@@ -81,6 +96,15 @@ Flower = Annotated[list[float], Field(min_length=4, max_length=4,
 
 class PredictRequest(BaseModel):
     instances: Annotated[list[Flower], Field(min_length=1, max_length=MAX_INSTANCES)]
+
+
+class GenerateRequest(BaseModel):
+    prompt: Annotated[str, Field(min_length=1, max_length=8000)]
+    max_tokens: Annotated[int, Field(ge=1, le=256)] = 16
+
+
+class FeedbackRequest(BaseModel):
+    positive: bool
 
 
 class PredictResponse(BaseModel):
@@ -105,21 +129,31 @@ def create_app(config: Config, classifier: model.Classifier | None = None,
     provider = app.state.tracer_provider = telemetry.tracer_provider(environ)
     tracer = trace.get_tracer("inference", tracer_provider=provider)
 
+    metrics.quality.labels(config.model_name).set(app.state.classifier.accuracy)
+    slots = asyncio.Semaphore(config.generation_slots)
+    cache = {"held": 0}  # tokens the running streams hold
+
+    def counted(path: str, status: str, seconds: float) -> None:
+        metrics.request(status, seconds)
+        log.info(path.strip("/"), extra={"fields": {"model": config.model_name, "status": status,
+                                                     "latency_ms": round(seconds * 1000, 1)}})
+
     @app.middleware("http")
     async def count(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        """Every /predict request, whatever happens to it, in the contract's counter and histogram."""
-        if request.url.path != "/predict":
+        """Every inference request, whatever happens to it, in the contract's counter and histogram; a
+        /generate stream that starts counts itself when it ends."""
+        path = request.url.path
+        if path not in ("/predict", "/generate"):
             return await call_next(request)
         start, status = time.perf_counter(), "error"
+        response = None
         try:
             response = await call_next(request)
             status = outcome(response.status_code)
             return response
         finally:
-            seconds = time.perf_counter() - start
-            metrics.request(status, seconds)
-            log.info("predict", extra={"fields": {"model": config.model_name, "status": status,
-                                                  "latency_ms": round(seconds * 1000, 1)}})
+            if path == "/predict" or response is None or response.status_code >= 300:
+                counted(path, status, time.perf_counter() - start)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -150,6 +184,56 @@ def create_app(config: Config, classifier: model.Classifier | None = None,
                                  "ai.tokens.input": input_tokens, "ai.tokens.output": output_tokens})
         metrics.usage(input_tokens, output_tokens, config.price_per_prediction * len(predictions))
         return PredictResponse(predictions=predictions, model=config.model_name, model_version=config.model_version)
+
+    @app.post("/generate")
+    async def generate(body: GenerateRequest) -> StreamingResponse:
+        start = time.perf_counter()
+        if config.fault_rate and random.random() < config.fault_rate:
+            raise HTTPException(status_code=503, detail="injected fault (FAULT_RATE)")
+        prompt, words = generator.prompt_tokens(body.prompt), generator.tokens(body.prompt, body.max_tokens)
+        kv_cache = metrics.kv_cache.labels(config.model_name)
+
+        async def stream() -> AsyncIterator[str]:
+            status, held = "error", 0
+            try:
+                queue = metrics.queue.labels(config.model_name)
+                queue.inc()
+                try:
+                    await slots.acquire()
+                finally:
+                    queue.dec()
+                try:
+                    held = prompt
+                    cache["held"] += prompt
+                    await asyncio.sleep(config.first_token_seconds + config.extra_latency_seconds)
+                    last = time.perf_counter()
+                    metrics.ttft.labels(config.model_name).observe(last - start)
+                    for index, word in enumerate(words):
+                        if index:
+                            await asyncio.sleep(config.token_interval_seconds)
+                            now = time.perf_counter()
+                            metrics.tpot.labels(config.model_name).observe(now - last)
+                            last = now
+                        held += 1
+                        cache["held"] += 1
+                        kv_cache.set(min(1.0, cache["held"] / config.kv_cache_tokens))
+                        yield word + "\n"
+                    status = "success"
+                finally:
+                    cache["held"] -= held
+                    kv_cache.set(min(1.0, cache["held"] / config.kv_cache_tokens))
+                    slots.release()
+            finally:
+                metrics.usage(prompt, len(words) if status == "success" else 0,
+                              config.price_per_output_token * len(words) if status == "success" else 0)
+                counted("/generate", status, time.perf_counter() - start)
+
+        return StreamingResponse(stream(), media_type="text/plain")
+
+    @app.post("/feedback", status_code=204)
+    async def feedback(body: FeedbackRequest) -> Response:
+        metrics.feedback.labels(config.model_name, "positive" if body.positive else "negative").inc()
+        return Response(status_code=204)
 
     # Server spans for every request but the probes (the platform's queries leave those out too).
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider, excluded_urls=PROBES)

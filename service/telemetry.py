@@ -9,7 +9,16 @@ README's "metric contract"), because its alerts, monitors and queries are built 
 - ai_tokens_used_total{model,token_type}: for this classifier, the input tokens of a request
   are its feature values (four per flower) and the output tokens its predictions (one each);
 - ai_inference_cost_dollars_total{model}: the price of the predictions served, at
-  PRICE_PER_PREDICTION_USD each (what the compute behind one prediction costs).
+  PRICE_PER_PREDICTION_USD each (what the compute behind one prediction costs), and of the
+  tokens generated, at PRICE_PER_OUTPUT_TOKEN_USD each;
+- ai_inference_time_to_first_token_seconds{model} and ai_inference_time_per_output_token_seconds{model}:
+  each /generate stream's first token, and each interval between two of its tokens;
+- ai_inference_queue_requests{model}: /generate requests waiting for a generation slot;
+- ai_inference_kv_cache_usage_ratio{model}: the share of the generator's KV cache the running streams hold;
+- ai_model_quality_score{model}: the classifier's accuracy on the held-out quarter of Iris;
+- ai_model_feedback_total{model,feedback}: user feedback, `positive` or `negative` (POST /feedback).
+
+/predict and /generate requests are both counted in the request counter and latency histogram.
 """
 
 from __future__ import annotations
@@ -32,6 +41,10 @@ TOKEN_TYPES = ("input", "output")
 # carries no platform code; tests/service checks they agree. The settings refuse a latency
 # objective at or above the top bucket, so these cover every objective they accept.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# The OpenTelemetry GenAI conventions' advisory buckets, which the default contract uses too.
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
+FEEDBACK = ("positive", "negative")
 
 # `_created` series would double what the Datadog Agent and dashboards see; the contract has none.
 prometheus_client.disable_created_metrics()
@@ -55,12 +68,31 @@ class Metrics:
             registry=self.registry)
         self.cost = prometheus_client.Counter(
             "ai_inference_cost_dollars_total", "Inference cost, USD.", ["model"], registry=self.registry)
+        self.ttft = prometheus_client.Histogram(
+            "ai_inference_time_to_first_token_seconds", "Time to the first generated token, seconds.", ["model"],
+            buckets=TTFT_BUCKETS, registry=self.registry)
+        self.tpot = prometheus_client.Histogram(
+            "ai_inference_time_per_output_token_seconds", "Time between two generated tokens, seconds.", ["model"],
+            buckets=TPOT_BUCKETS, registry=self.registry)
+        self.queue = prometheus_client.Gauge(
+            "ai_inference_queue_requests", "Generation requests waiting for a slot.", ["model"],
+            registry=self.registry)
+        self.kv_cache = prometheus_client.Gauge(
+            "ai_inference_kv_cache_usage_ratio", "Share of the KV cache the running generations hold, 0 to 1.",
+            ["model"], registry=self.registry)
+        self.quality = prometheus_client.Gauge(
+            "ai_model_quality_score", "Model quality: the classifier's held-out accuracy.", ["model"],
+            registry=self.registry)
+        self.feedback = prometheus_client.Counter(
+            "ai_model_feedback_total", "User feedback, by kind.", ["model", "feedback"], registry=self.registry)
         for status in STATUSES:
             self.requests.labels(model, status)
         for token_type in TOKEN_TYPES:
             self.tokens.labels(model, token_type)
-        self.latency.labels(model)
-        self.cost.labels(model)
+        for kind in FEEDBACK:
+            self.feedback.labels(model, kind)
+        for metric in (self.latency, self.cost, self.ttft, self.tpot, self.queue, self.kv_cache, self.quality):
+            metric.labels(model)
 
     def request(self, status: str, seconds: float) -> None:
         self.requests.labels(self.model, status).inc()

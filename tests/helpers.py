@@ -183,3 +183,10 @@ def collector_config_problems(config: dict) -> list[str]:
 
 
 COLLECTOR_CONFIG_MAP = ("kubernetes:core/v1:ConfigMap", "otel-collector-config")  # type and name in a plan
+
+
+def metric_of(contract, role: str) -> str:
+    """The metric a contract role names, which the fixture's contract must provide."""
+    found = contract.role(role)
+    assert found is not None, f"{contract.server} lacks {role}"
+    return str(found.metric)

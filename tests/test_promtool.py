@@ -89,8 +89,9 @@ def scraped(service: str) -> dict:
     return up(service, f"{service}-a", "1x2880")
 
 
-def counter_series(service: str, metric: str, values: str) -> dict:
-    return {"series": f'{metric}{{job="{service}",namespace="{NAMESPACE}",model="m"}}', "values": values}
+def counter_series(service: str, metric: str, values: str, **labels: str) -> dict:
+    extra = "".join(f',{key}="{value}"' for key, value in labels.items())
+    return {"series": f'{metric}{{job="{service}",namespace="{NAMESPACE}",model="m"{extra}}}', "values": values}
 
 
 # -- expectations --------------------------------------------------------------------------
@@ -246,12 +247,14 @@ CASES: dict[str, tuple[Any, ...]] = {
     # chat's budget is 2M tokens an hour: 40k a minute is 2.4M an hour, passing 2M at ~51m (the
     # counter starts at 0, so nothing is extrapolated before it); firing 5m later.
     "token usage over budget": (
-        [counter_series("chat", "ai_tokens_used_total", "0+40000x120")],
+        [counter_series("chat", "ai_tokens_used_total", "0+30000x120", token_type="input"),
+         counter_series("chat", "ai_tokens_used_total", "0+10000x120", token_type="output")],
         [at("55m", "AIInferenceTokenUsageHigh"),
          at("57m", "AIInferenceTokenUsageHigh", firing("AIInferenceTokenUsageHigh", "chat", "warning"))],
     ),
     "token usage within budget": (
-        [counter_series("chat", "ai_tokens_used_total", "0+30000x180")],
+        [counter_series("chat", "ai_tokens_used_total", "0+20000x180", token_type="input"),
+         counter_series("chat", "ai_tokens_used_total", "0+10000x180", token_type="output")],
         quiet("2h", "3h", alerts=("AIInferenceTokenUsageHigh",)),
     ),
     # scorer's budget is $5 an hour: 10 cents a minute is $6 an hour, passing $5 at ~51m.

@@ -1,11 +1,12 @@
 """A service's /metrics against its stack's metric contract: `make contract-check URL=... STACK=... SERVICE=...`.
 
-The CI gate teams run against their own server, from the seeds: every contract metric present,
-with the type and label names the platform's alerts select on, counters named `_total`, an
-error status series, and the latency histogram's buckets covering the service's latency
-objectives (a quantile never reports more than the top bucket) and matching the ones the stack
-declares. Exit 0 when the service keeps the contract, 1 when it does not, 2 when it cannot be
-checked.
+The CI gate teams run against their own server, from the seeds: every role the service's alerts
+use present under its preset's name, with the type and label names the platform's alerts select
+on, counters named `_total`, the series a role's matchers pick (the error status) initialised,
+and each histogram's buckets as declared, the latency one covering the latency objectives (a
+quantile never reports more than the top bucket). A role the server's preset lacks is reported
+with the alerts excluded for it. Exit 0 when the service keeps the contract, 1 when it does not,
+2 when it cannot be checked.
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_classic
 
 from components.config_reader import SettingsError
 from components.settings import ServiceSettings
+from model import catalogue
+from model.contract import COUNTER, Histogram, Matcher, MetricContract, Series
 from model.numbers import plain
 from tools import stack_config
 from tools.render import settings_of
@@ -34,25 +38,30 @@ ACCEPT = "text/plain;version=0.0.4"
 OPENMETRICS = "application/openmetrics-text"
 
 
+OK, FAIL, LACKING = "ok  ", "FAIL", "n/a "
+
+
 @dataclass(frozen=True)
 class Finding:
-    metric: str
-    ok: bool
+    metric: str  # the role's metric, or the role itself when the server lacks it
+    status: str  # OK, FAIL or LACKING
     said: str
 
+    @property
+    def ok(self) -> bool:
+        return self.status != FAIL
+
     def __str__(self) -> str:
-        return f"{'ok  ' if self.ok else 'FAIL'} {self.metric}: {self.said}"
+        return f"{self.status} {self.metric}: {self.said}"
 
 
-def expected(service: ServiceSettings) -> dict[str, tuple[str, set[str]]]:
-    """Each contract metric's family name (what `# TYPE` names), type and label names."""
-    contract = service.metrics
-    return {
-        contract.requests: ("counter", {contract.model_label, contract.status_label}),
-        contract.latency: ("histogram", {contract.model_label}),
-        contract.tokens: ("counter", {contract.model_label, contract.token_type_label}),
-        contract.cost: ("counter", {contract.model_label}),
-    }
+def used_roles(service: ServiceSettings) -> dict[str, list[str]]:
+    """The roles the service's alerts are measured from, with the alerts that use each."""
+    used: dict[str, list[str]] = {}
+    for alert in catalogue.service_alerts(service.name, service.slo, "https://runbooks.invalid", service.gpus > 0):
+        for role in catalogue.roles(alert):
+            used.setdefault(role, []).append(alert.name)
+    return used
 
 
 SAMPLE_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
@@ -65,70 +74,120 @@ def sample_names(exposition: str) -> set[str]:
             if not line.startswith("#") and (match := SAMPLE_NAME.match(line))}
 
 
-def check(exposition: str, service: ServiceSettings, content_type: str = ACCEPT) -> list[Finding]:
-    """The findings for each contract metric; ValueError when the exposition cannot be parsed."""
+def check(exposition: str, service: ServiceSettings, content_type: str = ACCEPT,
+          roles: dict[str, list[str]] | None = None) -> list[Finding]:
+    """A finding for each role the service's alerts use (or `roles`, with the alerts using each): present as
+    the contract says, or lacking from the server (and so its alerts excluded); ValueError when the
+    exposition cannot be parsed."""
     parse = parse_openmetrics if content_type.startswith(OPENMETRICS) else parse_classic
     families = {f.name: f for f in parse(exposition)}
     exposed = sample_names(exposition)
-    findings = [_metric(metric, kind, labels, families, exposed, service)
-                for metric, (kind, labels) in expected(service).items()]
     contract = service.metrics
-    requests = families.get(contract.requests.removesuffix("_total"))
-    statuses = {s.labels.get(contract.status_label) for s in requests.samples} if requests else set()
-    if requests and contract.error_status not in statuses:
-        findings.append(Finding(contract.requests, False, f'no {contract.status_label}="{contract.error_status}" '
-                                                          "series: failures would not be counted as the contract's "
-                                                          "errors (initialise it at start)"))
+    findings = []
+    for role, alerts in (used_roles(service) if roles is None else roles).items():
+        found = contract.role(role)
+        if found is None:
+            excluded = f"; excluded: {', '.join(alerts)}" if alerts else ""
+            findings.append(Finding(role, LACKING, f"{contract.missing((role,))}{excluded}"))
+        elif isinstance(found, Histogram):
+            findings.append(_histogram(found, families, contract, service))
+        else:
+            findings.append(_series(found, families, exposed, contract))
     return findings
 
 
-def _metric(metric: str, kind: str, labels: set[str], families: dict, exposed: set[str],
-            service: ServiceSettings) -> Finding:
+def _family(series: Series, families: dict) -> tuple[Any, str]:
+    """The family holding a series' samples, and its type as the contract sees it."""
+    if series.histogram:
+        return families.get(series.histogram), "histogram"
     # The parser names a counter's family without `_total`, and anything else by its sample name.
-    family = (families.get(metric.removesuffix("_total")) if kind == "counter" else None) or families.get(metric)
+    family = (families.get(series.metric.removesuffix("_total")) if series.type == COUNTER else None) \
+        or families.get(series.metric)
+    return family, series.type
+
+
+def _needed_labels(matchers: tuple[Matcher, ...], contract: MetricContract) -> set[str]:
+    """The labels a role's series must carry: its matchers', and the model label where our own contract
+    puts it on every series (servers label some families by model and not others)."""
+    model = {contract.model_label} if contract.model_label and contract.preset == "default" else set()
+    return {m.label for m in matchers if not m.negated} | model
+
+
+def _labels_problem(samples: list, needed: set[str]) -> str | None:
+    seen = {frozenset(set(s.labels) - {"le"}) for s in samples}
+    lacking = sorted({label for labels in seen for label in needed - labels})
+    if lacking:
+        found = " or ".join(sorted("{" + ",".join(sorted(s)) + "}" for s in seen))
+        return f"labelled {found}; the contract selects on {{{','.join(sorted(needed))}}}"
+    return None
+
+
+def _series(series: Series, families: dict, exposed: set[str], contract: MetricContract) -> Finding:
+    family, kind = _family(series, families)
     if family is None:
-        return Finding(metric, False, f"missing: no {kind} of this name is exposed")
+        return Finding(series.metric, FAIL, f"missing: no {kind} of this name is exposed")
     if family.type != kind:
         exposed_as = "untyped (no # TYPE line)" if family.type == "unknown" else f"a {family.type}"
-        return Finding(metric, False, f"is {exposed_as}; the contract's is a {kind}")
-    if kind == "counter" and metric not in exposed:
-        return Finding(metric, False, f"exposed as {family.name}, without _total: Prometheus stores it under that "
-                                      "name, which the platform's queries do not select")
+        return Finding(series.metric, FAIL, f"is {exposed_as}; the contract's is a {kind}")
+    if series.type == COUNTER and not series.histogram and series.metric not in exposed:
+        return Finding(series.metric, FAIL, f"exposed as {family.name}, without _total: Prometheus stores it "
+                                            "under that name, which the platform's queries do not select")
     samples = [s for s in family.samples if not s.name.endswith(("_created", "_gsum", "_gcount"))]
     if not samples:
-        return Finding(metric, False, "exposed without a sample, so its labels cannot be checked; "
-                                      "initialise its label combinations when the service starts")
-    seen = {frozenset(set(s.labels) - {"le"}) for s in samples}
-    if seen != {frozenset(labels)}:
-        found = " or ".join(sorted("{" + ",".join(sorted(s)) + "}" for s in seen))
-        return Finding(metric, False, f"labelled {found}; the contract's labels are {{{','.join(sorted(labels))}}}")
-    if kind == "histogram":
-        return _histogram(metric, samples, service)
-    return Finding(metric, True, f"{kind} {{{','.join(sorted(labels))}}}")
+        return Finding(series.metric, FAIL, "exposed without a sample, so its labels cannot be checked; "
+                                            "initialise its label combinations when the service starts")
+    needed = _needed_labels(series.matchers, contract)
+    if (problem := _labels_problem(samples, needed)) is not None:
+        return Finding(series.metric, FAIL, problem)
+    def selected(sample: Any) -> bool:  # a missing label matches as empty, as in PromQL
+        return all((sample.labels.get(m.label, "") == m.value) != m.negated for m in series.matchers)
+
+    if series.matchers and not any(selected(s) for s in samples if s.name == series.metric
+                                   or not series.histogram):
+        selector = ",".join(str(m) for m in series.matchers)
+        return Finding(series.metric, FAIL, f"no {{{selector}}} series: the role's samples would not be counted "
+                                            "(initialise it at start)")
+    where = f"{{{','.join(str(m) for m in series.matchers)}}}" if series.matchers else ""
+    return Finding(series.metric, OK, f"{kind} {where or '{' + ','.join(sorted(needed)) + '}'}")
 
 
 def _seconds(values: list[float]) -> str:
     return "[" + ", ".join(plain(v) for v in values) + "]"
 
 
-def _histogram(metric: str, samples: list, service: ServiceSettings) -> Finding:
+def _histogram(histogram: Histogram, families: dict, contract: MetricContract,
+               service: ServiceSettings) -> Finding:
+    metric = histogram.metric
+    family = families.get(metric)
+    if family is None:
+        return Finding(metric, FAIL, "missing: no histogram of this name is exposed")
+    if family.type != "histogram":
+        exposed_as = "untyped (no # TYPE line)" if family.type == "unknown" else f"a {family.type}"
+        return Finding(metric, FAIL, f"is {exposed_as}; the contract's is a histogram")
+    samples = [s for s in family.samples if not s.name.endswith(("_created", "_gsum", "_gcount"))]
+    if not samples:
+        return Finding(metric, FAIL, "exposed without a sample, so its labels cannot be checked; "
+                                     "initialise its label combinations when the service starts")
+    if (problem := _labels_problem(samples, _needed_labels(histogram.matchers, contract))) is not None:
+        return Finding(metric, FAIL, problem)
     buckets = sorted({float(s.labels["le"]) for s in samples if s.name.endswith("_bucket")} - {float("inf")})
     if not buckets:
-        return Finding(metric, False, "has no finite buckets: no latency quantile can be computed from it")
-    slo = service.slo
-    objectives = {"P95": slo.p95_seconds, "P99": slo.p99_seconds}
-    uncovered = [f"{name} {plain(seconds)}s" for name, seconds in objectives.items() if seconds >= buckets[-1]]
-    if uncovered:
-        return Finding(metric, False, f"top bucket {plain(buckets[-1])}s does not cover the {' and '.join(uncovered)} "
-                                      "objective: histogram_quantile never reports more than the top bucket, so "
-                                      "the latency alert could not fire")
-    declared = list(service.metrics.latency_buckets)
+        return Finding(metric, FAIL, "has no finite buckets: no latency quantile can be computed from it")
+    unit = histogram.unit_seconds
+    if histogram is contract.latency:
+        objectives = {"P95": service.slo.p95_seconds, "P99": service.slo.p99_seconds}
+        uncovered = [f"{name} {plain(seconds)}s" for name, seconds in objectives.items()
+                     if seconds >= buckets[-1] * unit]
+        if uncovered:
+            return Finding(metric, FAIL, f"top bucket {plain(buckets[-1] * unit)}s does not cover the "
+                                         f"{' and '.join(uncovered)} objective: histogram_quantile never reports "
+                                         "more than the top bucket, so the latency alert could not fire")
+    declared = list(histogram.buckets)
     if buckets != declared:
-        return Finding(metric, False, f"buckets {_seconds(buckets)}, but the stack declares {_seconds(declared)} "
-                                      "(services[].metrics.latencyBuckets), "
-                                      "which its latency objectives are checked against")
-    return Finding(metric, True, f"histogram, {len(buckets)} buckets up to {plain(buckets[-1])}s, covering the "
-                                 f"P95 and P99 objectives ({plain(slo.p95_seconds)}s, {plain(slo.p99_seconds)}s)")
+        where = "services[].metrics.latencyBuckets" if contract.preset == "default" else f"the {contract.preset} preset"
+        return Finding(metric, FAIL, f"buckets {_seconds(buckets)}, but {where} declares {_seconds(declared)}, "
+                                     "which its latency objectives are checked against")
+    return Finding(metric, OK, f"histogram, {len(buckets)} buckets up to {plain(buckets[-1] * unit)}s")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -209,6 +209,10 @@ def summary(plan: mocks.Plan) -> str:
         types = sorted(t for t in by_type if package(t) == name)
         lines.append(f"  {name:<18} {sum(by_type[t] for t in types):>3}")
         lines += [f"    {t:<56} {by_type[t]:>3}" for t in types]
+    excluded = {service: found for service, found in plan.outputs.get("excludedAlerts", {}).items() if found}
+    for service, found in sorted(excluded.items()):
+        lines.append(f"  {service}: {len(found)} alert(s) excluded, their server cannot measure them:")
+        lines += [f"    {alert}: {reason}" for alert, reason in sorted(found.items())]
     return "\n".join(lines)
 
 

@@ -29,9 +29,10 @@ from pathlib import Path
 from components.config_reader import SettingsError
 from components.settings import ServiceSettings
 from model import catalogue, verification
+from model.contract import Matcher
 from model.durations import prometheus_seconds
 from model.naming import prometheus as naming
-from model.verification import FAIL, NO_DATA, PASS, Judgement, Matcher, Tolerance
+from model.verification import FAIL, NO_DATA, PASS, Judgement, Tolerance
 from tools import stack_config
 from tools.render import settings_of
 from tools.stack_file import StackFileError
@@ -95,7 +96,7 @@ def judge(prometheus: Prometheus, service: ServiceSettings, namespace: str, args
         reference = (measure(prometheus, service, namespace, args.window, now, stable) if args.canary else
                      measure(prometheus, service, namespace, args.window, now - prometheus_seconds(args.baseline))
                      if args.baseline else None)
-        counts = [measured["requests"], *([reference["requests"]] if args.canary and reference else [])]
+        counts = [measured.get("requests"), *([reference.get("requests")] if args.canary and reference else [])]
         enough = all((count or 0) >= args.min_requests for count in counts)
         if enough or time.monotonic() >= deadline:
             break

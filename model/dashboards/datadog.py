@@ -7,6 +7,8 @@ stores), so the dashboard reads exactly what the monitors read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from datadog_api_client.v1.model.dashboard import Dashboard
 from datadog_api_client.v1.model.dashboard_layout_type import DashboardLayoutType
 from datadog_api_client.v1.model.slo_widget_definition import SLOWidgetDefinition
@@ -21,8 +23,8 @@ from datadog_api_client.v1.model.widget_marker import WidgetMarker
 from datadog_api_client.v1.model.widget_time_windows import WidgetTimeWindows
 from datadog_api_client.v1.model.widget_view_mode import WidgetViewMode
 
-from model.contract import MetricContract
-from model.dialects.datadog import scope
+from model.contract import HISTOGRAM_ROLES, Histogram, MetricContract, Series
+from model.dialects.datadog import role_query, scope
 from model.naming import datadog as naming
 from model.naming.markers import deployment_filter
 from model.numbers import plain
@@ -38,27 +40,45 @@ def event_query(env: str, service: str) -> str:
 
 
 def queries(contract: MetricContract, env: str, service: str) -> dict[str, list[str]]:
-    """Each timeseries widget's metric queries."""
+    """Each timeseries widget's metric queries, for the signals the service's server provides."""
     tags = naming.scope(env, service)
-    where, errors = scope(tags), scope({**tags, contract.status_label: contract.error_status})
-    requests, model = naming.count(contract.requests), contract.model_label
-    latency = naming.distribution(contract.latency)
-    return {
-        "requests": [f"sum:{requests}{where} by {{{model}}}.as_rate()"],
-        "error_ratio": [f"sum:{requests}{errors}.as_count() / sum:{requests}{where}.as_count()"],
-        "latency": [f"{p}:{latency}{where}" for p in PERCENTILES],
-        "tokens": [f"sum:{naming.count(contract.tokens)}{where} by {{{model},{contract.token_type_label}}}"
-                   f".as_count().rollup(sum, 3600)"],
-        "cost": [f"sum:{naming.count(contract.cost)}{where} by {{{model}}}.as_count().rollup(sum, 3600)"],
-    }
+    by_model = f" by {{{contract.model_label}}}" if contract.model_label else ""
+
+    def where(found: Series | Histogram) -> str:
+        return scope({**tags, **naming.series_tags(found)}, naming.excluded_tags(found))
+
+    found: dict[str, list[str]] = {}
+    if contract.requests:
+        found["requests"] = [f"sum:{naming.series_metric(contract.requests)}{where(contract.requests)}{by_model}"
+                             ".as_rate()"]
+        if contract.errors:
+            found["error_ratio"] = [f"{role_query(contract.errors, tags)} / {role_query(contract.requests, tags)}"]
+    for role in HISTOGRAM_ROLES:
+        histogram = contract.role(role)
+        if isinstance(histogram, Histogram):
+            found[role] = [f"{p}:{naming.distribution(histogram.metric)}{where(histogram)}" for p in PERCENTILES]
+    if contract.input_tokens and contract.output_tokens:
+        found["tokens"] = [f"sum:{naming.series_metric(s)}{where(s)}{by_model}.as_count().rollup(sum, 3600)"
+                           for s in (contract.input_tokens, contract.output_tokens)]
+    if contract.cost:
+        found["cost"] = [f"sum:{naming.series_metric(contract.cost)}{where(contract.cost)}{by_model}"
+                         ".as_count().rollup(sum, 3600)"]
+    if contract.queue:
+        found["queue"] = [f"avg:{naming.series_metric(contract.queue)}{where(contract.queue)}"]
+    if contract.kv_cache:
+        found["kv_cache"] = [f"max:{naming.series_metric(contract.kv_cache)}{where(contract.kv_cache)}"]
+    return found
 
 
-def service_dashboard(env: str, service: str, contract: MetricContract, slo: ServiceSlo, slo_id: str) -> dict:
-    """The dashboard as the Dashboards API (and pulumi_datadog.DashboardJson) takes it."""
+def service_dashboard(env: str, service: str, contract: MetricContract, slo: ServiceSlo,
+                      slo_ids: Mapping[str, str]) -> dict:
+    """The dashboard as the Dashboards API (and pulumi_datadog.DashboardJson) takes it; `slo_ids`: each
+    SLO's id by its name."""
     found = queries(contract, env, service)
     overlay = [WidgetEvent(q=event_query(env, service))]
     # The SLO's period and a week, as the SLO itself offers them.
     windows = [WidgetTimeWindows(f"{days}d") for days in sorted({slo.objective.period_days, 7}, reverse=True)]
+    saturation = slo.saturation
 
     def timeseries(title: str, panel: str, limit: float | None = None) -> Widget:
         markers = [WidgetMarker(value=f"y = {plain(limit)}", display_type="error dashed", label="objective")] \
@@ -67,23 +87,28 @@ def service_dashboard(env: str, service: str, contract: MetricContract, slo: Ser
             type=TimeseriesWidgetDefinitionType.TIMESERIES, title=title, events=overlay, markers=markers,
             requests=[TimeseriesWidgetRequest(q=q, display_type=WidgetDisplayType.LINE) for q in found[panel]]))
 
+    widgets = [Widget(definition=SLOWidgetDefinition(
+        type=SLOWidgetDefinitionType.SLO, title=f"{service} {name}", view_type="detail", slo_id=slo_id,
+        time_windows=windows, show_error_budget=True, view_mode=WidgetViewMode.OVERALL))
+        for name, slo_id in slo_ids.items()]
+    thresholds = {s.role: s.threshold_seconds for s in slo.latency_slos}
+    listed = [
+        ("requests", "Requests per second, per model", None),
+        ("error_ratio", f"Error ratio (objective {plain(slo.objective.target * 100)}%)", slo.error_rate),
+        ("latency", f"Latency P50/P95/P99 (P95 objective {plain(slo.p95_seconds)}s)", slo.p95_seconds),
+        ("ttft", "Time to first token P50/P95/P99", thresholds.get("ttft")),
+        ("tpot", "Time per output token P50/P95/P99", thresholds.get("tpot")),
+        ("tokens", f"Tokens per hour, per model (budget {plain(slo.tokens_per_hour)})", slo.tokens_per_hour),
+        ("cost", f"Cost per hour, per model (budget ${plain(slo.cost_per_hour)})", slo.cost_per_hour),
+        ("queue", "Waiting requests per replica", saturation.queue_requests),
+        ("kv_cache", "KV-cache usage, fullest replica", saturation.kv_cache_usage),
+    ]
+    widgets += [timeseries(title, key, limit) for key, title, limit in listed if key in found]
     dashboard = Dashboard(
         title=f"[{env}] {service}: inference SLOs",
         description=f"Generated by ai-observability from the metric contract and the SLOs of {service}.",
         layout_type=DashboardLayoutType.ORDERED,
-        widgets=[
-            Widget(definition=SLOWidgetDefinition(
-                type=SLOWidgetDefinitionType.SLO, title=f"{service} availability", view_type="detail",
-                slo_id=slo_id, time_windows=windows, show_error_budget=True,
-                view_mode=WidgetViewMode.OVERALL)),
-            timeseries("Requests per second, per model", "requests"),
-            timeseries(f"Error ratio (objective {plain(slo.objective.target * 100)}%)", "error_ratio",
-                       slo.error_rate),
-            timeseries(f"Latency P50/P95/P99 (P95 objective {plain(slo.p95_seconds)}s)", "latency", slo.p95_seconds),
-            timeseries(f"Tokens per hour, per model (budget {plain(slo.tokens_per_hour)})", "tokens",
-                       slo.tokens_per_hour),
-            timeseries(f"Cost per hour, per model (budget ${plain(slo.cost_per_hour)})", "cost", slo.cost_per_hour),
-        ],
+        widgets=widgets,
     )
     document: dict = dashboard.to_dict()
     return document

@@ -14,22 +14,53 @@ from collections.abc import Iterable
 
 from model import catalogue
 from model.catalogue import Alert, Threshold
+from model.contract import MetricContract
+from model.dialects import prometheus as promql
 from model.durations import iso, prometheus
 from model.naming import azure as naming
 from model.numbers import plain
+from model.slo import ServiceSlo
 
+# What the KQL over App Insights' requests cannot measure. With azure.managedPrometheus those
+# entries alert from Azure anyway: as Prometheus rules over the metrics the cluster's managed
+# Prometheus addon sends to an Azure Monitor workspace.
 UNSUPPORTED = {
-    catalogue.TOKENS: "App Insights records the service's requests, not its Prometheus counters: "
-                      "tokens reach Prometheus and Datadog by scraping",
-    catalogue.COST: "App Insights records the service's requests, not its Prometheus counters: "
-                    "cost reaches Prometheus and Datadog by scraping",
+    **{signal: f"App Insights records the service's requests, not its Prometheus metrics: "
+               f"{signal.replace('_', ' ')} reaches Prometheus and Datadog by scraping"
+       for signal in catalogue.SIGNALS if signal not in (catalogue.ERROR_RATIO, catalogue.LATENCY,
+                                                         catalogue.REQUESTS, catalogue.TARGETS_UP)},
     catalogue.TARGETS_UP: "nothing in Azure scrapes the services; App Insights only receives what they "
                           "send, and the availability tests watch the public endpoints",
 }
+KQL, PROMETHEUS = "kql", "prometheus"
+RULES_PER_GROUP = 20  # Azure's limit per Prometheus rule group, which cannot be raised
 # Query windows a log search alert accepts, in minutes (the service's "supported granularities").
 WINDOWS = (5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 1440, 2880)
 # How loudly an alert speaks in Azure (0 critical .. 4 verbose), by the route it takes in the stack.
 ROUTE_SEVERITY = {"page": 1, "ticket": 3}
+
+
+def placement(alert: Alert, contract: MetricContract, managed_prometheus: bool) -> tuple[str | None, str | None]:
+    """Where Azure alerts on `alert`: KQL over the requests App Insights records, when the server sends
+    them and the entry measures requests only; else a Prometheus rule on the managed Prometheus
+    workspace, when the stack has one. Else (None, why)."""
+    reason = catalogue.exclusion(alert, UNSUPPORTED)
+    if reason is None and not contract.sends_request_spans:
+        reason = f"{contract.server} sends no request telemetry (OpenTelemetry HTTP server spans) to App Insights"
+    if reason is None:
+        return KQL, None
+    if managed_prometheus:
+        return PROMETHEUS, None
+    return None, f"{reason}; set azure.managedPrometheus to alert on its Prometheus metrics from Azure"
+
+
+def prometheus_rule_groups(alerts: tuple[Alert, ...], slo: ServiceSlo, contract: MetricContract, namespace: str,
+                           team: str) -> list[list[dict]]:
+    """The service's Prometheus rule group (model/dialects/prometheus.py) in the chunks Azure accepts,
+    recordings first. Azure runs a group's rules in order; across groups an alert may read a ratio
+    recorded one evaluation earlier, a minute at most."""
+    rules = promql.rule_group(alerts, slo, contract, namespace, team)["rules"]
+    return [rules[start:start + RULES_PER_GROUP] for start in range(0, len(rules), RULES_PER_GROUP)]
 
 
 def _column(threshold: Threshold) -> str:

@@ -9,17 +9,19 @@ is OK as soon as one part is OK).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from model import catalogue
 from model.catalogue import Alert, BurnRate, Threshold
-from model.contract import MetricContract
+from model.contract import MetricContract, Series
 from model.durations import prometheus
 from model.naming import datadog as naming
 from model.numbers import plain
-from model.slo import Objective
+from model.slo import LatencySlo, Objective
 
-SLO_ID = "<slo-id>"  # stands for the SLO's id until Datadog assigns it
+SLO_ID = "<slo-id:{slo}>"  # an SLO's id, by the SLO's name, until Datadog assigns it
 RECOVERY = 0.8  # an "above" monitor clears once the value is back under 80% of its threshold
 PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.99)  # what a distribution with percentiles offers
 UNSUPPORTED: dict[str, str] = {}  # the Agent's check and the SLO cover every signal
@@ -44,19 +46,53 @@ def scope(tags: dict[str, str], exclude: dict[str, str] | None = None) -> str:
     return "{" + ",".join(items) + "}"
 
 
+SLO_REFERENCE = re.compile(r"<slo-id:([a-z-]+)>")
+
+
+def slo_id(slo: str) -> str:
+    """Stands for an SLO's id until Datadog assigns it."""
+    return SLO_ID.format(slo=slo)
+
+
+def with_slo_ids(query: str, ids: Mapping[str, str]) -> str:
+    """`query` with each SLO's placeholder replaced by the id Datadog assigned it."""
+    return SLO_REFERENCE.sub(lambda match: ids[match.group(1)], query)
+
+
+def role_query(series: Series, tags: Mapping[str, str]) -> str:
+    """A counter role's count over the monitor's or SLO's window."""
+    where = scope({**tags, **naming.series_tags(series)}, naming.excluded_tags(series))
+    return f"sum:{naming.series_metric(series)}{where}.as_count()"
+
+
 def slo_query(contract: MetricContract, env: str, service: str) -> tuple[str, str]:
-    """Numerator (good requests) and denominator (all requests) of the metric-based SLO."""
+    """Numerator (good requests) and denominator (all requests) of the availability SLO: the requests
+    without the error label value, or, where failures have a counter of their own, all minus failed."""
     tags = naming.scope(env, service)
-    metric = naming.count(contract.requests)
-    good = scope(tags, exclude={contract.status_label: contract.error_status})
-    return f"sum:{metric}{good}.as_count()", f"sum:{metric}{scope(tags)}.as_count()"
+    requests, errors = _role(contract, "requests"), _role(contract, "errors")
+    if errors.metric == requests.metric and errors.matchers[len(requests.matchers):] and \
+            len(errors.matchers) == len(requests.matchers) + 1:
+        error = errors.matchers[-1]
+        good = replace(requests, matchers=(*requests.matchers, replace(error, negated=not error.negated)))
+        return role_query(good, tags), role_query(requests, tags)
+    return f"{role_query(requests, tags)} - {role_query(errors, tags)}", role_query(requests, tags)
+
+
+def latency_slo_query(latency_slo: LatencySlo, contract: MetricContract, env: str, service: str) -> tuple[str, str]:
+    """Requests at or under the threshold (a threshold query on the histogram's distribution: Datadog
+    documents `count values` for metric SLOs on percentile-enabled distributions) over all requests."""
+    histogram = contract.histogram(latency_slo.role)
+    tags = {**naming.scope(env, service), **naming.series_tags(histogram)}
+    within = f"count(v: v<={plain(histogram.le(latency_slo.threshold_seconds))})"
+    good = f"{within}:{naming.distribution(histogram.metric)}{scope(tags, naming.excluded_tags(histogram))}.as_count()"
+    return good, role_query(histogram.count, naming.scope(env, service))
 
 
 def burn_rate_query(objective: Objective, clause: BurnRate) -> str:
     # The long window is written in hours and the short one in minutes, as Datadog documents them
     # (service_level_objectives/burn_rate: 1h <= long window <= 48h; short window in minutes).
     window = clause.window
-    return (f'burn_rate("{SLO_ID}").over("{objective.period_days}d")'
+    return (f'burn_rate("{slo_id(clause.slo)}").over("{objective.period_days}d")'
             f'.long_window("{window.long_minutes // 60}h").short_window("{window.short_minutes}m")'
             f" > {plain(window.burn_rate)}")
 
@@ -65,23 +101,57 @@ def _timeframe(minutes: int) -> str:
     return f"last_{prometheus(minutes)}"  # last_5m, last_1h, last_1d: forms the monitor API accepts
 
 
-def threshold_query(threshold: Threshold, contract: MetricContract, env: str, service: str) -> str:
+def _role(contract: MetricContract, name: str) -> Series:
+    found = contract.role(name)
+    if not isinstance(found, Series):
+        raise ValueError(f"{contract.server} does not provide {name}")
+    return found
+
+
+# How a gauge is aggregated across the service's series: per replica on average, or the fullest.
+GAUGES = {catalogue.QUEUE: ("queue", "avg"), catalogue.KV_CACHE: ("kv_cache", "max"),
+          catalogue.QUALITY: ("quality", "avg"), catalogue.DRIFT: ("drift", "avg"),
+          catalogue.HALLUCINATION_RATE: ("hallucination_rate", "avg")}
+
+
+def threshold_query(threshold: Threshold, contract: MetricContract, env: str, service: str,
+                    namespace: str = "") -> str:
     tags = naming.scope(env, service)
     signal, window = threshold.signal, _timeframe(threshold.window_minutes)
     condition = f"{threshold.comparator} {plain(threshold.value)}"
     if signal == catalogue.ERROR_RATIO:
-        requests = naming.count(contract.requests)
-        errors = scope({**tags, contract.status_label: contract.error_status})
-        return f"sum({window}):sum:{requests}{errors}.as_count() / sum:{requests}{scope(tags)}.as_count() {condition}"
+        return (f"sum({window}):{role_query(_role(contract, 'errors'), tags)} / "
+                f"{role_query(_role(contract, 'requests'), tags)} {condition}")
     if signal == catalogue.LATENCY:
         if threshold.quantile not in PERCENTILES:
             raise ValueError(f"Datadog distributions offer no p{plain((threshold.quantile or 0) * 100)}")
-        return f"percentile({window}):p{plain(threshold.quantile * 100)}:{naming.distribution(contract.latency)}" \
-               f"{scope(tags)} {condition}"
-    counters = {catalogue.REQUESTS: contract.requests, catalogue.TOKENS: contract.tokens,
-                catalogue.COST: contract.cost}
+        latency = contract.histogram("latency")
+        where = scope({**tags, **naming.series_tags(latency)}, naming.excluded_tags(latency))
+        scale = "" if latency.unit_seconds == 1 else f" * {plain(latency.unit_seconds)}"
+        return f"percentile({window}):p{plain(threshold.quantile * 100)}:{naming.distribution(latency.metric)}" \
+               f"{where}{scale} {condition}"
+    counters = {catalogue.REQUESTS: ("requests",), catalogue.TOKENS: ("input_tokens", "output_tokens"),
+                catalogue.COST: ("cost",), catalogue.FEEDBACK: ("feedback",)}
     if signal in counters:
-        return f"sum({window}):sum:{naming.count(counters[signal])}{scope(tags)}.as_count() {condition}"
+        summed = " + ".join(role_query(_role(contract, role), tags) for role in counters[signal])
+        return f"sum({window}):{summed} {condition}"
+    if signal == catalogue.NEGATIVE_FEEDBACK:
+        return (f"sum({window}):{role_query(_role(contract, 'negative_feedback'), tags)} / "
+                f"{role_query(_role(contract, 'feedback'), tags)} {condition}")
+    if signal in GAUGES:
+        role, aggregation = GAUGES[signal]
+        found = _role(contract, role)
+        where = scope({**tags, **naming.series_tags(found)}, naming.excluded_tags(found))
+        return f"avg({window}):{aggregation}:{naming.series_metric(found)}{where} {condition}"
+    if signal in (catalogue.GPU_UTILIZATION, catalogue.GPU_MEMORY, catalogue.GPU_XID):
+        gpus = scope(naming.gpu_scope(service, namespace))
+        if signal == catalogue.GPU_UTILIZATION:
+            return f"avg({window}):avg:{naming.DCGM_UTILIZATION}{gpus} / 100 {condition}"
+        if signal == catalogue.GPU_MEMORY:
+            used, free = (f"max:{metric}{gpus} by {{gpu,host}}" for metric in (naming.DCGM_MEMORY_USED,
+                                                                             naming.DCGM_MEMORY_FREE))
+            return f"avg({window}):{used} / ({used} + {free}) {condition}"
+        return f"max({window}):max:{naming.DCGM_XID}{gpus} {condition}"
     if signal == catalogue.TARGETS_UP and (threshold.comparator, threshold.value) == (catalogue.BELOW, 1):
         # No endpoint answering is every health check CRITICAL: a cluster check over the service.
         over = ",".join(f'"{key}:{value}"' for key, value in sorted(tags.items()))
@@ -89,7 +159,8 @@ def threshold_query(threshold: Threshold, contract: MetricContract, env: str, se
     raise ValueError(f"no Datadog query for {threshold}")
 
 
-def monitors(alert: Alert, objective: Objective, contract: MetricContract, env: str) -> list[Monitor]:
+def monitors(alert: Alert, objective: Objective, contract: MetricContract, env: str,
+             namespace: str = "") -> list[Monitor]:
     """The monitors that express `alert`, parts before the composites that use them."""
     found: list[Monitor] = []
     key = alert.slug
@@ -100,7 +171,7 @@ def monitors(alert: Alert, objective: Objective, contract: MetricContract, env: 
                                  "slo alert", burn_rate_query(objective, clause), critical=clause.window.burn_rate))
             continue
         alone = len(clauses) == 1
-        parts = [_threshold_monitor(t, contract, env, alert.service, key if alone else f"{key}-{index}",
+        parts = [_threshold_monitor(t, contract, env, alert.service, namespace, key if alone else f"{key}-{index}",
                                     alert.summary, alone)
                  for index, t in enumerate(clauses, 1) if isinstance(t, Threshold)]
         found += parts
@@ -109,12 +180,13 @@ def monitors(alert: Alert, objective: Objective, contract: MetricContract, env: 
     return found
 
 
-def _threshold_monitor(threshold: Threshold, contract: MetricContract, env: str, service: str, key: str,
-                       summary: str, alone: bool) -> Monitor:
+def _threshold_monitor(threshold: Threshold, contract: MetricContract, env: str, service: str, namespace: str,
+                       key: str, summary: str, alone: bool) -> Monitor:
     title = summary if alone else f"{summary}: part {key.rsplit('-', 1)[-1]}, {threshold}"
-    query = threshold_query(threshold, contract, env, service)
+    query = threshold_query(threshold, contract, env, service, namespace)
     if threshold.signal == catalogue.TARGETS_UP:
         # Checks stop arriving when every endpoint is gone: no data is the alert then.
         return Monitor(key, title, "service check", query, critical=100, notifies=alone, no_data_minutes=5)
-    recovery = threshold.value * RECOVERY if threshold.comparator == catalogue.ABOVE else None
+    # A recovery must lie below an "above" threshold, so a threshold of 0 (any XID error) has none.
+    recovery = threshold.value * RECOVERY if threshold.comparator == catalogue.ABOVE and threshold.value else None
     return Monitor(key, title, "query alert", query, critical=threshold.value, recovery=recovery, notifies=alone)

@@ -1,6 +1,8 @@
-"""The catalogue in PromQL: recorded error ratios, then one alerting rule per catalogue entry.
+"""The catalogue in PromQL: recorded bad-event ratios per SLO, then one alerting rule per catalogue entry.
 
-Recording rules follow Sloth's names (slo:sli_error:ratio_rate<window>). A service's rules
+Recording rules follow Sloth's names (slo:sli_error:ratio_rate<window>, labelled with the SLO:
+availability, or a latency SLO such as time-to-first-token, whose bad events are those above
+its threshold's histogram bucket). A service's rules
 form one group: Prometheus evaluates a group's rules in order at one timestamp, so each
 alert reads the ratios recorded just before it, not the previous evaluation's.
 """
@@ -11,75 +13,135 @@ from collections.abc import Mapping
 
 from model import catalogue
 from model.catalogue import Alert, Threshold
-from model.contract import MetricContract
+from model.contract import Histogram, Matcher, MetricContract, Series
 from model.durations import prometheus
 from model.naming import prometheus as naming
 from model.numbers import plain
-from model.slo import Objective
+from model.slo import AVAILABILITY, ServiceSlo
 
 EVALUATION_INTERVAL = "1m"  # detection times add at most one of these
 RECORDED_ERROR_RATIO = "slo:sli_error:ratio_rate{window}"
-SLO_NAME = "availability"
+RECORDED_OBJECTIVE, RECORDED_ERROR_BUDGET = "slo:objective:ratio", "slo:error_budget:ratio"
 UNSUPPORTED: dict[str, str] = {}  # Prometheus measures every signal of the catalogue
 
 
-def matchers(labels: Mapping[str, str]) -> str:
-    return ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+def matchers(labels: Mapping[str, str], extra: tuple[Matcher, ...] = ()) -> str:
+    return ",".join([*(f'{key}="{value}"' for key, value in sorted(labels.items())), *(str(m) for m in extra)])
 
 
-def series(metric: str, labels: Mapping[str, str]) -> str:
-    return f"{metric}{{{matchers(labels)}}}"
+def series(metric: str, labels: Mapping[str, str], extra: tuple[Matcher, ...] = ()) -> str:
+    return f"{metric}{{{matchers(labels, extra)}}}"
 
 
-def slo_labels(service: str) -> dict[str, str]:
-    return {"service": service, "slo": SLO_NAME}
+def role_series(role: Series, selector: Mapping[str, str]) -> str:
+    """A role's samples among the service's series."""
+    return series(role.metric, selector, role.matchers)
+
+
+def slo_labels(service: str, slo: str = AVAILABILITY) -> dict[str, str]:
+    return {"service": service, "slo": slo}
+
+
+def _contract_role(contract: MetricContract, name: str) -> Series:
+    role = contract.role(name)
+    if not isinstance(role, Series):
+        raise ValueError(f"{contract.server} does not provide {name}")
+    return role
 
 
 def error_ratio(contract: MetricContract, selector: Mapping[str, str], minutes: int) -> str:
     """Failed over all requests; 0 while nothing failed yet, NaN (never alerting) without traffic."""
     window = prometheus(minutes)
-    errors = {**selector, contract.status_label: contract.error_status}
-    total = f"sum(rate({series(contract.requests, selector)}[{window}]))"
+    requests, errors = _contract_role(contract, "requests"), _contract_role(contract, "errors")
+    total = f"sum(rate({role_series(requests, selector)}[{window}]))"
     # A counter child appears with its first increment: no error series means no errors yet.
-    return f"(\n  sum(rate({series(contract.requests, errors)}[{window}]))\n  or\n  0 * {total}\n)\n/\n{total}"
+    return f"(\n  sum(rate({role_series(errors, selector)}[{window}]))\n  or\n  0 * {total}\n)\n/\n{total}"
+
+
+def slow_ratio(histogram: Histogram, threshold_seconds: float, selector: Mapping[str, str], minutes: int) -> str:
+    """Events above the threshold over all events: 1 - the threshold's bucket over the count. NaN without traffic."""
+    window = prometheus(minutes)
+    bucket = naming.bucket_matcher(histogram.le(threshold_seconds))
+    within = f"{histogram.metric}_bucket{{{matchers(selector, histogram.matchers)},{bucket}}}"
+    return (f"1 - (\n  sum(rate({within}[{window}]))\n/\n"
+            f"  sum(rate({role_series(histogram.count, selector)}[{window}]))\n)")
 
 
 def recorded_error_ratio(minutes: int) -> str:
     return RECORDED_ERROR_RATIO.format(window=prometheus(minutes))
 
 
-def _count(metric: str, selector: Mapping[str, str], minutes: int) -> str:
+def _count(role: Series, selector: Mapping[str, str], minutes: int) -> str:
     # No series at all counts as nothing: after a restart a counter child is absent until used.
-    return f"(sum(increase({series(metric, selector)}[{prometheus(minutes)}])) or vector(0))"
+    return f"(sum(increase({role_series(role, selector)}[{prometheus(minutes)}])) or vector(0))"
 
 
-def measure(threshold: Threshold, contract: MetricContract, selector: Mapping[str, str], service: str) -> str:
+def _gauge(aggregation: str, role: Series, selector: Mapping[str, str], minutes: int) -> str:
+    return f"{aggregation}(avg_over_time({role_series(role, selector)}[{prometheus(minutes)}]))"
+
+
+def measure(threshold: Threshold, contract: MetricContract, selector: Mapping[str, str], service: str,
+            gpu_selector: tuple[Matcher, ...] | None = None) -> str:
     """The PromQL whose value the threshold compares."""
     signal, minutes = threshold.signal, threshold.window_minutes
-    if signal == catalogue.ERROR_RATIO:
-        return series(recorded_error_ratio(minutes), slo_labels(service))
+    window = prometheus(minutes)
+    if signal in (catalogue.ERROR_RATIO, catalogue.SLOW_RATIO):
+        return series(recorded_error_ratio(minutes), slo_labels(service, threshold.slo))
     if signal == catalogue.LATENCY:
-        buckets = series(f"{contract.latency}_bucket", selector)
-        rate = f"rate({buckets}[{prometheus(minutes)}])"
-        return f"histogram_quantile({plain(threshold.quantile or 0)}, sum by (le) ({rate}))"
+        latency = contract.histogram("latency")
+        buckets = series(f"{latency.metric}_bucket", selector, latency.matchers)
+        rate = f"rate({buckets}[{window}])"
+        quantile = f"histogram_quantile({plain(threshold.quantile or 0)}, sum by (le) ({rate}))"
+        return quantile if latency.unit_seconds == 1 else f"{quantile} * {plain(latency.unit_seconds)}"
     if signal == catalogue.REQUESTS:
-        return _count(contract.requests, selector, minutes)
+        return _count(_contract_role(contract, "requests"), selector, minutes)
     if signal == catalogue.TOKENS:
-        return _count(contract.tokens, selector, minutes)
+        return " + ".join(_count(_contract_role(contract, role), selector, minutes)
+                          for role in ("input_tokens", "output_tokens"))
     if signal == catalogue.COST:
-        return _count(contract.cost, selector, minutes)
+        return _count(_contract_role(contract, "cost"), selector, minutes)
+    if signal == catalogue.FEEDBACK:
+        return _count(_contract_role(contract, "feedback"), selector, minutes)
+    if signal == catalogue.NEGATIVE_FEEDBACK:
+        negative, every = _contract_role(contract, "negative_feedback"), _contract_role(contract, "feedback")
+        return f"{_count(negative, selector, minutes)} / {_count(every, selector, minutes)}"
     if signal == catalogue.TARGETS_UP:
         return f"(sum({series('up', selector)}) or vector(0))"
+    if signal == catalogue.QUEUE:  # per replica: the replicas' average
+        return _gauge("avg", _contract_role(contract, "queue"), selector, minutes)
+    if signal == catalogue.KV_CACHE:  # the fullest replica
+        return _gauge("max", _contract_role(contract, "kv_cache"), selector, minutes)
+    if signal in (catalogue.QUALITY, catalogue.DRIFT, catalogue.HALLUCINATION_RATE):
+        return _gauge("avg", _contract_role(contract, signal), selector, minutes)
+    if signal in (catalogue.GPU_UTILIZATION, catalogue.GPU_MEMORY, catalogue.GPU_XID):
+        if gpu_selector is None:
+            raise ValueError(f"{threshold} needs the service's GPU series")
+        return gpu_measure(signal, gpu_selector, window)
     raise ValueError(f"no PromQL for signal {signal}")
 
 
-def expression(alert: Alert, contract: MetricContract, selector: Mapping[str, str]) -> str:
+def gpu_measure(signal: str, selector: tuple[Matcher, ...], window: str) -> str:
+    """DCGM's gauges for the service's GPUs: utilisation is a percentage, memory in MiB used and free."""
+    def over(metric: str, function: str = "avg_over_time") -> str:
+        return f"{function}({series(metric, {}, selector)}[{window}])"
+
+    if signal == catalogue.GPU_UTILIZATION:
+        return f"avg({over(naming.DCGM_UTILIZATION)}) / 100"
+    if signal == catalogue.GPU_MEMORY:
+        used, free = over(naming.DCGM_MEMORY_USED), over(naming.DCGM_MEMORY_FREE)
+        return f"max({used} / ({used} + {free}))"
+    return f"max({over(naming.DCGM_XID, 'max_over_time')})"
+
+
+def expression(alert: Alert, contract: MetricContract, selector: Mapping[str, str],
+               gpu_selector: tuple[Matcher, ...] | None = None) -> str:
     """Any alternative whose clauses all hold. `and on()` joins clauses whatever their labels."""
     alternatives = []
     for clauses in alert.any_of:
         thresholds = [t for clause in clauses for t in catalogue.expand(clause)]
         alternatives.append("\nand on()\n".join(
-            f"{measure(t, contract, selector, alert.service)} {t.comparator} {plain(t.value)}" for t in thresholds))
+            f"{measure(t, contract, selector, alert.service, gpu_selector)} {t.comparator} {plain(t.value)}"
+            for t in thresholds))
     if len(alternatives) == 1:
         return alternatives[0]
     return "\nor\n".join(f"(\n{alternative}\n)" for alternative in alternatives)
@@ -92,24 +154,43 @@ def alert_labels(alert: Alert, namespace: str, team: str) -> dict[str, str]:
             "namespace": namespace}
 
 
-def rule_group(alerts: tuple[Alert, ...], objective: Objective, contract: MetricContract, namespace: str,
+def recording_rules(alerts: tuple[Alert, ...], slo: ServiceSlo, contract: MetricContract,
+                    selector: Mapping[str, str]) -> list[dict]:
+    """Each SLO's bad-event ratio over every window its alerts read, then its objective and budget."""
+    service = alerts[0].service
+    latency_slos = {s.name: s for s in slo.latency_slos}
+    objectives = {AVAILABILITY: slo.objective, **{name: s.objective for name, s in latency_slos.items()}}
+    recordings = []
+    for name, windows in catalogue.ratio_windows(alerts).items():
+        labels = slo_labels(service, name)
+        for minutes in windows:
+            latency_slo = latency_slos.get(name)
+            expr = (slow_ratio(contract.histogram(latency_slo.role), latency_slo.threshold_seconds, selector, minutes)
+                    if latency_slo else error_ratio(contract, selector, minutes))
+            recordings.append({"record": recorded_error_ratio(minutes), "expr": expr, "labels": dict(labels)})
+        recordings += [{"record": record, "expr": f"vector({plain(value)})", "labels": dict(labels)}
+                       for record, value in ((RECORDED_OBJECTIVE, objectives[name].target),
+                                             (RECORDED_ERROR_BUDGET, objectives[name].error_budget))]
+    return recordings
+
+
+def alerting_rule(alert: Alert, contract: MetricContract, selector: Mapping[str, str], labels: Mapping[str, str],
+                  gpu_selector: tuple[Matcher, ...] | None = None) -> dict:
+    return {
+        "alert": alert.name,
+        "expr": expression(alert, contract, selector, gpu_selector),
+        **({"for": prometheus(alert.hold_minutes)} if alert.hold_minutes else {}),
+        "labels": dict(labels),
+        "annotations": {"summary": alert.summary, "description": alert.description, "runbook_url": alert.runbook_url},
+    }
+
+
+def rule_group(alerts: tuple[Alert, ...], slo: ServiceSlo, contract: MetricContract, namespace: str,
                team: str) -> dict:
     """One service's rule group, exactly as promtool and the operator read it."""
     service = alerts[0].service
     selector = naming.selector(service, namespace)
-    labels = slo_labels(service)
-    recordings = [{"record": recorded_error_ratio(minutes), "expr": error_ratio(contract, selector, minutes),
-                   "labels": dict(labels)} for minutes in catalogue.error_ratio_windows(alerts)]
-    recordings += [
-        {"record": record, "expr": f"vector({plain(value)})", "labels": dict(labels)}
-        for record, value in (("slo:objective:ratio", objective.target),
-                              ("slo:error_budget:ratio", objective.error_budget))
-    ]
-    rules = [{
-        "alert": alert.name,
-        "expr": expression(alert, contract, selector),
-        **({"for": prometheus(alert.hold_minutes)} if alert.hold_minutes else {}),
-        "labels": alert_labels(alert, namespace, team),
-        "annotations": {"summary": alert.summary, "description": alert.description, "runbook_url": alert.runbook_url},
-    } for alert in alerts]
-    return {"name": f"{service}-slo", "interval": EVALUATION_INTERVAL, "rules": recordings + rules}
+    gpus = naming.gpu_selector(service, namespace)
+    rules = [alerting_rule(alert, contract, selector, alert_labels(alert, namespace, team), gpus) for alert in alerts]
+    return {"name": f"{service}-slo", "interval": EVALUATION_INTERVAL,
+            "rules": recording_rules(alerts, slo, contract, selector) + rules}

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 
-from model.contract import MetricContract
+from model.contract import COUNTER, Histogram, MetricContract, Series
 
 NAMESPACE = "inference"
 HEALTH_CHECK = f"{NAMESPACE}.openmetrics.health"
@@ -33,17 +33,42 @@ def family(metric: str) -> str:
     return metric[: -len("_total")] if metric.endswith("_total") else metric
 
 
+def renamed(family_name: str) -> str:
+    """The name the check submits a family under. Datadog names hold letters, digits, _ and . only
+    (docs.datadoghq.com/metrics/custom_metrics, naming): vLLM's `vllm:` becomes `vllm_`, by an explicit
+    rename in the check's config (a raw name without regex characters is matched exactly and renamed)."""
+    return family_name.replace(":", "_")
+
+
 def count(counter: str) -> str:
-    return f"{NAMESPACE}.{family(counter)}.count"
+    return f"{NAMESPACE}.{renamed(family(counter))}.count"
+
+
+def series_metric(series: Series) -> str:
+    """Where the check puts a role's samples: a counter's `.count`, a histogram's `.count`/`.sum`, a gauge."""
+    if series.histogram:
+        return f"{NAMESPACE}.{renamed(series.histogram)}.{series.metric.rsplit('_', 1)[1]}"
+    return count(series.metric) if series.type == COUNTER else f"{NAMESPACE}.{renamed(series.metric)}"
 
 
 def distribution(histogram: str) -> str:
-    return f"{NAMESPACE}.{histogram}"
+    return f"{NAMESPACE}.{renamed(histogram)}"
 
 
-def check_metrics(contract: MetricContract) -> list[str]:
-    """The metric families the check collects: exactly the contract's."""
-    return [family(m) for m in (contract.requests, contract.latency, contract.tokens, contract.cost)]
+def series_tags(series: Series | Histogram) -> dict[str, str]:
+    """A role's equality matchers as tags (the check turns labels into tags as they are)."""
+    return {m.label: m.value for m in series.matchers if not m.negated}
+
+
+def excluded_tags(series: Series | Histogram) -> dict[str, str]:
+    return {m.label: m.value for m in series.matchers if m.negated}
+
+
+def check_metrics(contract: MetricContract) -> list[str | dict[str, str]]:
+    """The metric families the check collects: exactly the contract's roles, renamed where Datadog needs it."""
+    families = sorted({found.histogram or family(found.metric) if isinstance(found, Series) else found.metric
+                       for found in contract.provided().values()})
+    return [name if renamed(name) == name else {name: renamed(name)} for name in families]
 
 
 def autodiscovery_checks(contract: MetricContract, metrics_port: int) -> str:
@@ -75,6 +100,18 @@ KUBERNETES_TAGS = ("kube_namespace", "kube_deployment", "pod_name")
 
 
 def percentile_tags(contract: MetricContract) -> list[str]:
-    """Tag keys kept queryable on the latency distribution. A tag configuration is an allowlist for the
+    """Tag keys kept queryable on a latency distribution. A tag configuration is an allowlist for the
     whole organization: the scope, the version (canary comparisons), the model and the pods."""
-    return sorted({"env", "service", "version", contract.model_label, *KUBERNETES_TAGS})
+    return sorted({"env", "service", "version", *([contract.model_label] if contract.model_label else []),
+                   *KUBERNETES_TAGS})
+
+
+# Datadog's DCGM integration (integrations-core dcgm/datadog_checks/dcgm/metrics.py) scrapes
+# NVIDIA's dcgm-exporter; the exporter's pod and namespace labels arrive as tags.
+DCGM_UTILIZATION, DCGM_MEMORY_USED, DCGM_MEMORY_FREE, DCGM_XID = (
+    "dcgm.gpu_utilization", "dcgm.frame_buffer.used", "dcgm.frame_buffer.free", "dcgm.xid_errors")
+
+
+def gpu_scope(workload: str, namespace: str) -> dict[str, str]:
+    """The DCGM series of the GPUs `workload`'s pods use (a tag value may end in a wildcard)."""
+    return {"namespace": namespace, "pod": f"{workload}-*"}

@@ -22,7 +22,7 @@ def azure_plan(stack="minimal", overrides=None, export=False):
     """`minimal` takes every default; `platform` is a production stack setting the rest."""
     def build(settings):
         # The services' alerts are test_alerting's: here the stack's own resources.
-        azure = AzureMonitoring("azure-monitoring", settings.identity, settings.azure, {})
+        azure = AzureMonitoring("azure-monitoring", settings.identity, settings.azure, settings.identity.team, [])
         if export:
             pulumi.export("connectionString", azure.connection_string)
             pulumi.export("instrumentationKey", azure.instrumentation_key)

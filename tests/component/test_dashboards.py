@@ -13,7 +13,8 @@ import re
 import promql_parser
 import pytest
 
-from tests.helpers import load_settings, stack_plan
+from model.naming import datadog as datadog_naming
+from tests.helpers import load_settings, metric_of, stack_plan
 from tools import render
 
 STACK = "alerting"
@@ -60,7 +61,8 @@ def test_every_grafana_query_parses_and_reads_only_contract_metrics_and_recorded
     monitor = next(m.inputs for m in plan.of_type(POD_MONITOR) if m.inputs["metadata"]["name"] == service)
     namespace, = monitor["spec"]["namespaceSelector"]["matchNames"]
     # A Prometheus histogram is stored as <name>_bucket, _sum and _count; the quantiles read the buckets.
-    metrics = {contract.requests, contract.tokens, contract.cost, f"{contract.latency}_bucket"}
+    metrics = {metric_of(contract, role) for role in ("requests", "input_tokens", "cost", "queue", "kv_cache")} | {
+        f"{metric_of(contract, role)}_bucket" for role in ("latency", "ttft", "tpot")}
     _, dashboard = grafana_dashboard(plan, service)
     exprs = [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
     assert len(exprs) >= 10
@@ -108,14 +110,17 @@ def test_the_datadog_dashboard_shows_the_services_slo_and_what_its_monitors_read
     dashboard = datadog_dashboard(plan, service)
     slo = plan.one("datadog:index/serviceLevelObjective:ServiceLevelObjective", f"{service}-datadog-slo")
     widgets = [w["definition"] for w in dashboard["widgets"]]
-    slo_widget, = [w for w in widgets if w["type"] == "slo"]
+    slo_widget, = [w for w in widgets if w["type"] == "slo"]  # the fixture declares no latency SLO
     assert slo_widget["slo_id"] == slo.id
     monitors = [r.inputs["query"] for r in plan.of_type("datadog:index/monitor:Monitor")
                 if f"service:{service}" in r.inputs["query"]]
-    metric = re.compile(r"(?:sum|p\d+):([a-z_.]+)\{")
+    metric = re.compile(r"(?:sum|avg|max|p\d+):([a-z_.]+)\{")
     monitored = {m for query in monitors for m in metric.findall(query)}
     charted = {m for w in widgets if w["type"] == "timeseries" for r in w["requests"] for m in metric.findall(r["q"])}
-    assert len(charted) == 4 and charted <= monitored  # requests, latency, tokens, cost
+    # What the monitors read is charted; the TTFT and TPOT distributions are charted beside it.
+    contract = next(s.metrics for s in SETTINGS.services if s.name == service)
+    extra = {f"{datadog_naming.NAMESPACE}.{metric_of(contract, role)}" for role in ("ttft", "tpot")}
+    assert charted - extra == monitored
     for widget in widgets:
         if widget["type"] == "timeseries":
             assert all(re.search(rf"\{{env:{STACK},service:{service}[,}}]", r["q"]) for r in widget["requests"])

@@ -213,8 +213,12 @@ def test_scrape_annotations_point_at_the_metrics_container_port(alerting):
     check = json.loads(annotations[f"ad.datadoghq.com/{container['name']}.checks"])
     instance, = check["openmetrics"]["instances"]
     assert instance["openmetrics_endpoint"] == "http://%%host%%:8000/metrics"
-    assert instance["metrics"] == ["ai_inference_requests", "ai_inference_latency_seconds", "ai_tokens_used",
-                                   "ai_inference_cost_dollars"]
+    # Every family of the default contract: counters without _total (the check matches families by it).
+    assert instance["metrics"] == sorted(["ai_inference_requests", "ai_inference_latency_seconds", "ai_tokens_used",
+                                          "ai_inference_cost_dollars", "ai_inference_time_to_first_token_seconds",
+                                          "ai_inference_time_per_output_token_seconds", "ai_inference_queue_requests",
+                                          "ai_inference_kv_cache_usage_ratio", "ai_model_quality_score",
+                                          "ai_model_drift_score", "ai_model_hallucination_ratio", "ai_model_feedback"])
     assert instance["namespace"] == datadog_naming.NAMESPACE
     assert instance["histogram_buckets_as_distributions"] is True
 

@@ -136,8 +136,10 @@ def test_the_exposition_keeps_the_default_contract_of_a_stack():
     exposition = generate_latest(telemetry.Metrics("iris-classifier").registry).decode()
     findings = contract_check.check(exposition, service)
     assert [str(f) for f in findings if not f.ok] == []
+    # Every role the stack's alerts use: requests, errors, latency, tokens, cost, queue and KV cache.
     assert {f.metric for f in findings} == {"ai_inference_requests_total", "ai_inference_latency_seconds",
-                                            "ai_tokens_used_total", "ai_inference_cost_dollars_total"}
+                                            "ai_tokens_used_total", "ai_inference_cost_dollars_total",
+                                            "ai_inference_queue_requests", "ai_inference_kv_cache_usage_ratio"}
 
 
 @pytest.mark.parametrize("environ, message", [

@@ -19,7 +19,7 @@ import yaml
 from model import catalogue
 from model.dialects import azure as azure_dialect
 from policy import rules
-from tests.helpers import PUBLISHED_BURN_RATES, STACKS, load_settings, restricted_violations, stack_plan
+from tests.helpers import PUBLISHED_BURN_RATES, STACKS, load_settings, metric_of, restricted_violations, stack_plan
 from tools import policy_check, render
 
 CHECKED: list[str] = []  # the stacks this run checked, for the summary line (tests/conftest.py)
@@ -206,14 +206,15 @@ def promtool_cases(stack):
         recorded = next(r for r in group["rules"] if "record" in r)["labels"]
         contract = service.metrics
         selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        assert contract.errors is not None
+        error, metric = contract.errors.matchers[-1], metric_of(contract, "requests")  # the status label, its error
 
-        def requests(status, values, contract=contract, selector=selector):
-            series = f'{contract.requests}{{{selector},{contract.status_label}="{status}"}}'
-            return {"series": series, "values": values}
+        def requests(status, values, metric=metric, label=error.label, selector=selector):
+            return {"series": f'{metric}{{{selector},{label}="{status}"}}', "values": values}
         k = outage_minutes(service.slo.objective.target, service.slo.objective.period_days)
         cases.append({"name": f"{service.name}: a total outage pages within {k} minutes", "interval": "1m",
                       "input_series": [requests("success", "0+600x480 288000+0x120"),
-                                       requests(contract.error_status, "0x480 600+600x120"), *scraped],
+                                       requests(error.value, "0x480 600+600x120"), *scraped],
                       "alert_rule_test": [
                           {"eval_time": f"{480 + k - 1}m", "alertname": page["alert"], "exp_alerts": []},
                           {"eval_time": f"{480 + k + 1}m", "alertname": page["alert"], "exp_alerts": [
@@ -222,7 +223,7 @@ def promtool_cases(stack):
         errors = 2000 * service.slo.objective.error_budget / 2  # half the budget's rate, per minute
         cases.append({"name": f"{service.name}: errors at half the budget rate never alert", "interval": "1m",
                       "input_series": [requests("success", f"0+{2000 - errors}x1600"),
-                                       requests(contract.error_status, f"0+{errors}x1600"), *scraped],
+                                       requests(error.value, f"0+{errors}x1600"), *scraped],
                       "alert_rule_test": [{"eval_time": t, "alertname": name, "exp_alerts": []}
                                           for t in ("1h", "6h", "1d", "26h") for name in sorted(
                                               {rule["alert"] for rule in group["rules"] if "alert" in rule})]})

@@ -12,7 +12,7 @@ import pytest
 
 from components import settings as stack_settings
 from components.config_reader import SettingsError
-from tests.helpers import NS, config, load_settings, problem_for, problems
+from tests.helpers import NS, config, load_settings, metric_of, problem_for, problems
 
 
 def test_a_stack_with_only_the_required_keys_takes_defaults_that_work_together():
@@ -219,12 +219,12 @@ def test_services_read_with_defaults_and_version_from_the_image_tag():
     service, = load_settings("minimal").services
     assert (service.name, service.version, service.model_name, service.model_version) == \
         ("ai-inference", "1.0.0", "classifier", "1")
-    assert (service.min_replicas, service.max_replicas, service.target_cpu_utilization) == (2, 6, 70)
+    assert (service.min_replicas, service.max_replicas, service.autoscaling.target_cpu_utilization) == (2, 6, 70)
     assert (service.http_port, service.metrics_port) == (8080, 8000)
     assert service.resources == stack_settings.Resources("500m", "512Mi", "1", "1Gi")
     assert (service.termination_grace_seconds, service.startup_seconds) == (60, 300)
-    assert service.metrics.requests == "ai_inference_requests_total"
-    assert service.metrics.latency == "ai_inference_latency_seconds"
+    assert metric_of(service.metrics, "requests") == "ai_inference_requests_total"
+    assert metric_of(service.metrics, "latency") == "ai_inference_latency_seconds"
     assert (service.scheduling, service.env, service.shm_size, service.model_cache) == \
         (stack_settings.Scheduling({}, (), None, None), {}, None, None)
 
@@ -468,7 +468,7 @@ def test_slo_settings_read_with_the_seeds_defaults():
     # 1/14.4: the 30-day policy's fastest window needs the budget under 6.94%.
     ({"availability": 0.9}, "services[0].slo.availability",
      "leaves a 10% error budget, too large for the 30d policy's 1h-5m page window: its 14.4x burn rate "
-     "would need 144% errors to fire; use a target above 93.0555555556%"),
+     "would need 144% bad events to fire; use a target above 93.0555555556%"),
     ({"availability": 0.95, "period": "90d"}, "services[0].slo.availability", "its 21.6x burn rate would need 108%"),
     ({"period": "14d"}, "services[0].slo.period", "must be one of 7d, 30d, 90d"),
     ({"period": 30}, "services[0].slo.period", "must be one of 7d, 30d, 90d"),

@@ -8,9 +8,10 @@ import promql_parser
 import pytest
 
 from model import verification
+from model.contract import Matcher
 from model.durations import prometheus_seconds
-from model.verification import FAIL, NO_DATA, PASS, Matcher, Tolerance
-from tests.helpers import load_settings
+from model.verification import FAIL, NO_DATA, PASS, Tolerance
+from tests.helpers import load_settings, metric_of
 
 SERVICE = load_settings("alerting").services[0]
 SLO = SERVICE.slo
@@ -36,7 +37,8 @@ def test_every_query_parses_and_selects_only_the_contracts_series_of_the_service
         selected = vector_selectors(query)
         assert selected, signal
         for node in selected:
-            assert node.name in {contract.requests, f"{contract.latency}_bucket", contract.tokens, contract.cost}
+            assert node.name in {metric_of(contract, "requests"), f"{metric_of(contract, 'latency')}_bucket",
+                                 metric_of(contract, "input_tokens"), metric_of(contract, "cost")}
             ops = {(m.name, str(m.op), m.value) for m in node.matchers.matchers}
             equal, not_equal = str(promql_parser.MatchOp.Equal), str(promql_parser.MatchOp.NotEqual)
             assert {("job", equal, SERVICE.name), ("namespace", equal, "ns"), ("version", not_equal, "2.0.0")} <= ops
