@@ -1,4 +1,5 @@
-"""One AI inference service on Kubernetes: Deployment, Service, disruption budget, autoscaler, network policy."""
+"""One AI inference service on Kubernetes: Deployment, Service, disruption budget, autoscaler (an HPA on CPU
+or the queue, or a KEDA ScaledObject), network policy."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ import pulumi_kubernetes as k8s
 from components import workloads
 from components.settings import DatadogSettings, KubernetesSettings, ServiceSettings, StackIdentity
 from components.workloads import APPINSIGHTS_KEY
+from model import autoscaling
 from model.contract import HEALTH_PATH, METRICS_PATH, READY_PATH
 from model.naming import azure as azure_naming
 from model.naming import datadog as datadog_naming
+from model.naming import prometheus as prometheus_naming
 
 CONTAINER = "inference"
 HTTP_SERVICE_PORT = 80
@@ -125,7 +128,8 @@ class InferenceService(pulumi.ComponentResource):
 
     def __init__(self, name: str, identity: StackIdentity, service: ServiceSettings, kubernetes: KubernetesSettings,
                  datadog: DatadogSettings, namespace: pulumi.Input[str], secret_name: pulumi.Input[str],
-                 collector_endpoint: pulumi.Input[str], opts: pulumi.ResourceOptions | None = None):
+                 collector_endpoint: pulumi.Input[str], prometheus_url: str | None = None,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:kubernetes:InferenceService", name, None, opts)
         self._name, self._service, self._namespace = name, service, namespace
         self._child = pulumi.ResourceOptions(parent=self)
@@ -145,23 +149,42 @@ class InferenceService(pulumi.ComponentResource):
         )
         k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=self._meta(),
                                           spec=workloads.disruption_budget(self._pod_selector), opts=self._child)
+        self._autoscaler(deployment, kubernetes.namespace, prometheus_url)
+        scrapers = [*kubernetes.monitoring_namespaces, *([datadog.agent_namespace] if datadog.enabled else [])]
+        self._network_policy(kubernetes.client_namespaces, scrapers)
+        self.service_name = k8s_service.metadata.name
+        self.register_outputs({"serviceName": self.service_name})
+
+    def _autoscaler(self, deployment: k8s.apps.v1.Deployment, namespace: str, prometheus_url: str | None) -> None:
+        """CPU or queue through an HPA, or the queue through KEDA, which then owns the HPA."""
+        service, scaling = self._service, self._service.autoscaling
+        selector = prometheus_naming.selector(service.name, namespace)
+        if scaling.engine == "keda":
+            if prometheus_url is None:
+                raise ValueError("KEDA's Prometheus scaler needs prometheus.url")  # settings require it
+            k8s.apiextensions.CustomResource(
+                f"{self._name}-scaled-object", api_version=autoscaling.KEDA_API, kind="ScaledObject",
+                metadata=self._meta(), spec=deployment.metadata.name.apply(lambda name: autoscaling.scaled_object(
+                    name, service.min_replicas, service.max_replicas, {"scaleDown": SCALE_DOWN}, prometheus_url,
+                    autoscaling.queue_query(service.metrics, selector), scaling.queue_per_replica)),
+                opts=self._child)
+            return
+        metric = (autoscaling.external_metric(service.metrics, selector, scaling.queue_per_replica)
+                  if scaling.metric == "queue" else
+                  {"type": "Resource", "resource": {"name": "cpu", "target": {
+                      "type": "Utilization", "averageUtilization": scaling.target_cpu_utilization}}})
         k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{name}-hpa",
+            f"{self._name}-hpa",
             metadata=self._meta(),
             spec={
                 "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.metadata.name},
                 "minReplicas": service.min_replicas,
                 "maxReplicas": service.max_replicas,
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                    "type": "Utilization", "averageUtilization": service.autoscaling.target_cpu_utilization}}}],
+                "metrics": [metric],
                 "behavior": {"scaleDown": SCALE_DOWN},
             },
             opts=self._child,
         )
-        scrapers = [*kubernetes.monitoring_namespaces, *([datadog.agent_namespace] if datadog.enabled else [])]
-        self._network_policy(kubernetes.client_namespaces, scrapers)
-        self.service_name = k8s_service.metadata.name
-        self.register_outputs({"serviceName": self.service_name})
 
     def _meta(self) -> dict:
         return workloads.metadata(self._service.name, self._namespace, self._labels)

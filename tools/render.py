@@ -79,7 +79,10 @@ def manifest_file(manifest: dict) -> str:
     a file keeps its name when other objects come or go."""
     kind = manifest["kind"]
     rank = KIND_ORDER.index(kind) if kind in KIND_ORDER else len(KIND_ORDER)
-    return f"{rank:02d}-{kind.lower()}-{manifest['metadata']['name']}.yaml"
+    group = manifest["apiVersion"].rpartition("/")[0]
+    # The managed Prometheus addon's PodMonitor shares its kind and name with the operator's.
+    kind_name = f"{kind.lower()}.{group.split('.')[0]}" if group == AZURE_MONITORING_GROUP else kind.lower()
+    return f"{rank:02d}-{kind_name}-{manifest['metadata']['name']}.yaml"
 
 
 def write_manifests(plan: mocks.Plan, out: Path) -> list[Path]:
@@ -95,14 +98,16 @@ def write_manifests(plan: mocks.Plan, out: Path) -> list[Path]:
     return written
 
 
-# The Prometheus operator's custom resources: kubernetes-validate has no schema for them.
-# Their rules are checked by promtool instead, their routing by amtool in the tests.
-OPERATOR_GROUP = "monitoring.coreos.com/"
+# Custom resources, which kubernetes-validate has no schema for: the Prometheus operator's (their rules
+# are checked by promtool instead, their routing by amtool in the tests), the AKS managed Prometheus
+# addon's PodMonitors, and KEDA's ScaledObjects (tests check their fields).
+AZURE_MONITORING_GROUP = "azmonitoring.coreos.com"
+CUSTOM_GROUPS = ("monitoring.coreos.com/", f"{AZURE_MONITORING_GROUP}/", "keda.sh/")
 PROMETHEUS_RULE_API = "monitoring.coreos.com/v1"
 
 
 def is_operator_resource(manifest: dict) -> bool:
-    return manifest["apiVersion"].startswith(OPERATOR_GROUP)
+    return manifest["apiVersion"].startswith(CUSTOM_GROUPS)
 
 
 def invalid_manifests(files: list[Path], kubernetes_version: str) -> list[str]:
@@ -271,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     groups = len(rule_groups(plan)["groups"])
     print(f"wrote {os.path.relpath(out / 'plan.json')}; {len(manifest_files)} manifests in "
           f"{os.path.relpath(out / 'manifests')} ({checked} valid for Kubernetes {kubernetes_version} under "
-          f"kubernetes-validate --strict; {len(manifest_files) - checked} Prometheus operator resources, "
+          f"kubernetes-validate --strict; {len(manifest_files) - checked} custom resources (Prometheus operator, managed Prometheus, KEDA), "
           f"which it has no schema for); {os.path.relpath(rules)} "
           f"({groups} rule group{'' if groups == 1 else 's'}; "
           + (promtool_said.splitlines()[-1].strip() if rules_valid else promtool_said) + "); "

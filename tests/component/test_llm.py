@@ -1,0 +1,243 @@
+"""LLM serving on the `llm` fixture stack: server presets against each server's real exposition,
+latency SLOs in the server's own names in all three backends, DCGM alerts for GPU services only,
+and queue-based autoscaling.
+
+Names are read from tests/fixtures/metrics/<server>.prom (built from each server's source, cited in
+its header) and from the backends' documented naming rules, never from the presets.
+"""
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import promql_parser
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from model import presets
+from model.contract import ROLES
+from tests.helpers import load_settings, problem_for, problems, stack_plan
+from tools import contract_check
+
+FIXTURE = "llm"
+EXPOSITIONS = Path(__file__).parent.parent / "fixtures" / "metrics"
+PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
+AZURE_RULE_GROUP = "azure-native:alertsmanagement:PrometheusRuleGroup"
+AZURE_WORKSPACE = "azure-native:monitor:AzureMonitorWorkspace"
+ACTION_GROUP = "azure-native:monitor:ActionGroup"
+SLO = "datadog:index/serviceLevelObjective:ServiceLevelObjective"
+MONITOR = "datadog:index/monitor:Monitor"
+GPU_ALERTS = {"AIInferenceGPUSaturated", "AIInferenceGPUMemoryHigh", "AIInferenceGPUXidError"}
+QUALITY = {"quality", "drift", "hallucination_rate", "feedback", "negative_feedback"}
+# What each server cannot provide, as its source shows (tests/fixtures/metrics/*.prom headers).
+LACKING = {
+    "vllm": {"cost"} | QUALITY,
+    "tgi": {"ttft", "kv_cache", "cost"} | QUALITY,
+    "triton": {"requests", "latency", "tpot", "cost"} | QUALITY,
+    "otel-genai": {"queue", "kv_cache", "cost"} | QUALITY,
+}
+
+
+@pytest.fixture(scope="module")
+def plan():
+    return stack_plan(FIXTURE)
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return load_settings(FIXTURE)
+
+
+def families(server):
+    return {f.name: f for f in text_string_to_metric_families((EXPOSITIONS / f"{server}.prom").read_text())}
+
+
+def rules(plan, service):
+    rule = next(r for r in plan.of_type(PROMETHEUS_RULE) if r.inputs["metadata"]["name"] == service)
+    group, = rule.inputs["spec"]["groups"]
+    return group["rules"]
+
+
+def selectors(expr):
+    found = []
+    promql_parser.walk(promql_parser.parse(expr), lambda node: found.append(node)
+                       if isinstance(node, promql_parser.VectorSelector) else None)
+    return found
+
+
+# -- presets against the servers' expositions -------------------------------------------------
+
+@pytest.mark.parametrize("preset", sorted(LACKING))
+def test_each_preset_keeps_to_its_servers_exposition_and_reports_what_it_lacks(settings, preset):
+    service = replace(settings.services[0], metrics=presets.PRESETS[preset])
+    exposition = (EXPOSITIONS / f"{preset}.prom").read_text()
+    findings = contract_check.check(exposition, service, roles={role: [] for role in ROLES})
+    assert [str(f) for f in findings if f.status == contract_check.FAIL] == []
+    lacking = {f.metric for f in findings if f.status == contract_check.LACKING}
+    assert lacking == LACKING[preset]
+    assert all(len(f.said) > 60 for f in findings if f.status == contract_check.LACKING), "each says why"
+
+
+def test_the_reference_service_keeps_the_default_preset_for_every_role(settings):
+    from prometheus_client import generate_latest
+
+    from service.telemetry import Metrics
+    service = next(s for s in settings.services if s.name == "classifier")
+    exposition = generate_latest(Metrics("iris-classifier").registry).decode()
+    roles = {role: [] for role in ROLES if role != "hallucination_rate" and role != "drift"}
+    assert [str(f) for f in contract_check.check(exposition, service, roles=roles) if not f.ok] == []
+
+
+def test_every_alert_a_server_cannot_measure_is_excluded_and_reported(plan, settings):
+    excluded = plan.outputs["excludedAlerts"]
+    for service in settings.services:
+        present = {r["alert"] for r in rules(plan, service.name) if "alert" in r}
+        reported = set(excluded[service.name])
+        assert present.isdisjoint(reported)
+        for alert, reason in excluded[service.name].items():
+            assert reason.startswith(f"{service.metrics.server} does not provide"), (alert, reason)
+    assert set(excluded["triton"]) >= {"AIInferenceSLOBurnRatePage", "AIInferenceLatencyP99High"}
+    assert set(excluded["tgi"]) == {"AIInferenceKVCacheSaturated", "AIInferenceCostBudgetExceeded"}
+    assert excluded["classifier"] == {}
+
+
+# -- the vLLM service's TTFT SLO in every backend ---------------------------------------------
+
+def test_the_ttft_slo_is_recorded_from_vllms_own_histogram_bucket(plan):
+    vllm = families("vllm")
+    ttft, = [name for name, f in vllm.items() if "time_to_first_token" in name and f.type == "histogram"]
+    # The fixture's bucket for 0.5 s, written as vLLM (the Python client) writes it.
+    les = {s.labels["le"] for s in vllm[ttft].samples if s.name.endswith("_bucket")}
+    assert "0.5" in les
+    recorded = [r for r in rules(plan, "chat") if r.get("labels", {}).get("slo") == "time-to-first-token"
+                and "record" in r and r["record"].startswith("slo:sli_error:ratio_rate")]
+    assert {r["record"] for r in recorded} == {f"slo:sli_error:ratio_rate{w}"
+                                              for w in ("5m", "30m", "1h", "2h", "6h", "1d")}
+    for rule in recorded:
+        found = {(node.name, tuple(sorted((m.name, m.value) for m in node.matchers.matchers)))
+                 for node in selectors(rule["expr"])}
+        assert found == {(f"{ttft}_bucket", (("job", "chat"), ("le", "0.5"), ("namespace", "llm"))),
+                         (f"{ttft}_count", (("job", "chat"), ("namespace", "llm")))}
+    objective = next(r for r in rules(plan, "chat") if r.get("record") == "slo:objective:ratio"
+                     and r["labels"]["slo"] == "time-to-first-token")
+    assert objective["expr"] == "vector(0.99)"
+
+
+def test_the_ttft_slo_in_datadog_counts_first_tokens_at_or_under_the_threshold(plan):
+    slo = plan.one(SLO, "chat-datadog-time-to-first-token-slo")
+    # Datadog names: the check's namespace, a colon made an underscore (Datadog metric naming rules);
+    # a threshold query on the distribution counts values at or under the threshold (metric SLOs docs).
+    distribution = "inference.vllm_time_to_first_token_seconds"
+    assert slo.inputs["query"]["numerator"] == (f"count(v: v<=0.5):{distribution}{{env:llm,service:chat}}"
+                                                ".as_count()")
+    assert slo.inputs["query"]["denominator"] == f"sum:{distribution}.count{{env:llm,service:chat}}.as_count()"
+    assert (slo.inputs["targetThreshold"], slo.inputs["timeframe"]) == (99, "30d")
+    burns = [m.inputs for m in plan.of_type(MONITOR) if {"alert:AIInferenceTimeToFirstTokenBurnRatePage",
+                                                           "service:chat"} <= set(m.inputs["tags"])]
+    assert len(burns) == 2 and all(f'burn_rate("{slo.id}")' in m["query"] for m in burns)
+    tag_configurations = {c.inputs["metricName"]: c.inputs for c in
+                          plan.of_type("datadog:index/metricTagConfiguration:MetricTagConfiguration")}
+    assert tag_configurations[distribution]["includePercentiles"] is True  # threshold queries need it
+    deployment = plan.one("kubernetes:apps/v1:Deployment", "chat-deployment").inputs
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    instance, = json.loads(annotations["ad.datadoghq.com/inference.checks"])["openmetrics"]["instances"]
+    assert {"vllm:time_to_first_token_seconds": "vllm_time_to_first_token_seconds"} in instance["metrics"]
+
+
+def test_azure_alerts_on_vllms_metrics_through_the_managed_prometheus_workspace(plan, settings):
+    workspace, action_group = plan.one(AZURE_WORKSPACE), plan.one(ACTION_GROUP)
+    groups = [g.inputs for g in plan.of_type(AZURE_RULE_GROUP) if g.name.startswith("azure-monitoring-chat-")]
+    assert groups and all(g["scopes"] == [workspace.id] and len(g["rules"]) <= 20 for g in groups)
+    azure_rules = [r for g in groups for r in g["rules"]]
+    operator = {r.get("record") or r.get("alert"): r for r in rules(plan, "chat")}
+    page = next(r for r in azure_rules if r.get("alert") == "AIInferenceTimeToFirstTokenBurnRatePage")
+    assert page["expression"] == operator["AIInferenceTimeToFirstTokenBurnRatePage"]["expr"]
+    assert page["actions"] == [{"actionGroupId": action_group.id}] and page["severity"] == 1
+    assert any("vllm:time_to_first_token_seconds_bucket" in r["expression"] for r in azure_rules if "record" in r)
+    # vLLM sends App Insights no request spans: none of its alerts is KQL over requests.
+    role = f'cloud_RoleName == "{settings.identity.application}.chat"'  # App Insights' role name rule
+    kql = [r.inputs for r in plan.of_type("azure-native:monitor:ScheduledQueryRule")
+           if role in r.inputs["criteria"]["allOf"][0]["query"]]
+    classifier = [r for r in plan.of_type("azure-native:monitor:ScheduledQueryRule")
+                  if f'cloud_RoleName == "{settings.identity.application}.classifier"'
+                  in r.inputs["criteria"]["allOf"][0]["query"]]
+    assert kql == [] and classifier, "our own contract's requests are KQL; vLLM's are not"
+    # The managed Prometheus addon scrapes what the operator does, under its own API group.
+    monitors = [r for r in plan.of_type("kubernetes:azmonitoring.coreos.com/v1:PodMonitor")
+                if r.inputs["metadata"]["name"] == "chat"]
+    operator_monitor = next(r for r in plan.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
+                            if r.inputs["metadata"]["name"] == "chat")
+    assert len(monitors) == 1 and monitors[0].inputs["spec"] == operator_monitor.inputs["spec"]
+
+
+# -- GPUs ---------------------------------------------------------------------------------------
+
+def test_gpu_services_get_dcgm_alerts_and_the_others_none(plan, settings):
+    dcgm = set(families("dcgm"))
+    for service in settings.services:
+        alerts = {r["alert"]: r for r in rules(plan, service.name) if "alert" in r}
+        has_gpu = "nvidia.com/gpu" in service.resources.extended
+        assert (GPU_ALERTS <= set(alerts)) == has_gpu and (GPU_ALERTS & set(alerts) == set()) != has_gpu
+        for name in GPU_ALERTS & set(alerts):
+            for node in selectors(alerts[name]["expr"]):
+                assert node.name in dcgm
+                matchers = {m.name: m.value for m in node.matchers.matchers}
+                pod = re.compile(matchers["exported_pod"])
+                assert pod.fullmatch(f"{service.name}-6b8d9f7c4d-q2m7x")
+                assert not pod.fullmatch(f"{service.name}-canary-6b8d9f7c4d-q2m7x")
+        monitors = {t.split(":", 1)[1] for m in plan.of_type(MONITOR) if f"service:{service.name}" in m.inputs["tags"]
+                    for t in m.inputs["tags"] if t.startswith("alert:")}
+        assert (GPU_ALERTS <= monitors) == has_gpu
+
+
+# -- autoscaling on the queue ---------------------------------------------------------------------
+
+def test_keda_scales_vllm_on_its_waiting_requests_per_replica(plan, settings):
+    scaled = plan.one("kubernetes:keda.sh/v1alpha1:ScaledObject").inputs
+    deployment = plan.one("kubernetes:apps/v1:Deployment", "chat-deployment").inputs
+    assert scaled["spec"]["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
+    assert (scaled["spec"]["minReplicaCount"], scaled["spec"]["maxReplicaCount"]) == (1, 8)
+    trigger, = scaled["spec"]["triggers"]
+    assert (trigger["type"], trigger["metricType"]) == ("prometheus", "AverageValue")
+    assert trigger["metadata"]["serverAddress"] == settings.prometheus.url
+    assert trigger["metadata"]["threshold"] == "8"
+    node, = selectors(trigger["metadata"]["query"])
+    assert node.name == "vllm:num_requests_waiting" and node.name in families("vllm")
+    assert {m.name: m.value for m in node.matchers.matchers} == {"job": "chat", "namespace": "llm"}
+    hpas = {h.name: h.inputs for h in plan.of_type("kubernetes:autoscaling/v2:HorizontalPodAutoscaler")}
+    assert "chat-hpa" not in hpas, "KEDA makes and owns the HPA"
+    external, = hpas["tgi-hpa"]["spec"]["metrics"]
+    assert external["external"]["metric"]["name"] in families("tgi")  # tgi_queue_size: no colon to rename
+    assert external["external"]["target"] == {"type": "AverageValue", "averageValue": "4"}
+    assert hpas["classifier-hpa"]["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+
+
+# -- settings ----------------------------------------------------------------------------------
+
+def with_chat(**changes):
+    service = {"name": "chat", "image": "registry.example.com/llm/vllm-openai:0.11.0",
+               "model": {"name": "llama", "version": "1"}, "metrics": {"preset": "vllm"}, **changes}
+    return {"services": [service], "prometheus.url": ""}
+
+
+@pytest.mark.parametrize("changes, key, said", [
+    ({"slo": {"latencyObjectives": {"timeToFirstToken": {"thresholdSeconds": 0.3, "target": 0.99}}}},
+     "services[0].slo.latencyObjectives.timeToFirstToken.thresholdSeconds",
+     "must be a bucket boundary of vllm:time_to_first_token_seconds (0.001, 0.005,"),
+    ({"metrics": {"preset": "tgi"},
+      "slo": {"latencyObjectives": {"timeToFirstToken": {"thresholdSeconds": 0.5, "target": 0.99}}}},
+     "services[0].slo.latencyObjectives.timeToFirstToken", "cannot be measured: TGI does not provide time to first"),
+    ({"slo": {"latencyObjectives": {"timePerOutputToken": {"thresholdSeconds": 0.1, "target": 0.5}}}},
+     "services[0].slo.latencyObjectives.timePerOutputToken.target", "too large for the 30d policy"),
+    ({"slo": {"quality": {"minScore": 0.9}}}, "services[0].slo.quality.minScore",
+     "cannot be measured: vLLM does not provide a model quality score"),
+    ({"metrics": {"preset": "vllm", "requests": "x_total"}}, "services[0].metrics.requests",
+     "the vllm preset uses vLLM's own names"),
+    ({"autoscaling": {"metric": "queue", "engine": "keda"}}, "prometheus.url", "is required: chat scale(s) with KEDA"),
+    ({"metrics": {"preset": "otel-genai"}, "autoscaling": {"metric": "queue"}}, "services[0].autoscaling.metric",
+     "cannot be measured: an OpenTelemetry GenAI server does not provide requests waiting"),
+    ({"metrics": {"preset": "sglang"}}, "services[0].metrics.preset", "default, vllm, tgi, triton, otel-genai"),
+])
+def test_llm_settings_refuse_what_cannot_be_measured(changes, key, said):
+    assert said in problem_for(key, problems("minimal", with_chat(**changes)))
