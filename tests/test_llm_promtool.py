@@ -78,6 +78,7 @@ def run(rules, service, name, input_series, checks, tmp_path):
     tests = {"rule_files": ["prometheus-rules.yaml"], "evaluation_interval": "1m",
              "tests": [{"name": name, "interval": "1m", "input_series": input_series, "alert_rule_test": checks}]}
     (tmp_path / "case.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False, width=1000))
+    assert PROMTOOL is not None
     result = subprocess.run([PROMTOOL, "test", "rules", "case.test.yaml"], cwd=tmp_path, capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

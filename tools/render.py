@@ -276,8 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     groups = len(rule_groups(plan)["groups"])
     print(f"wrote {os.path.relpath(out / 'plan.json')}; {len(manifest_files)} manifests in "
           f"{os.path.relpath(out / 'manifests')} ({checked} valid for Kubernetes {kubernetes_version} under "
-          f"kubernetes-validate --strict; {len(manifest_files) - checked} custom resources (Prometheus operator, managed Prometheus, KEDA), "
-          f"which it has no schema for); {os.path.relpath(rules)} "
+          f"kubernetes-validate --strict; {len(manifest_files) - checked} custom resources (Prometheus operator, "
+          f"managed Prometheus, KEDA), which it has no schema for); {os.path.relpath(rules)} "
           f"({groups} rule group{'' if groups == 1 else 's'}; "
           + (promtool_said.splitlines()[-1].strip() if rules_valid else promtool_said) + "); "
           f"{len(dashboards(plan))} dashboards in {os.path.relpath(out / 'dashboards')}")

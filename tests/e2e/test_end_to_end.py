@@ -37,7 +37,7 @@ import pytest
 import yaml
 
 from model.durations import prometheus_seconds
-from tests.helpers import FIXTURES, free_port
+from tests.helpers import FIXTURES, free_port, load_settings
 from tools import contract_check, render
 from tools import verify as verify_tool
 
@@ -116,6 +116,7 @@ class Service:
     http_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
     answered: dict[int, int] = field(default_factory=dict)  # HTTP status -> count, as the client saw it
+    first_tokens: list[float] = field(default_factory=list)  # seconds to each /generate stream's first line
 
     @classmethod
     def from_render(cls, directory: Path, name: str) -> Service:
@@ -166,13 +167,22 @@ class Service:
                                     "labels": dict(self.target_labels)}]}
 
     def drive(self, stop: threading.Event) -> None:
-        body = json.dumps({"instances": [FLOWER]}).encode()
+        """Predictions and generations in turn; a generation's first token timed as the client sees it."""
+        bodies = {"/predict": json.dumps({"instances": [FLOWER]}).encode(),
+                  "/generate": json.dumps({"prompt": "describe an iris", "max_tokens": 4}).encode()}
+        sent = 0
         while not stop.is_set():
             started = time.monotonic()
-            request = urllib.request.Request(f"{self.url}/predict", body, {"Content-Type": "application/json"})
+            path = ("/predict", "/generate")[sent % 2]
+            sent += 1
+            request = urllib.request.Request(f"{self.url}{path}", bodies[path], {"Content-Type": "application/json"})
             try:
                 with urllib.request.urlopen(request, timeout=10) as response:
                     status = response.status
+                    if path == "/generate":
+                        response.readline()
+                        self.first_tokens.append(time.monotonic() - started)
+                        response.read()
             except urllib.error.HTTPError as error:
                 status = error.code
             self.answered[status] = self.answered.get(status, 0) + 1
@@ -306,7 +316,8 @@ def run(tmp_path_factory) -> Iterator[Run]:
 def test_each_live_service_series_carry_the_pod_monitors_labels(run):
     for service in run.services.values():
         for metric in ("ai_inference_requests_total", "ai_inference_latency_seconds_bucket",
-                       "ai_tokens_used_total", "ai_inference_cost_dollars_total"):
+                       "ai_tokens_used_total", "ai_inference_cost_dollars_total",
+                       "ai_inference_time_to_first_token_seconds_bucket", "ai_inference_queue_requests"):
             series = run.query(f'{metric}{{pod="{service.target_labels["pod"]}"}}')
             assert series, f"{service.name}: no {metric}"
             for one in series:
@@ -327,12 +338,12 @@ def test_the_recorded_error_ratio_is_the_injected_fault_rate(run):
     failing, steady = run.services["failing"], run.services["steady"]
     injected = float(failing.env["FAULT_RATE"])
     counted = failing.answered.get(503, 0) / sum(failing.answered.values())
-    recorded = run.value('slo:sli_error:ratio_rate5m{service="failing"}')
+    recorded = run.value('slo:sli_error:ratio_rate5m{service="failing",slo="availability"}')
     print(f"\nfailing: FAULT_RATE {injected:.3f}; answered 503 to {failing.answered.get(503, 0)} of "
           f"{sum(failing.answered.values())} ({counted:.3f}); recorded 5m error ratio {recorded:.3f}")
     assert abs(recorded - counted) <= 0.005  # what Prometheus recorded is what the client saw
     assert abs(recorded - injected) <= 0.1  # and that is the injected rate, within chance (n > 300)
-    assert run.value('slo:sli_error:ratio_rate5m{service="steady"}') == 0
+    assert run.value('slo:sli_error:ratio_rate5m{service="steady",slo="availability"}') == 0
     assert set(steady.answered) == {200}
 
 
@@ -360,6 +371,26 @@ def test_the_p95_follows_the_injected_latency(run):
     assert steady_p95 < 0.1
     assert run.query(run.rule("AIInferenceLatencyP95High", "slow")["expr"])
     assert not run.query(run.rule("AIInferenceLatencyP95High", "steady")["expr"])
+
+
+def test_the_ttft_recording_rules_count_the_first_tokens_the_client_waited_for(run):
+    """The time-to-first-token SLO's recorded bad ratio is the share of streams whose first token came
+    later than the objective's threshold, as the client timed them; its page fires for the slow service."""
+    declared = {s.name: s for s in load_settings(STACK).services}
+    for name in ("steady", "slow"):
+        service = run.services[name]
+        latency_slo, = declared[name].slo.latency_slos
+        late = sum(t > latency_slo.threshold_seconds for t in service.first_tokens) / len(service.first_tokens)
+        recorded = run.value(f'slo:sli_error:ratio_rate5m{{service="{name}",slo="{latency_slo.name}"}}')
+        print(f"{name}: {len(service.first_tokens)} streams, {late:.3f} with a first token after "
+              f"{latency_slo.threshold_seconds} s by the client's clock; recorded TTFT bad ratio {recorded:.3f}")
+        assert len(service.first_tokens) >= 30
+        # The client's clock adds the connection and the first line's read: the recorded ratio can only be lower.
+        assert recorded <= late + 0.02 and abs(recorded - late) <= 0.05
+        page = run.rule("AIInferenceTimeToFirstTokenBurnRatePage", name)["expr"]
+        assert bool(run.query(page)) is (name == "slow")
+    assert run.value('slo:sli_error:ratio_rate5m{service="steady",slo="time-to-first-token"}') == 0
+    assert run.value('slo:sli_error:ratio_rate5m{service="slow",slo="time-to-first-token"}') == 1
 
 
 # -- make verify, the post-deploy gate, against the same Prometheus ---------------------------------

@@ -264,3 +264,94 @@ def test_the_connection_string_file_is_read_without_its_newline(tmp_path):
     secret.write_text("InstrumentationKey=11111111-2222-3333-4444-555555555555\n")
     environ = {"APPLICATIONINSIGHTS_CONNECTION_STRING_FILE": str(secret)}
     assert telemetry.connection_string(environ) == "InstrumentationKey=11111111-2222-3333-4444-555555555555"
+
+
+# -- /generate: the LLM signals -------------------------------------------------------------------
+
+def histogram_count(client, metric):
+    return samples(client)[(f"{metric}_count", (("model", "iris-classifier"),))]
+
+
+def test_generate_streams_the_same_tokens_for_the_same_prompt_and_counts_them(classifier):
+    with serve(classifier, TOKEN_INTERVAL_SECONDS=0, FIRST_TOKEN_SECONDS=0) as client:
+        first = client.post("/generate", json={"prompt": "tell me about irises", "max_tokens": 6})
+        again = client.post("/generate", json={"prompt": "tell me about irises", "max_tokens": 6})
+        found = samples(client)
+        assert requests(client, "success") == 2
+        assert histogram_count(client, "ai_inference_time_to_first_token_seconds") == 2
+        assert histogram_count(client, "ai_inference_time_per_output_token_seconds") == 2 * 5  # between six tokens
+    assert first.status_code == 200 and first.text == again.text
+    assert len(first.text.splitlines()) == 6
+    tokens = {kind: found[("ai_tokens_used_total", (("model", "iris-classifier"), ("token_type", kind)))]
+              for kind in ("input", "output")}
+    assert tokens == {"input": 2 * 4, "output": 2 * 6}  # four words a prompt, six tokens an answer
+
+
+def test_the_first_token_waits_for_the_configured_delay_and_the_injected_latency(classifier):
+    with serve(classifier, FIRST_TOKEN_SECONDS=0.05, EXTRA_LATENCY_SECONDS=0.2, TOKEN_INTERVAL_SECONDS=0) as client:
+        client.post("/generate", json={"prompt": "slow", "max_tokens": 2})
+        found = samples(client)
+    ttft = found[("ai_inference_time_to_first_token_seconds_sum", (("model", "iris-classifier"),))]
+    assert 0.25 <= ttft < 1
+    # The 0.25 s bucket must not hold it; the 0.5 s bucket must.
+    key = "ai_inference_time_to_first_token_seconds_bucket"
+    assert found[(key, (("le", "0.25"), ("model", "iris-classifier")))] == 0
+    assert found[(key, (("le", "0.5"), ("model", "iris-classifier")))] == 1
+
+
+def test_streams_beyond_the_slots_wait_in_the_queue_and_hold_the_kv_cache(classifier):
+    import asyncio
+
+    import httpx2
+    app = create_app(Config.from_environ({"GENERATION_SLOTS": "1", "TOKEN_INTERVAL_SECONDS": "0.02",
+                                          "FIRST_TOKEN_SECONDS": "0", "KV_CACHE_TOKENS": "100"}),
+                     classifier, environ={})
+    metrics = app.state.metrics
+    queue, cache = metrics.queue.labels("iris-classifier"), metrics.kv_cache.labels("iris-classifier")
+    seen = {"queue": 0.0, "cache": 0.0}
+
+    def value(gauge):
+        return next(s.value for m in gauge.collect() for s in m.samples)
+
+    async def watch(done):
+        while not done.is_set():
+            seen["queue"], seen["cache"] = max(seen["queue"], value(queue)), max(seen["cache"], value(cache))
+            await asyncio.sleep(0.005)
+
+    async def main():
+        done = asyncio.Event()
+        watcher = asyncio.create_task(watch(done))
+        async with httpx2.AsyncClient(transport=httpx2.ASGITransport(app=app), base_url="http://test") as client:
+            answers = await asyncio.gather(*(client.post("/generate", json={"prompt": "a b c d", "max_tokens": 10})
+                                             for _ in range(3)))
+        done.set()
+        await watcher
+        return answers
+
+    loop = asyncio.new_event_loop()  # not asyncio.run, which leaves the thread without a loop for the mocks
+    try:
+        answers = loop.run_until_complete(main())
+    finally:
+        loop.close()
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert seen["queue"] == 2  # one slot: two of three streams wait
+    # One stream at a time: never more than one prompt and its answer (4 + 10 of 100), and more than a prompt.
+    assert 4 / 100 < seen["cache"] <= (4 + 10) / 100
+    assert (value(queue), value(cache)) == (0, 0)
+
+
+def test_a_generation_fault_is_the_contracts_error_and_bad_input_is_rejected(classifier):
+    with serve(classifier, FAULT_RATE=1) as client:
+        assert client.post("/generate", json={"prompt": "x"}).status_code == 503
+        assert client.post("/generate", json={"prompt": "", "max_tokens": 0}).status_code == 422
+        assert (requests(client, "error"), requests(client, "rejected")) == (1, 1)
+
+
+def test_feedback_is_counted_by_kind_and_quality_is_the_held_out_accuracy(classifier):
+    with serve(classifier) as client:
+        for positive in (True, True, False):
+            assert client.post("/feedback", json={"positive": positive}).status_code == 204
+        found = samples(client)
+    assert [found[("ai_model_feedback_total", (("feedback", kind), ("model", "iris-classifier")))]
+            for kind in ("positive", "negative")] == [2, 1]
+    assert found[("ai_model_quality_score", (("model", "iris-classifier"),))] == pytest.approx(classifier.accuracy)
