@@ -70,9 +70,9 @@ def slo_query(contract: MetricContract, env: str, service: str) -> tuple[str, st
     without the error label value, or, where failures have a counter of their own, all minus failed."""
     tags = naming.scope(env, service)
     requests, errors = _role(contract, "requests"), _role(contract, "errors")
-    if errors.metric == requests.metric and errors.matchers[len(requests.matchers):] and \
-            len(errors.matchers) == len(requests.matchers) + 1:
-        error = errors.matchers[-1]
+    error = errors.matchers[-1] if errors.matchers else None
+    if errors.metric == requests.metric and error and error.value and not error.negated and \
+            errors.matchers[:-1] == requests.matchers:
         good = replace(requests, matchers=(*requests.matchers, replace(error, negated=not error.negated)))
         return role_query(good, tags), role_query(requests, tags)
     return f"{role_query(requests, tags)} - {role_query(errors, tags)}", role_query(requests, tags)

@@ -56,12 +56,15 @@ def distribution(histogram: str) -> str:
 
 
 def series_tags(series: Series | Histogram) -> dict[str, str]:
-    """A role's equality matchers as tags (the check turns labels into tags as they are)."""
-    return {m.label: m.value for m in series.matchers if not m.negated}
+    """A role's matchers as the tags to have (the check turns labels into tags as they are): `label="v"`,
+    and `label!=""`, a label with any value, as the wildcard `label:*` (an empty label is no tag at all)."""
+    return {m.label: "*" if m.negated and not m.value else m.value for m in series.matchers
+            if not m.negated or not m.value}
 
 
 def excluded_tags(series: Series | Histogram) -> dict[str, str]:
-    return {m.label: m.value for m in series.matchers if m.negated}
+    """A role's `label!="v"` matchers as tags to exclude."""
+    return {m.label: m.value for m in series.matchers if m.negated and m.value}
 
 
 def check_metrics(contract: MetricContract) -> list[str | dict[str, str]]:

@@ -242,3 +242,26 @@ def with_chat(**changes):
 ])
 def test_llm_settings_refuse_what_cannot_be_measured(changes, key, said):
     assert said in problem_for(key, problems("minimal", with_chat(**changes)))
+
+
+# -- dashboards ----------------------------------------------------------------------------------
+
+def test_the_dashboards_show_the_llm_slis_the_server_provides(plan):
+    from tests.component.test_dashboards import datadog_dashboard, grafana_dashboard
+    vllm = families("vllm")
+    _, chat = grafana_dashboard(plan, "chat")
+    panels = {p["title"]: p for p in chat["panels"]}
+    ttft = next(p for title, p in panels.items() if title.startswith("Time to first token"))
+    read = {node.name for t in ttft["targets"] for node in selectors(t["expr"])}
+    assert read == {"vllm:time_to_first_token_seconds_bucket"} and "vllm:time_to_first_token_seconds" in vllm
+    assert [s["value"] for s in ttft["fieldConfig"]["defaults"]["thresholds"]["steps"]][-1] == 0.5  # the objective
+    ratio = next(p for title, p in panels.items() if title.startswith("time-to-first-token: bad-event ratio"))
+    assert all('slo="time-to-first-token"' in t["expr"] for t in ratio["targets"])
+    queue = next(p for title, p in panels.items() if title.startswith("Waiting requests per replica"))
+    assert {node.name for t in queue["targets"] for node in selectors(t["expr"])} == {"vllm:num_requests_waiting"}
+    # The GenAI conventions have no queue: no panel rather than an empty one.
+    _, genai = grafana_dashboard(plan, "genai")
+    assert not any(p["title"].startswith("Waiting requests") for p in genai["panels"])
+    slo_ids = {r.name: r.id for r in plan.of_type(SLO) if r.name.startswith("chat-")}
+    widgets = [w["definition"] for w in datadog_dashboard(plan, "chat")["widgets"] if w["definition"]["type"] == "slo"]
+    assert {w["slo_id"] for w in widgets} == set(slo_ids.values()) and len(widgets) == 3
