@@ -61,7 +61,7 @@ if settings.alertmanager.receivers:
                         opts=on_kubernetes)
 for service in settings.services:
     InferenceService(service.name, identity, service, kube, settings.datadog, namespace.name, namespace.secret_name,
-                     collector.otlp_grpc_endpoint, settings.prometheus.url, opts=on_kubernetes)
+                     collector.otlp_grpc_endpoint, settings.prometheus, opts=on_kubernetes)
     monitoring_labels = {**workloads.labels(service.name, identity.stack, service.version, "monitoring",
                                             identity.application), **settings.prometheus.rule_labels}
     PrometheusAlerting(f"{service.name}-prometheus", alerts[service.name], service.slo, service.metrics,

@@ -10,7 +10,13 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workloads
-from components.settings import DatadogSettings, KubernetesSettings, ServiceSettings, StackIdentity
+from components.settings import (
+    DatadogSettings,
+    KubernetesSettings,
+    PrometheusSettings,
+    ServiceSettings,
+    StackIdentity,
+)
 from components.workloads import APPINSIGHTS_KEY
 from model import autoscaling
 from model.contract import HEALTH_PATH, METRICS_PATH, READY_PATH
@@ -128,7 +134,7 @@ class InferenceService(pulumi.ComponentResource):
 
     def __init__(self, name: str, identity: StackIdentity, service: ServiceSettings, kubernetes: KubernetesSettings,
                  datadog: DatadogSettings, namespace: pulumi.Input[str], secret_name: pulumi.Input[str],
-                 collector_endpoint: pulumi.Input[str], prometheus_url: str | None = None,
+                 collector_endpoint: pulumi.Input[str], prometheus: PrometheusSettings,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:kubernetes:InferenceService", name, None, opts)
         self._name, self._service, self._namespace = name, service, namespace
@@ -149,24 +155,26 @@ class InferenceService(pulumi.ComponentResource):
         )
         k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=self._meta(),
                                           spec=workloads.disruption_budget(self._pod_selector), opts=self._child)
-        self._autoscaler(deployment, kubernetes.namespace, prometheus_url)
+        self._autoscaler(deployment, kubernetes.namespace, prometheus)
         scrapers = [*kubernetes.monitoring_namespaces, *([datadog.agent_namespace] if datadog.enabled else [])]
         self._network_policy(kubernetes.client_namespaces, scrapers)
         self.service_name = k8s_service.metadata.name
         self.register_outputs({"serviceName": self.service_name})
 
-    def _autoscaler(self, deployment: k8s.apps.v1.Deployment, namespace: str, prometheus_url: str | None) -> None:
+    def _autoscaler(self, deployment: k8s.apps.v1.Deployment, namespace: str,
+                    prometheus: PrometheusSettings) -> None:
         """CPU or queue through an HPA, or the queue through KEDA, which then owns the HPA."""
         service, scaling = self._service, self._service.autoscaling
         selector = prometheus_naming.selector(service.name, namespace)
         if scaling.engine == "keda":
-            if prometheus_url is None:
+            if prometheus.url is None:
                 raise ValueError("KEDA's Prometheus scaler needs prometheus.url")  # settings require it
             k8s.apiextensions.CustomResource(
                 f"{self._name}-scaled-object", api_version=autoscaling.KEDA_API, kind="ScaledObject",
                 metadata=self._meta(), spec=deployment.metadata.name.apply(lambda name: autoscaling.scaled_object(
-                    name, service.min_replicas, service.max_replicas, {"scaleDown": SCALE_DOWN}, prometheus_url,
-                    autoscaling.queue_query(service.metrics, selector), scaling.queue_per_replica)),
+                    name, service.min_replicas, service.max_replicas, {"scaleDown": SCALE_DOWN}, prometheus.url,
+                    autoscaling.queue_query(service.metrics, selector), scaling.queue_per_replica,
+                    prometheus.keda_authentication)),
                 opts=self._child)
             return
         metric = (autoscaling.external_metric(service.metrics, selector, scaling.queue_per_replica)

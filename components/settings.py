@@ -259,6 +259,7 @@ class DatadogSettings:
 class PrometheusSettings:
     rule_labels: Mapping[str, str]  # what the Prometheus operator selects PrometheusRules and PodMonitors by
     url: str | None  # the in-cluster query URL, for KEDA's Prometheus scaler
+    keda_authentication: str | None  # the TriggerAuthentication that scaler uses, if any
 
 
 @dataclass(frozen=True)
@@ -562,7 +563,9 @@ def _prometheus(root: Section, services: tuple[ServiceSettings, ...]) -> Prometh
     return PrometheusSettings(
         rule_labels=MappingProxyType(root.mapping("prometheus.ruleLabels", {"release": "kube-prometheus-stack"},
                                                   key=_label_key, value=_label_value)),
-        url=url)
+        url=url,
+        keda_authentication=root.text("prometheus.kedaAuthentication", "", pattern=DNS_SUBDOMAIN + "|",
+                                      max_length=253, hint="must be a TriggerAuthentication name") or None)
 
 
 def _alertmanager(root: Section, services: tuple[ServiceSettings, ...]) -> AlertmanagerSettings:
@@ -629,6 +632,7 @@ def _service(service: Section, production: bool) -> ServiceSettings:
         service.reader.report_key(service.key("version"), f"is required: the image {image} has no tag that names a "
                                                           "version (latest, or a digest only); set what it runs")
     model = service.section("model")
+    model_name = model.text("name", pattern=LABEL_VALUE, max_length=63, hint=LABEL_VALUE_HINT)
     min_replicas = service.integer("minReplicas", 2, minimum=1, maximum=100)
     max_replicas = service.integer("maxReplicas", 6, minimum=1, maximum=100)
     if min_replicas is not None and max_replicas is not None and min_replicas > max_replicas:
@@ -639,7 +643,7 @@ def _service(service: Section, production: bool) -> ServiceSettings:
     if http_port == metrics_port:
         ports.report("metrics", metrics_port, f"clashes with the http port ({http_port}); "
                                               "the two container ports must differ")
-    metrics = _metric_contract(service.section("metrics"))
+    metrics = presets.serving(_metric_contract(service.section("metrics")), model_name)
     resources = _resources(service.section("resources"), Resources("500m", "512Mi", "1", "1Gi"), extended=True)
     shm_size = service.text("shmSize", "", check=_memory) or None
     if shm_size and _quantity_ok(memory_bytes, resources.memory_limit) and \
@@ -650,7 +654,7 @@ def _service(service: Section, production: bool) -> ServiceSettings:
         name=name,
         image=image,
         version=version,
-        model_name=model.text("name", pattern=LABEL_VALUE, max_length=63, hint=LABEL_VALUE_HINT),
+        model_name=model_name,
         model_version=model.text("version", pattern=LABEL_VALUE, max_length=63, hint=LABEL_VALUE_HINT),
         min_replicas=min_replicas,
         max_replicas=max_replicas,

@@ -40,13 +40,17 @@ def external_metric(contract: MetricContract, selector: Mapping[str, str], per_r
 
 
 def scaled_object(deployment: str, min_replicas: int, max_replicas: int, behavior: Mapping, server: str,
-                  query: str, per_replica: float) -> dict:
-    """A ScaledObject's spec: KEDA makes and owns the HPA, so the service has none of its own."""
+                  query: str, per_replica: float, authentication: str | None = None) -> dict:
+    """A ScaledObject's spec: KEDA makes and owns the HPA, so the service has none of its own.
+    `authentication` names the TriggerAuthentication the scaler asks Prometheus with."""
+    trigger = {"type": "prometheus", "metricType": "AverageValue", "metadata": {
+        "serverAddress": server, "query": query, "threshold": plain(per_replica)}}
+    if authentication:
+        trigger["authenticationRef"] = {"name": authentication}
     return {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
         "minReplicaCount": min_replicas,
         "maxReplicaCount": max_replicas,
         "advanced": {"horizontalPodAutoscalerConfig": {"behavior": dict(behavior)}},
-        "triggers": [{"type": "prometheus", "metricType": "AverageValue", "metadata": {
-            "serverAddress": server, "query": query, "threshold": plain(per_replica)}}],
+        "triggers": [trigger],
     }

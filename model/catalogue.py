@@ -239,7 +239,7 @@ def service_alerts(service: str, slo: ServiceSlo, runbook_base_url: str, gpus: b
                   "warning", 5, ((Threshold(GPU_MEMORY, SIGNAL_WINDOW, ABOVE, limits.gpu_memory_usage),),),
                   "slo.saturation.gpuMemoryUsage"),
             alert("AIInferenceGPUXidError", f"{service} GPU reported an XID error",
-                  f"A {service} GPU reported an XID error (a driver or hardware fault) in the last 5 minutes; "
+                  f"A {service} GPU reported a new XID error (a driver or hardware fault) in the last 5 minutes; "
                   "the value is the error's XID number.",
                   "critical", 0, ((Threshold(GPU_XID, SIGNAL_WINDOW, ABOVE, 0),),), None),
         )

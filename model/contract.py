@@ -52,11 +52,6 @@ class Series:
     matchers: tuple[Matcher, ...] = ()
     histogram: str | None = None  # the histogram a _count or _sum series belongs to
 
-    @property
-    def labels(self) -> dict[str, str]:
-        """The equality matchers, as labels."""
-        return {m.label: m.value for m in self.matchers if not m.negated}
-
 
 @dataclass(frozen=True)
 class Histogram:
@@ -108,7 +103,6 @@ ROLES: dict[str, str] = {
     "negative_feedback": "negative user feedback received (a counter)",
 }
 HISTOGRAM_ROLES = ("latency", "ttft", "tpot")
-QUALITY_ROLES = ("quality", "drift", "hallucination_rate", "feedback", "negative_feedback")
 
 
 @dataclass(frozen=True)
@@ -135,6 +129,9 @@ class MetricContract:
     lacking: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     # Whether App Insights sees the server's requests: it sends OpenTelemetry HTTP server spans.
     sends_request_spans: bool = False
+    # Whether the server reports every model it holds (an ensemble and its parts) under the model label,
+    # so that a service's series are those of the model it serves.
+    per_model: bool = False
 
     def role(self, name: str) -> Series | Histogram | None:
         return getattr(self, name)
@@ -155,7 +152,9 @@ class MetricContract:
             raise ValueError(f"{self.server} has no {ROLES[name]}")
         return found
 
-    def metrics(self) -> list[str]:
-        """Every metric the contract selects, as Prometheus stores it (histograms by base name)."""
-        return sorted({found.metric for found in self.provided().values()})
+    def series(self, name: str) -> Series:
+        found = self.role(name)
+        if not isinstance(found, Series):
+            raise ValueError(f"{self.server} has no {ROLES[name]}")
+        return found
 

@@ -10,7 +10,9 @@ from the same sources, which the preset is checked against.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import MappingProxyType
+from typing import Any
 
 from model.contract import COUNTER, GAUGE, Histogram, Matcher, MetricContract, Series
 
@@ -113,7 +115,7 @@ TGI = MetricContract(
 # Triton (triton-inference-server/core src/metrics.cc; prometheus-cpp renders counters without _total)
 # with the TensorRT-LLM backend's metrics (inflight_batcher_llm custom_metrics_reporter.cc).
 TRITON = MetricContract(
-    preset="triton", server="Triton", model_label="model",
+    preset="triton", server="Triton", model_label="model", per_model=True,
     errors=Series("nv_inference_request_failure", COUNTER),
     # Only with --metrics-config histogram_latencies=true; a first token for decoupled (streaming) models.
     ttft=Histogram("nv_inference_first_response_histogram_ms", (100, 500, 2000, 5000), unit_seconds=0.001),
@@ -161,3 +163,14 @@ OTEL_GENAI = MetricContract(
 )
 
 PRESETS = {contract.preset: contract for contract in (DEFAULT, VLLM, TGI, TRITON, OTEL_GENAI)}
+
+
+def serving(contract: MetricContract, model: str | None) -> MetricContract:
+    """`contract` for the model a service serves (services[].model.name), where the server reports every
+    model it holds: each role's series also match that model."""
+    if not contract.per_model or contract.model_label is None or not model:
+        return contract
+    served = Matcher(contract.model_label, model)
+    roles: dict[str, Any] = {name: replace(found, matchers=(*found.matchers, served))
+                             for name, found in contract.provided().items()}
+    return replace(contract, **roles)

@@ -69,13 +69,14 @@ def slo_query(contract: MetricContract, env: str, service: str) -> tuple[str, st
     """Numerator (good requests) and denominator (all requests) of the availability SLO: the requests
     without the error label value, or, where failures have a counter of their own, all minus failed."""
     tags = naming.scope(env, service)
-    requests, errors = _role(contract, "requests"), _role(contract, "errors")
+    requests, errors = contract.series("requests"), contract.series("errors")
     error = errors.matchers[-1] if errors.matchers else None
     if errors.metric == requests.metric and error and error.value and not error.negated and \
             errors.matchers[:-1] == requests.matchers:
         good = replace(requests, matchers=(*requests.matchers, replace(error, negated=not error.negated)))
         return role_query(good, tags), role_query(requests, tags)
-    return f"{role_query(requests, tags)} - {role_query(errors, tags)}", role_query(requests, tags)
+    # A failure counter exists only after the first failure: until then, no errors rather than no data.
+    return f"{role_query(requests, tags)} - default_zero({role_query(errors, tags)})", role_query(requests, tags)
 
 
 def latency_slo_query(latency_slo: LatencySlo, contract: MetricContract, env: str, service: str) -> tuple[str, str]:
@@ -101,13 +102,6 @@ def _timeframe(minutes: int) -> str:
     return f"last_{prometheus(minutes)}"  # last_5m, last_1h, last_1d: forms the monitor API accepts
 
 
-def _role(contract: MetricContract, name: str) -> Series:
-    found = contract.role(name)
-    if not isinstance(found, Series):
-        raise ValueError(f"{contract.server} does not provide {name}")
-    return found
-
-
 # How a gauge is aggregated across the service's series: per replica on average, or the fullest.
 GAUGES = {catalogue.QUEUE: ("queue", "avg"), catalogue.KV_CACHE: ("kv_cache", "max"),
           catalogue.QUALITY: ("quality", "avg"), catalogue.DRIFT: ("drift", "avg"),
@@ -120,8 +114,8 @@ def threshold_query(threshold: Threshold, contract: MetricContract, env: str, se
     signal, window = threshold.signal, _timeframe(threshold.window_minutes)
     condition = f"{threshold.comparator} {plain(threshold.value)}"
     if signal == catalogue.ERROR_RATIO:
-        return (f"sum({window}):{role_query(_role(contract, 'errors'), tags)} / "
-                f"{role_query(_role(contract, 'requests'), tags)} {condition}")
+        return (f"sum({window}):{role_query(contract.series('errors'), tags)} / "
+                f"{role_query(contract.series('requests'), tags)} {condition}")
     if signal == catalogue.LATENCY:
         if threshold.quantile not in PERCENTILES:
             raise ValueError(f"Datadog distributions offer no p{plain((threshold.quantile or 0) * 100)}")
@@ -133,14 +127,14 @@ def threshold_query(threshold: Threshold, contract: MetricContract, env: str, se
     counters = {catalogue.REQUESTS: ("requests",), catalogue.TOKENS: ("input_tokens", "output_tokens"),
                 catalogue.COST: ("cost",), catalogue.FEEDBACK: ("feedback",)}
     if signal in counters:
-        summed = " + ".join(role_query(_role(contract, role), tags) for role in counters[signal])
+        summed = " + ".join(role_query(contract.series(role), tags) for role in counters[signal])
         return f"sum({window}):{summed} {condition}"
     if signal == catalogue.NEGATIVE_FEEDBACK:
-        return (f"sum({window}):{role_query(_role(contract, 'negative_feedback'), tags)} / "
-                f"{role_query(_role(contract, 'feedback'), tags)} {condition}")
+        return (f"sum({window}):{role_query(contract.series('negative_feedback'), tags)} / "
+                f"{role_query(contract.series('feedback'), tags)} {condition}")
     if signal in GAUGES:
         role, aggregation = GAUGES[signal]
-        found = _role(contract, role)
+        found = contract.series(role)
         where = scope({**tags, **naming.series_tags(found)}, naming.excluded_tags(found))
         return f"avg({window}):{aggregation}:{naming.series_metric(found)}{where} {condition}"
     if signal in (catalogue.GPU_UTILIZATION, catalogue.GPU_MEMORY, catalogue.GPU_XID):
@@ -151,7 +145,8 @@ def threshold_query(threshold: Threshold, contract: MetricContract, env: str, se
             used, free = (f"max:{metric}{gpus} by {{gpu,host}}" for metric in (naming.DCGM_MEMORY_USED,
                                                                              naming.DCGM_MEMORY_FREE))
             return f"avg({window}):{used} / ({used} + {free}) {condition}"
-        return f"max({window}):max:{naming.DCGM_XID}{gpus} {condition}"
+        # The gauge keeps the last XID until the driver restarts: alert on its rising to a new number.
+        return f"change(max({window}),{window}):max:{naming.DCGM_XID}{gpus} {condition}"
     if signal == catalogue.TARGETS_UP and (threshold.comparator, threshold.value) == (catalogue.BELOW, 1):
         # No endpoint answering is every health check CRITICAL: a cluster check over the service.
         over = ",".join(f'"{key}:{value}"' for key, value in sorted(tags.items()))

@@ -42,17 +42,10 @@ def slo_labels(service: str, slo: str = AVAILABILITY) -> dict[str, str]:
     return {"service": service, "slo": slo}
 
 
-def _contract_role(contract: MetricContract, name: str) -> Series:
-    role = contract.role(name)
-    if not isinstance(role, Series):
-        raise ValueError(f"{contract.server} does not provide {name}")
-    return role
-
-
 def error_ratio(contract: MetricContract, selector: Mapping[str, str], minutes: int) -> str:
     """Failed over all requests; 0 while nothing failed yet, NaN (never alerting) without traffic."""
     window = prometheus(minutes)
-    requests, errors = _contract_role(contract, "requests"), _contract_role(contract, "errors")
+    requests, errors = contract.series("requests"), contract.series("errors")
     total = f"sum(rate({role_series(requests, selector)}[{window}]))"
     # A counter child appears with its first increment: no error series means no errors yet.
     return f"(\n  sum(rate({role_series(errors, selector)}[{window}]))\n  or\n  0 * {total}\n)\n/\n{total}"
@@ -94,25 +87,25 @@ def measure(threshold: Threshold, contract: MetricContract, selector: Mapping[st
         quantile = f"histogram_quantile({plain(threshold.quantile or 0)}, sum by (le) ({rate}))"
         return quantile if latency.unit_seconds == 1 else f"{quantile} * {plain(latency.unit_seconds)}"
     if signal == catalogue.REQUESTS:
-        return _count(_contract_role(contract, "requests"), selector, minutes)
+        return _count(contract.series("requests"), selector, minutes)
     if signal == catalogue.TOKENS:
-        return " + ".join(_count(_contract_role(contract, role), selector, minutes)
+        return " + ".join(_count(contract.series(role), selector, minutes)
                           for role in ("input_tokens", "output_tokens"))
     if signal == catalogue.COST:
-        return _count(_contract_role(contract, "cost"), selector, minutes)
+        return _count(contract.series("cost"), selector, minutes)
     if signal == catalogue.FEEDBACK:
-        return _count(_contract_role(contract, "feedback"), selector, minutes)
+        return _count(contract.series("feedback"), selector, minutes)
     if signal == catalogue.NEGATIVE_FEEDBACK:
-        negative, every = _contract_role(contract, "negative_feedback"), _contract_role(contract, "feedback")
+        negative, every = contract.series("negative_feedback"), contract.series("feedback")
         return f"{_count(negative, selector, minutes)} / {_count(every, selector, minutes)}"
     if signal == catalogue.TARGETS_UP:
         return f"(sum({series('up', selector)}) or vector(0))"
     if signal == catalogue.QUEUE:  # per replica: the replicas' average
-        return _gauge("avg", _contract_role(contract, "queue"), selector, minutes)
+        return _gauge("avg", contract.series("queue"), selector, minutes)
     if signal == catalogue.KV_CACHE:  # the fullest replica
-        return _gauge("max", _contract_role(contract, "kv_cache"), selector, minutes)
+        return _gauge("max", contract.series("kv_cache"), selector, minutes)
     if signal in (catalogue.QUALITY, catalogue.DRIFT, catalogue.HALLUCINATION_RATE):
-        return _gauge("avg", _contract_role(contract, signal), selector, minutes)
+        return _gauge("avg", contract.series(signal), selector, minutes)
     if signal in (catalogue.GPU_UTILIZATION, catalogue.GPU_MEMORY, catalogue.GPU_XID):
         if gpu_selector is None:
             raise ValueError(f"{threshold} needs the service's GPU series")
@@ -130,7 +123,10 @@ def gpu_measure(signal: str, selector: tuple[Matcher, ...], window: str) -> str:
     if signal == catalogue.GPU_MEMORY:
         used, free = over(naming.DCGM_MEMORY_USED), over(naming.DCGM_MEMORY_FREE)
         return f"max({used} / ({used} + {free}))"
-    return f"max({over(naming.DCGM_XID, 'max_over_time')})"
+    # The gauge keeps the last XID until the driver restarts: a new error is the value changing to a
+    # number, which the comparison then reads (0 where nothing changed).
+    xid = series(naming.DCGM_XID, {}, selector)
+    return f"max((changes({xid}[{window}]) > bool 0) * {xid})"
 
 
 def expression(alert: Alert, contract: MetricContract, selector: Mapping[str, str],

@@ -109,12 +109,14 @@ def percentile_tags(contract: MetricContract) -> list[str]:
                    *KUBERNETES_TAGS})
 
 
-# Datadog's DCGM integration (integrations-core dcgm/datadog_checks/dcgm/metrics.py) scrapes
-# NVIDIA's dcgm-exporter; the exporter's pod and namespace labels arrive as tags.
+# Datadog's DCGM integration (integrations-core dcgm/datadog_checks/dcgm: metrics.py, and since
+# 3.1.0 RENAME_LABELS_MAP) scrapes NVIDIA's dcgm-exporter and renames its pod and namespace labels
+# to the Agent's pod_name and kube_namespace.
 DCGM_UTILIZATION, DCGM_MEMORY_USED, DCGM_MEMORY_FREE, DCGM_XID = (
     "dcgm.gpu_utilization", "dcgm.frame_buffer.used", "dcgm.frame_buffer.free", "dcgm.xid_errors")
 
 
 def gpu_scope(workload: str, namespace: str) -> dict[str, str]:
-    """The DCGM series of the GPUs `workload`'s pods use (a tag value may end in a wildcard)."""
-    return {"namespace": namespace, "pod": f"{workload}-*"}
+    """The DCGM series of the GPUs `workload`'s pods use. A tag value takes a trailing wildcard, no
+    pattern: another Deployment named `<workload>-...` would match too."""
+    return {"kube_namespace": namespace, "pod_name": f"{workload}-*"}

@@ -39,7 +39,7 @@ def cluster_plan(stack, overrides=None, secrets=None):
                                   namespace.secret_name)
         for service in settings.services:
             InferenceService(service.name, settings.identity, service, settings.kubernetes, settings.datadog,
-                             namespace.name, namespace.secret_name, collector.otlp_grpc_endpoint)
+                             namespace.name, namespace.secret_name, collector.otlp_grpc_endpoint, settings.prometheus)
     return run_component(build, stack, overrides, secrets)
 
 

@@ -203,6 +203,7 @@ def test_keda_scales_vllm_on_its_waiting_requests_per_replica(plan, settings):
     assert (trigger["type"], trigger["metricType"]) == ("prometheus", "AverageValue")
     assert trigger["metadata"]["serverAddress"] == settings.prometheus.url
     assert trigger["metadata"]["threshold"] == "8"
+    assert trigger["authenticationRef"] == {"name": settings.prometheus.keda_authentication}
     node, = selectors(trigger["metadata"]["query"])
     assert node.name == "vllm:num_requests_waiting" and node.name in families("vllm")
     assert {m.name: m.value for m in node.matchers.matchers} == {"job": "chat", "namespace": "llm"}
