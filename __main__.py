@@ -67,7 +67,8 @@ for service in settings.services:
     PrometheusAlerting(f"{service.name}-prometheus", alerts[service.name], service.slo, service.metrics,
                        kube.namespace, identity.team,
                        workloads.metadata(service.name, namespace.name, monitoring_labels),
-                       workloads.selector(service.name, identity.stack), settings.azure.managed_prometheus,
+                       workloads.selector(service.name, identity.stack), service.metrics_port_name,
+                       settings.azure.managed_prometheus,
                        opts=on_kubernetes)
     selector = prometheus_naming.selector(service.name, kube.namespace)
     windows = catalogue.ratio_windows(alerts[service.name])

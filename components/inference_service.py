@@ -97,6 +97,11 @@ def volumes(service: ServiceSettings, secret_name: pulumi.Input[str]) -> tuple[l
     return found, mounts
 
 
+def ports(service: ServiceSettings) -> dict[str, int]:
+    """The container's named ports: http, and metrics unless the server serves them on http."""
+    return {"http": service.http_port, service.metrics_port_name: service.metrics_port}
+
+
 def container(identity: StackIdentity, service: ServiceSettings, datadog: bool,
               collector_endpoint: pulumi.Input[str], secret_name: pulumi.Input[str]) -> dict:
     _, mounts = volumes(service, secret_name)
@@ -104,8 +109,7 @@ def container(identity: StackIdentity, service: ServiceSettings, datadog: bool,
         "name": CONTAINER,
         "image": service.image,
         "imagePullPolicy": workloads.pull_policy(identity.production),
-        "ports": [{"name": "http", "containerPort": service.http_port, "protocol": "TCP"},
-                  {"name": "metrics", "containerPort": service.metrics_port, "protocol": "TCP"}],
+        "ports": [{"name": name, "containerPort": port, "protocol": "TCP"} for name, port in ports(service).items()],
         "env": environment(identity, service, datadog, collector_endpoint),
         "resources": workloads.resources(service.resources),
         # Liveness and readiness wait until the model is loaded and /health answers.
@@ -149,7 +153,8 @@ class InferenceService(pulumi.ComponentResource):
             metadata=self._meta(),
             spec={"type": "ClusterIP", "selector": self._pod_selector, "ports": [
                 {"name": "http", "port": HTTP_SERVICE_PORT, "targetPort": "http", "protocol": "TCP"},
-                {"name": "metrics", "port": service.metrics_port, "targetPort": "metrics", "protocol": "TCP"},
+                *([{"name": "metrics", "port": service.metrics_port, "targetPort": "metrics", "protocol": "TCP"}]
+                  if "metrics" in ports(service) else []),
             ]},
             opts=self._child,
         )
@@ -240,7 +245,7 @@ class InferenceService(pulumi.ComponentResource):
             spec={"podSelector": {"matchLabels": self._pod_selector}, "policyTypes": ["Ingress"], "ingress": [
                 *workloads.ingress_rule(workloads.SAME_NAMESPACE + workloads.from_namespaces(client_namespaces),
                                         ["http"]),
-                *workloads.ingress_rule(workloads.from_namespaces(scrapers), ["metrics"]),
+                *workloads.ingress_rule(workloads.from_namespaces(scrapers), [self._service.metrics_port_name]),
             ]},
             opts=self._child,
         )

@@ -24,13 +24,14 @@ class PrometheusAlerting(pulumi.ComponentResource):
 
     def __init__(self, name: str, alerts: tuple[Alert, ...], slo: ServiceSlo, contract: MetricContract,
                  namespace: str, team: str, metadata: Mapping, pod_selector: Mapping[str, str],
-                 azure_managed_prometheus: bool = False, opts: pulumi.ResourceOptions | None = None):
+                 metrics_port: str = "metrics", azure_managed_prometheus: bool = False,
+                 opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:prometheus:PrometheusAlerting", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         k8s.apiextensions.CustomResource(
             f"{name}-prometheus-rule", api_version=naming.OPERATOR_API, kind="PrometheusRule", metadata=dict(metadata),
             spec={"groups": [dialect.rule_group(alerts, slo, contract, namespace, team)]}, opts=child)
-        spec = naming.pod_monitor(namespace, pod_selector, {"metrics": False})
+        spec = naming.pod_monitor(namespace, pod_selector, {metrics_port: False})
         k8s.apiextensions.CustomResource(f"{name}-pod-monitor", api_version=naming.OPERATOR_API, kind="PodMonitor",
                                          metadata=dict(metadata), spec=spec, opts=child)
         if azure_managed_prometheus:  # the same scrape for the Azure Monitor workspace's Prometheus rules

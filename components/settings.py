@@ -209,6 +209,12 @@ class ServiceSettings:
     autoscaling: Autoscaling
 
     @property
+    def metrics_port_name(self) -> str:
+        """The container port the metrics are scraped on: `http` for a server that serves /metrics on its
+        API port (vLLM, TGI: ports.metrics = ports.http), else its own `metrics` port."""
+        return "http" if self.metrics_port == self.http_port else "metrics"
+
+    @property
     def gpus(self) -> int:
         """NVIDIA GPUs per pod: the service gets DCGM's GPU alerts when it has any."""
         return self.resources.extended.get(GPU_RESOURCE, 0)
@@ -640,9 +646,6 @@ def _service(service: Section, production: bool) -> ServiceSettings:
     ports = service.section("ports")
     http_port = ports.integer("http", 8080, minimum=UNPRIVILEGED_PORTS[0], maximum=UNPRIVILEGED_PORTS[1])
     metrics_port = ports.integer("metrics", 8000, minimum=UNPRIVILEGED_PORTS[0], maximum=UNPRIVILEGED_PORTS[1])
-    if http_port == metrics_port:
-        ports.report("metrics", metrics_port, f"clashes with the http port ({http_port}); "
-                                              "the two container ports must differ")
     metrics = presets.serving(_metric_contract(service.section("metrics")), model_name)
     resources = _resources(service.section("resources"), Resources("500m", "512Mi", "1", "1Gi"), extended=True)
     shm_size = service.text("shmSize", "", check=_memory) or None

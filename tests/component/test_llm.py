@@ -266,3 +266,22 @@ def test_the_dashboards_show_the_llm_slis_the_server_provides(plan):
     slo_ids = {r.name: r.id for r in plan.of_type(SLO) if r.name.startswith("chat-")}
     widgets = [w["definition"] for w in datadog_dashboard(plan, "chat")["widgets"] if w["definition"]["type"] == "slo"]
     assert {w["slo_id"] for w in widgets} == set(slo_ids.values()) and len(widgets) == 3
+
+
+def test_a_server_with_metrics_on_its_api_port_is_scraped_there(plan, settings):
+    # vLLM serves /metrics on its API port: the fixture sets ports.http = ports.metrics = 8000.
+    chat = next(s for s in settings.services if s.name == "chat")
+    assert chat.http_port == chat.metrics_port
+    pod = plan.one("kubernetes:apps/v1:Deployment", "chat-deployment").inputs["spec"]["template"]
+    container, = pod["spec"]["containers"]
+    assert container["ports"] == [{"name": "http", "containerPort": chat.http_port, "protocol": "TCP"}]
+    assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(chat.http_port)
+    monitor = next(r.inputs for r in plan.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
+                   if r.inputs["metadata"]["name"] == "chat")
+    assert [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]] == ["http"]
+    policy = plan.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "chat-network-policy").inputs
+    scrapers = next(rule for rule in policy["spec"]["ingress"] if {"namespaceSelector": {"matchLabels": {
+        "kubernetes.io/metadata.name": "monitoring"}}} in rule["from"])
+    assert scrapers["ports"] == [{"port": "http", "protocol": "TCP"}]
+    service = plan.one("kubernetes:core/v1:Service", "chat-service").inputs
+    assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]

@@ -297,8 +297,6 @@ def test_outside_production_a_version_tag_is_enough():
     ({"resources": {"limits": {"memory": "1GB"}}}, "services[0].resources.limits.memory", "must be a memory quantity"),
     ({"minReplicas": 5, "maxReplicas": 3}, "services[0].minReplicas", "must not exceed maxReplicas (3)"),
     ({"minReplicas": 0}, "services[0].minReplicas", "must be an integer from 1 to 100"),
-    ({"ports": {"http": 8000, "metrics": 8000}}, "services[0].ports.metrics",
-     "clashes with the http port (8000); the two container ports must differ"),
     ({"ports": {"http": 80}}, "services[0].ports.http", "must be an integer from 1024 to 65535"),
     ({"name": "AI_Inference"}, "services[0].name", "must be a DNS name"),
     ({"model": {"name": "iris"}}, "services[0].model.version", "is required"),
