@@ -94,7 +94,7 @@ class AzureMonitoring(pulumi.ComponentResource):
         self._platform_alerts(component, workspace.id)
         prometheus_workspace = self._prometheus_workspace() if azure.managed_prometheus else None
         for service in services:
-            placed = {alert: dialect.placement(alert, service.contract, azure.managed_prometheus)[0]
+            placed = {alert: dialect.placement(alert, service.contract, azure.managed_prometheus)
                       for alert in service.alerts}
             for alert, where in placed.items():
                 if where == dialect.KQL:

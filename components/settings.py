@@ -734,7 +734,8 @@ def _slo(slo: Section, metrics: MetricContract) -> ServiceSlo:
     """Defaults are the seeds': 99% over 30 days, errors over 5%, P95 1 s, P99 5 s, $100 an hour."""
     periods = [f"{days}d" for days in burn_rate.PERIODS_DAYS]
     period = slo.text("period", "30d", choices=periods)
-    objective = Objective(_target(slo, "availability", 0.99, int(period[:-1])), int(period[:-1]))
+    objective = Objective(slo.number("availability", 0.99, above=0, below=1), int(period[:-1]))
+    _check_target(slo, "availability", objective.target, objective.period_days)
     latency = slo.section("latency")
     p95 = latency.number("p95Seconds", 1.0, above=0)
     p99 = latency.number("p99Seconds", 5.0, above=0)
@@ -765,11 +766,8 @@ def _slo(slo: Section, metrics: MetricContract) -> ServiceSlo:
     )
 
 
-def _target(section: Section, key: str, default: Any, period_days: int) -> float:
-    """An SLO target every burn-rate window of the period can alert on."""
-    target = section.number(key, default, above=0, below=1)
-    if target is None:
-        return 0.99
+def _check_target(section: Section, key: str, target: float, period_days: int) -> None:
+    """An SLO target must leave a budget every burn-rate window of the period can alert on."""
     objective = Objective(target, period_days)
     for window in burn_rate.impossible_windows(objective)[:1]:
         section.report(key, target,
@@ -778,24 +776,24 @@ def _target(section: Section, key: str, default: Any, period_days: int) -> float
                        f"burn rate would need {plain(window.threshold(objective) * 100)}% bad events to fire; use a "
                        f"target above {plain(burn_rate.loosest_target(period_days) * 100)}% "
                        "(see the README's burn-rate table)")
-    return target
 
 
 def _latency_slos(objectives: Section, metrics: MetricContract, period_days: int) -> tuple[LatencySlo, ...]:
     """Latency SLOs: a share of events at or under a threshold, which must be one of the histogram's buckets."""
     found = []
     for key, (name, role) in LATENCY_SLOS.items():
+        section = objectives.section(key)  # read even when absent, so the key is known to typo hints
         if not objectives.has(key):
-            objectives.section(key)  # read, so the key is known
             continue
-        section = objectives.section(key)
         threshold = section.number("thresholdSeconds", above=0)
-        target = _target(section, "target", REQUIRED, period_days)
+        target = section.number("target", above=0, below=1)
+        if target is not None:
+            _check_target(section, "target", target, period_days)
         histogram = metrics.role(role)
         if not isinstance(histogram, Histogram):
             objectives.reader.report_key(objectives.key(key), f"cannot be measured: {metrics.missing((role,))}")
             continue
-        if threshold is None:
+        if threshold is None or target is None:
             continue
         bounds = histogram.bounds_seconds
         if not any(math.isclose(threshold, bound, rel_tol=1e-9) for bound in bounds):

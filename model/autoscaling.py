@@ -20,16 +20,12 @@ KEDA_API = "keda.sh/v1alpha1"
 
 def queue_query(contract: MetricContract, selector: Mapping[str, str]) -> str:
     """The service's waiting requests, summed over its replicas: one value, as both engines need."""
-    if contract.queue is None:
-        raise ValueError(f"{contract.server} exposes no queue to scale on")
-    return f"sum({dialect.role_series(contract.queue, selector)})"
+    return f"sum({dialect.role_series(contract.series('queue'), selector)})"
 
 
 def external_metric_name(contract: MetricContract) -> str:
     """The name prometheus-adapter serves the queue under: an external metric name has no colon."""
-    if contract.queue is None:
-        raise ValueError(f"{contract.server} exposes no queue to scale on")
-    return contract.queue.metric.replace(":", "_")
+    return contract.series("queue").metric.replace(":", "_")
 
 
 def external_metric(contract: MetricContract, selector: Mapping[str, str], per_replica: float) -> dict:

@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from model.numbers import plain
+
 # The endpoints every inference service serves: liveness and readiness on its http port (the
 # kubelet probes them), its metrics on the metrics port.
 HEALTH_PATH, READY_PATH, METRICS_PATH = "/health", "/ready", "/metrics"
@@ -70,6 +72,10 @@ class Histogram:
     def top_bucket(self) -> float:
         """Seconds. histogram_quantile never reports more than this: a quantile in +Inf is reported as it."""
         return self.bounds_seconds[-1]
+
+    def in_seconds(self, expression: str) -> str:
+        """A query of this histogram's values (a quantile) in seconds: PromQL and Datadog both scale with `*`."""
+        return expression if self.unit_seconds == 1 else f"{expression} * {plain(self.unit_seconds)}"
 
     def le(self, seconds: float) -> float:
         """The bucket bound, in the histogram's unit and exactly as the server writes it, that `seconds` is."""

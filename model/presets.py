@@ -64,7 +64,13 @@ def _geometric(start: float, factor: float, count: int) -> tuple[float, ...]:
     return tuple(found)
 
 
-NO_COST = "{server} does not price requests; serve ai_inference_cost_dollars_total beside it (preset default)"
+def _lacking(server: str, **reasons: str) -> MappingProxyType[str, str]:
+    """What a model server lacks: `reasons`, and, as every server, cost and the quality signals."""
+    return MappingProxyType({
+        **reasons,
+        "cost": f"{server} does not price requests; serve ai_inference_cost_dollars_total beside it (preset default)",
+        **dict.fromkeys(("quality", "drift", "hallucination_rate", "feedback", "negative_feedback"),
+                        QUALITY_LACKING)})
 
 # vLLM 0.11 (V1 engine): vllm/v1/metrics/loggers.py, and the OpenAI server's prometheus-fastapi-
 # instrumentator on the same /metrics (vllm/entrypoints/openai/api_server.py, mount_metrics).
@@ -87,9 +93,7 @@ VLLM = MetricContract(
     output_tokens=Series("vllm:generation_tokens_total", COUNTER),
     queue=Series("vllm:num_requests_waiting", GAUGE),
     kv_cache=Series("vllm:kv_cache_usage_perc", GAUGE),  # a fraction, 0 to 1, despite its name
-    lacking=MappingProxyType({"cost": NO_COST.format(server="vLLM"),
-                              **dict.fromkeys(("quality", "drift", "hallucination_rate", "feedback",
-                                               "negative_feedback"), QUALITY_LACKING)}),
+    lacking=_lacking("vLLM"),
 )
 
 # text-generation-inference 3.3 router (router/src/server.rs; metrics-exporter-prometheus renders
@@ -104,12 +108,10 @@ TGI = MetricContract(
     input_tokens=Series("tgi_request_input_length_sum", COUNTER, histogram="tgi_request_input_length"),
     output_tokens=Series("tgi_request_generated_tokens_sum", COUNTER, histogram="tgi_request_generated_tokens"),
     queue=Series("tgi_queue_size", GAUGE),
-    lacking=MappingProxyType({
-        "ttft": "TGI's router records no first-token time (tgi_request_queue_duration is the time queued only)",
-        "kv_cache": "TGI exposes no KV-cache usage, only the batch's token reservation",
-        "cost": NO_COST.format(server="TGI"),
-        **dict.fromkeys(("quality", "drift", "hallucination_rate", "feedback", "negative_feedback"),
-                        QUALITY_LACKING)}),
+    lacking=_lacking(
+        "TGI",
+        ttft="TGI's router records no first-token time (tgi_request_queue_duration is the time queued only)",
+        kv_cache="TGI exposes no KV-cache usage, only the batch's token reservation"),
 )
 
 # Triton (triton-inference-server/core src/metrics.cc; prometheus-cpp renders counters without _total)
@@ -126,15 +128,13 @@ TRITON = MetricContract(
                          histogram="nv_llm_output_token_len"),
     queue=Series("nv_inference_pending_request_count", GAUGE),
     kv_cache=Series("nv_trt_llm_kv_cache_block_metrics", GAUGE, (Matcher("kv_cache_block_type", "fraction"),)),
-    lacking=MappingProxyType({
-        "requests": "Triton counts successful and failed requests in two counters "
-                    "(nv_inference_request_success, nv_inference_request_failure) and no total",
-        "latency": "Triton has no request latency histogram: only cumulative microsecond counters "
-                   "(nv_inference_request_duration_us) and an opt-in summary",
-        "tpot": "neither Triton nor its TensorRT-LLM backend measures the time per output token",
-        "cost": NO_COST.format(server="Triton"),
-        **dict.fromkeys(("quality", "drift", "hallucination_rate", "feedback", "negative_feedback"),
-                        QUALITY_LACKING)}),
+    lacking=_lacking(
+        "Triton",
+        requests="Triton counts successful and failed requests in two counters "
+                 "(nv_inference_request_success, nv_inference_request_failure) and no total",
+        latency="Triton has no request latency histogram: only cumulative microsecond counters "
+                "(nv_inference_request_duration_us) and an opt-in summary",
+        tpot="neither Triton nor its TensorRT-LLM backend measures the time per output token"),
 )
 
 # The OpenTelemetry GenAI semantic conventions (v1.41) as OpenTelemetry's Prometheus exporters name
@@ -154,12 +154,8 @@ OTEL_GENAI = MetricContract(
                         "gen_ai_client_token_usage"),
     output_tokens=Series("gen_ai_client_token_usage_sum", COUNTER, (Matcher("gen_ai_token_type", "output"),),
                          "gen_ai_client_token_usage"),
-    lacking=MappingProxyType({
-        "queue": "the GenAI conventions define no queue metric",
-        "kv_cache": "the GenAI conventions define no KV-cache metric",
-        "cost": NO_COST.format(server="an OpenTelemetry GenAI server"),
-        **dict.fromkeys(("quality", "drift", "hallucination_rate", "feedback", "negative_feedback"),
-                        QUALITY_LACKING)}),
+    lacking=_lacking("an OpenTelemetry GenAI server", queue="the GenAI conventions define no queue metric",
+                     kv_cache="the GenAI conventions define no KV-cache metric"),
 )
 
 PRESETS = {contract.preset: contract for contract in (DEFAULT, VLLM, TGI, TRITON, OTEL_GENAI)}

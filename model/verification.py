@@ -53,8 +53,8 @@ def queries(contract: MetricContract, labels: Mapping[str, str], window: str, wi
     if contract.latency:
         latency = contract.latency
         buckets = dialect.series(f"{latency.metric}_bucket", labels, extra + latency.matchers)
-        scale = "" if latency.unit_seconds == 1 else f" * {plain(latency.unit_seconds)}"
-        found.update({name: f"histogram_quantile({plain(q)}, sum by (le) (increase({buckets}[{window}]))){scale}"
+        found.update({name: latency.in_seconds(f"histogram_quantile({plain(q)}, sum by (le) "
+                                               f"(increase({buckets}[{window}])))")
                       for name, q in QUANTILES.items()})
     if contract.input_tokens and contract.output_tokens:
         found["tokens_per_hour"] = f"({count(contract.input_tokens)} + {count(contract.output_tokens)}) * {per_hour}"

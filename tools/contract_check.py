@@ -139,11 +139,13 @@ def _series(series: Series, families: dict, exposed: set[str], contract: MetricC
     needed = _needed_labels(series.matchers, contract)
     if (problem := _labels_problem(samples, needed)) is not None:
         return Finding(series.metric, FAIL, problem)
+
     def selected(sample: Any) -> bool:  # a missing label matches as empty, as in PromQL
         return all((sample.labels.get(m.label, "") == m.value) != m.negated for m in series.matchers)
 
-    if series.matchers and not any(selected(s) for s in samples if s.name == series.metric
-                                   or not series.histogram):
+    # A histogram part's own samples (_count, not _bucket); a counter's all (the parser may add _total).
+    own = [s for s in samples if s.name == series.metric] or samples
+    if series.matchers and not any(selected(s) for s in own):
         selector = ",".join(str(m) for m in series.matchers)
         return Finding(series.metric, FAIL, f"no {{{selector}}} series: the role's samples would not be counted "
                                             "(initialise it at start)")

@@ -24,7 +24,7 @@ from datadog_api_client.v1.model.widget_time_windows import WidgetTimeWindows
 from datadog_api_client.v1.model.widget_view_mode import WidgetViewMode
 
 from model.contract import HISTOGRAM_ROLES, Histogram, MetricContract, Series
-from model.dialects.datadog import role_query, scope
+from model.dialects.datadog import role_query, role_scope
 from model.naming import datadog as naming
 from model.naming.markers import deployment_filter
 from model.numbers import plain
@@ -44,29 +44,28 @@ def queries(contract: MetricContract, env: str, service: str) -> dict[str, list[
     tags = naming.scope(env, service)
     by_model = f" by {{{contract.model_label}}}" if contract.model_label else ""
 
-    def where(found: Series | Histogram) -> str:
-        return scope({**tags, **naming.series_tags(found)}, naming.excluded_tags(found))
+    def metric(aggregation: str, role: Series) -> str:
+        return f"{aggregation}:{naming.series_metric(role)}{role_scope(role, tags)}"
 
     found: dict[str, list[str]] = {}
     if contract.requests:
-        found["requests"] = [f"sum:{naming.series_metric(contract.requests)}{where(contract.requests)}{by_model}"
-                             ".as_rate()"]
+        found["requests"] = [f"{metric('sum', contract.requests)}{by_model}.as_rate()"]
         if contract.errors:
             found["error_ratio"] = [f"{role_query(contract.errors, tags)} / {role_query(contract.requests, tags)}"]
     for role in HISTOGRAM_ROLES:
         histogram = contract.role(role)
         if isinstance(histogram, Histogram):
-            found[role] = [f"{p}:{naming.distribution(histogram.metric)}{where(histogram)}" for p in PERCENTILES]
+            found[role] = [f"{p}:{naming.distribution(histogram.metric)}{role_scope(histogram, tags)}"
+                           for p in PERCENTILES]
     if contract.input_tokens and contract.output_tokens:
-        found["tokens"] = [f"sum:{naming.series_metric(s)}{where(s)}{by_model}.as_count().rollup(sum, 3600)"
+        found["tokens"] = [f"{metric('sum', s)}{by_model}.as_count().rollup(sum, 3600)"
                            for s in (contract.input_tokens, contract.output_tokens)]
     if contract.cost:
-        found["cost"] = [f"sum:{naming.series_metric(contract.cost)}{where(contract.cost)}{by_model}"
-                         ".as_count().rollup(sum, 3600)"]
+        found["cost"] = [f"{metric('sum', contract.cost)}{by_model}.as_count().rollup(sum, 3600)"]
     if contract.queue:
-        found["queue"] = [f"avg:{naming.series_metric(contract.queue)}{where(contract.queue)}"]
+        found["queue"] = [metric("avg", contract.queue)]
     if contract.kv_cache:
-        found["kv_cache"] = [f"max:{naming.series_metric(contract.kv_cache)}{where(contract.kv_cache)}"]
+        found["kv_cache"] = [metric("max", contract.kv_cache)]
     return found
 
 

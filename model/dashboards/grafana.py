@@ -107,9 +107,9 @@ def queries(inputs: DashboardInputs) -> dict[str, list[tuple[str, str]]]:
         histogram = contract.role(name)
         if isinstance(histogram, Histogram):
             buckets = dialect.series(f"{histogram.metric}_bucket", selector, histogram.matchers)
-            scale = "" if histogram.unit_seconds == 1 else f" * {plain(histogram.unit_seconds)}"
-            found[name] = [(f"histogram_quantile({plain(q)}, sum by (le) (rate({buckets}[{RATE_WINDOW}]))){scale}",
-                            quantile) for quantile, q in (("P50", 0.5), ("P95", 0.95), ("P99", 0.99))]
+            found[name] = [(histogram.in_seconds(f"histogram_quantile({plain(q)}, sum by (le) "
+                                                 f"(rate({buckets}[{RATE_WINDOW}])))"), quantile)
+                           for quantile, q in (("P50", 0.5), ("P95", 0.95), ("P99", 0.99))]
     if contract.input_tokens and contract.output_tokens:
         found["tokens"] = [(f"sum{by_model} (increase({role(contract.input_tokens)}[1h]))", f"{legend} input"),
                            (f"sum{by_model} (increase({role(contract.output_tokens)}[1h]))", f"{legend} output")]

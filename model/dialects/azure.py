@@ -40,18 +40,13 @@ WINDOWS = (5, 10, 15, 30, 45, 60, 120, 180, 240, 300, 360, 1440, 2880)
 ROUTE_SEVERITY = {"page": 1, "ticket": 3}
 
 
-def placement(alert: Alert, contract: MetricContract, managed_prometheus: bool) -> tuple[str | None, str | None]:
+def placement(alert: Alert, contract: MetricContract, managed_prometheus: bool) -> str | None:
     """Where Azure alerts on `alert`: KQL over the requests App Insights records, when the server sends
-    them and the entry measures requests only; else a Prometheus rule on the managed Prometheus
-    workspace, when the stack has one. Else (None, why)."""
-    reason = catalogue.exclusion(alert, UNSUPPORTED)
-    if reason is None and not contract.sends_request_spans:
-        reason = f"{contract.server} sends no request telemetry (OpenTelemetry HTTP server spans) to App Insights"
-    if reason is None:
-        return KQL, None
-    if managed_prometheus:
-        return PROMETHEUS, None
-    return None, f"{reason}; set azure.managedPrometheus to alert on its Prometheus metrics from Azure"
+    them (OpenTelemetry HTTP server spans) and the entry measures requests only; else a Prometheus rule
+    on the managed Prometheus workspace, when the stack has one; else nowhere (None)."""
+    if catalogue.exclusion(alert, UNSUPPORTED) is None and contract.sends_request_spans:
+        return KQL
+    return PROMETHEUS if managed_prometheus else None
 
 
 def prometheus_rule_groups(alerts: tuple[Alert, ...], slo: ServiceSlo, contract: MetricContract, namespace: str,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 from model import catalogue
 from model.catalogue import Alert, BurnRate, Threshold
-from model.contract import MetricContract, Series
+from model.contract import Histogram, MetricContract, Series
 from model.durations import prometheus
 from model.naming import datadog as naming
 from model.numbers import plain
@@ -59,10 +59,14 @@ def with_slo_ids(query: str, ids: Mapping[str, str]) -> str:
     return SLO_REFERENCE.sub(lambda match: ids[match.group(1)], query)
 
 
+def role_scope(role: Series | Histogram, tags: Mapping[str, str]) -> str:
+    """The scope selecting a role's series among those `tags` select."""
+    return scope({**tags, **naming.series_tags(role)}, naming.excluded_tags(role))
+
+
 def role_query(series: Series, tags: Mapping[str, str]) -> str:
     """A counter role's count over the monitor's or SLO's window."""
-    where = scope({**tags, **naming.series_tags(series)}, naming.excluded_tags(series))
-    return f"sum:{naming.series_metric(series)}{where}.as_count()"
+    return f"sum:{naming.series_metric(series)}{role_scope(series, tags)}.as_count()"
 
 
 def slo_query(contract: MetricContract, env: str, service: str) -> tuple[str, str]:
@@ -82,11 +86,10 @@ def slo_query(contract: MetricContract, env: str, service: str) -> tuple[str, st
 def latency_slo_query(latency_slo: LatencySlo, contract: MetricContract, env: str, service: str) -> tuple[str, str]:
     """Requests at or under the threshold (a threshold query on the histogram's distribution: Datadog
     documents `count values` for metric SLOs on percentile-enabled distributions) over all requests."""
-    histogram = contract.histogram(latency_slo.role)
-    tags = {**naming.scope(env, service), **naming.series_tags(histogram)}
+    histogram, tags = contract.histogram(latency_slo.role), naming.scope(env, service)
     within = f"count(v: v<={plain(histogram.le(latency_slo.threshold_seconds))})"
-    good = f"{within}:{naming.distribution(histogram.metric)}{scope(tags, naming.excluded_tags(histogram))}.as_count()"
-    return good, role_query(histogram.count, naming.scope(env, service))
+    good = f"{within}:{naming.distribution(histogram.metric)}{role_scope(histogram, tags)}.as_count()"
+    return good, role_query(histogram.count, tags)
 
 
 def burn_rate_query(objective: Objective, clause: BurnRate) -> str:
@@ -120,10 +123,8 @@ def threshold_query(threshold: Threshold, contract: MetricContract, env: str, se
         if threshold.quantile not in PERCENTILES:
             raise ValueError(f"Datadog distributions offer no p{plain((threshold.quantile or 0) * 100)}")
         latency = contract.histogram("latency")
-        where = scope({**tags, **naming.series_tags(latency)}, naming.excluded_tags(latency))
-        scale = "" if latency.unit_seconds == 1 else f" * {plain(latency.unit_seconds)}"
-        return f"percentile({window}):p{plain(threshold.quantile * 100)}:{naming.distribution(latency.metric)}" \
-               f"{where}{scale} {condition}"
+        percentile = f"p{plain(threshold.quantile * 100)}:{naming.distribution(latency.metric)}"
+        return f"percentile({window}):{latency.in_seconds(percentile + role_scope(latency, tags))} {condition}"
     counters = {catalogue.REQUESTS: ("requests",), catalogue.TOKENS: ("input_tokens", "output_tokens"),
                 catalogue.COST: ("cost",), catalogue.FEEDBACK: ("feedback",)}
     if signal in counters:
@@ -135,8 +136,7 @@ def threshold_query(threshold: Threshold, contract: MetricContract, env: str, se
     if signal in GAUGES:
         role, aggregation = GAUGES[signal]
         found = contract.series(role)
-        where = scope({**tags, **naming.series_tags(found)}, naming.excluded_tags(found))
-        return f"avg({window}):{aggregation}:{naming.series_metric(found)}{where} {condition}"
+        return f"avg({window}):{aggregation}:{naming.series_metric(found)}{role_scope(found, tags)} {condition}"
     if signal in (catalogue.GPU_UTILIZATION, catalogue.GPU_MEMORY, catalogue.GPU_XID):
         gpus = scope(naming.gpu_scope(service, namespace))
         if signal == catalogue.GPU_UTILIZATION:

@@ -84,8 +84,7 @@ def measure(threshold: Threshold, contract: MetricContract, selector: Mapping[st
         latency = contract.histogram("latency")
         buckets = series(f"{latency.metric}_bucket", selector, latency.matchers)
         rate = f"rate({buckets}[{window}])"
-        quantile = f"histogram_quantile({plain(threshold.quantile or 0)}, sum by (le) ({rate}))"
-        return quantile if latency.unit_seconds == 1 else f"{quantile} * {plain(latency.unit_seconds)}"
+        return latency.in_seconds(f"histogram_quantile({plain(threshold.quantile or 0)}, sum by (le) ({rate}))")
     if signal == catalogue.REQUESTS:
         return _count(contract.series("requests"), selector, minutes)
     if signal == catalogue.TOKENS:
