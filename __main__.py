@@ -26,12 +26,8 @@ settings = stack_settings.load(
     pulumi.get_project(),
 )
 identity, kube = settings.identity, settings.kubernetes
-# One catalogue of alerts per service, which every backend translates: those its server can measure.
-declared = {service.name: catalogue.service_alerts(service.name, service.slo, settings.runbook_base_url,
-                                                   gpus=service.gpus > 0) for service in settings.services}
-contracts = {service.name: service.metrics for service in settings.services}
-alerts = {name: tuple(a for a in entries if catalogue.unmeasurable(a, contracts[name]) is None)
-          for name, entries in declared.items()}
+# The alerts each service gets (catalogue.for_service decides), which every backend translates.
+alerts = {service.name: catalogue.for_service(service, settings.runbook_base_url) for service in settings.services}
 
 azure_provider = azure_native.Provider(
     "azure",
@@ -48,7 +44,7 @@ on_azure = pulumi.ResourceOptions(providers=[azure_provider])
 on_kubernetes = pulumi.ResourceOptions(providers=[kubernetes_provider])
 
 azure = AzureMonitoring("azure-monitoring", identity, settings.azure, identity.team, [ServiceAlerting(
-    azure_naming.role_name(azure_naming.resource(service.name, identity.application)), alerts[service.name],
+    azure_naming.role_name(azure_naming.resource(service.name, identity.application)), alerts[service.name].alerts,
     service.slo, service.metrics, kube.namespace) for service in settings.services], opts=on_azure)
 namespace = WorkloadNamespace("workloads", identity.application, kube, azure.connection_string,
                               settings.datadog.api_key if settings.datadog.enabled else None, opts=on_kubernetes)
@@ -64,23 +60,21 @@ for service in settings.services:
                      collector.otlp_grpc_endpoint, settings.prometheus, opts=on_kubernetes)
     monitoring_labels = {**workloads.labels(service.name, identity.stack, service.version, "monitoring",
                                             identity.application), **settings.prometheus.rule_labels}
-    PrometheusAlerting(f"{service.name}-prometheus", alerts[service.name], service.slo, service.metrics,
+    PrometheusAlerting(f"{service.name}-prometheus", alerts[service.name].alerts, service.slo, service.metrics,
                        kube.namespace, identity.team,
                        workloads.metadata(service.name, namespace.name, monitoring_labels),
                        workloads.selector(service.name, identity.stack), service.metrics_port_name,
                        settings.azure.managed_prometheus,
                        opts=on_kubernetes)
     selector = prometheus_naming.selector(service.name, kube.namespace)
-    windows = catalogue.ratio_windows(alerts[service.name])
+    windows = catalogue.ratio_windows(alerts[service.name].alerts)
     GrafanaDashboard(f"{service.name}-grafana",
                      DashboardInputs(identity.stack, service.name, service.metrics, service.slo, selector, windows),
                      workloads.metadata(f"{service.name}-dashboard", namespace.name, monitoring_labels),
                      opts=on_kubernetes)
 
 # What each service's server cannot measure, and so has no alert for: reviewed, never silently empty.
-pulumi.export("excludedAlerts", {name: {a.name: reason for a in entries
-                                        if (reason := catalogue.unmeasurable(a, contracts[name]))}
-                                 for name, entries in declared.items()})
+pulumi.export("excludedAlerts", {name: dict(decided.reasons) for name, decided in alerts.items()})
 pulumi.export("workspaceId", azure.workspace_id)
 pulumi.export("appInsightsId", azure.app_insights_id)  # where make marker puts release annotations
 pulumi.export("appInsightsConnectionString", azure.connection_string)
@@ -104,7 +98,7 @@ if settings.datadog.enabled:
         DatadogLatencyPercentiles("datadog-latency-percentiles", [s.metrics for s in settings.services],
                                   opts=on_datadog)
     pulumi.export("datadogSloIds", {
-        service.name: DatadogMonitoring(f"{service.name}-datadog", alerts[service.name], service.slo,
+        service.name: DatadogMonitoring(f"{service.name}-datadog", alerts[service.name].alerts, service.slo,
                                         service.metrics, identity.stack, identity.team, kube.namespace,
                                         settings.datadog.notify,
                                         opts=on_datadog).slo_id

@@ -18,6 +18,8 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Protocol
 
 from model import burn_rate
 from model.burn_rate import Window
@@ -152,6 +154,49 @@ def unmeasurable(alert: Alert, contract: MetricContract) -> str | None:
     return contract.missing(tuple(roles(alert)))
 
 
+class Service(Protocol):
+    """What decides a service's alerts: its objectives, what its server measures, whether it has GPUs."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def slo(self) -> ServiceSlo: ...
+    @property
+    def metrics(self) -> MetricContract: ...
+    @property
+    def gpus(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class ServiceAlerts:
+    """The alerts a service gets, and those it is declared but cannot get, with the reason."""
+
+    alerts: tuple[Alert, ...]  # what every backend translates
+    excluded: tuple[tuple[Alert, str], ...]  # (entry, why the service's server cannot measure it)
+
+    @property
+    def declared(self) -> tuple[Alert, ...]:
+        return self.alerts + tuple(alert for alert, _ in self.excluded)
+
+    @property
+    def reasons(self) -> Mapping[str, str]:
+        """Excluded alert name -> why."""
+        return MappingProxyType({alert.name: reason for alert, reason in self.excluded})
+
+
+def for_service(service: Service, runbook_base_url: str) -> ServiceAlerts:
+    """The one place that decides which alerts a service gets: the catalogue's entries for its
+    objectives (its GPU alerts when it has GPUs), minus what its server cannot measure."""
+    alerts, excluded = [], []
+    for alert in _declared(service.name, service.slo, runbook_base_url, gpus=service.gpus > 0):
+        reason = unmeasurable(alert, service.metrics)
+        if reason is None:
+            alerts.append(alert)
+        else:
+            excluded.append((alert, reason))
+    return ServiceAlerts(tuple(alerts), tuple(excluded))
+
+
 def ratio_windows(alerts: tuple[Alert, ...]) -> dict[str, list[int]]:
     """Every window each SLO's bad-event ratio is measured over, shortest first, by SLO name."""
     found: dict[str, set[int]] = {}
@@ -167,8 +212,9 @@ SIGNAL_WINDOW = 5  # minutes: the seeds' signal alerts look at the last five min
 MIN_FEEDBACK = 20  # a day's feedback below this is a handful of opinions, not a signal
 
 
-def service_alerts(service: str, slo: ServiceSlo, runbook_base_url: str, gpus: bool = False) -> tuple[Alert, ...]:
-    """The alerts of one service, from its objectives and the stack's routing; GPU alerts when it has GPUs."""
+def _declared(service: str, slo: ServiceSlo, runbook_base_url: str, gpus: bool) -> tuple[Alert, ...]:
+    """The catalogue's entries for one service, from its objectives and the stack's routing; GPU alerts when it
+    has GPUs. Which of them it gets is for_service's to say."""
     objective = slo.objective
     budget = objective.error_budget
     target = f"{plain(objective.target * 100)}%"

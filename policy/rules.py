@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
+import yaml
 from pulumi_policy import (
     EnforcementLevel,
     PolicyConfigSchema,
@@ -26,7 +28,7 @@ from pulumi_policy import (
 MANDATORY, ADVISORY = EnforcementLevel.MANDATORY, EnforcementLevel.ADVISORY
 REQUIRED_TAGS = ["environment", "service", "managed-by"]
 MIN_RETENTION_DAYS = 30
-PRODUCTION_STACKS = ["prod"]
+PROJECT = Path(__file__).resolve().parent.parent  # the engine loads this pack from policy/, inside the project
 STATEFUL = ("azure-native:resources:ResourceGroup", "azure-native:operationalinsights:Workspace",
             "azure-native:applicationinsights:Component")
 WORKLOADS = {"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
@@ -47,8 +49,15 @@ def _stack(urn: str) -> str:
     return urn.split("::", 1)[0].removeprefix("urn:pulumi:")
 
 
+def production_stacks(directory: Path = PROJECT) -> list[str]:
+    """The stacks whose file says `ai-observability:production: true`: production is declared there alone."""
+    return sorted(path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in directory.glob("Pulumi.*.yaml")
+                  if ((yaml.safe_load(path.read_text()) or {}).get("config") or {}).get("ai-observability:production")
+                  is True)
+
+
 def _production(args: ResourceValidationArgs) -> bool:
-    return _stack(args.urn) in args.get_config().get("productionStacks", PRODUCTION_STACKS)
+    return _stack(args.urn) in args.get_config()["productionStacks"]
 
 
 def _pod_spec(kind: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
@@ -251,7 +260,8 @@ def _policy(name: str, description: str, validate: Any, level: EnforcementLevel,
                                     config_schema=schema)
 
 
-PRODUCTION_CONFIG = {"productionStacks": {"type": "array", "items": {"type": "string"}, "default": PRODUCTION_STACKS}}
+PRODUCTION_CONFIG = {"productionStacks": {"type": "array", "items": {"type": "string"},
+                                         "default": production_stacks()}}
 
 POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     _policy("azure-required-tags", "Every Azure resource carries the environment, service and managed-by tags.",

@@ -14,5 +14,4 @@ def pytest_terminal_summary(terminalreporter):
     """Name the stack files the stack suite checked, so a new Pulumi.<stack>.yaml is seen to be tested."""
     suite = sys.modules.get("tests.stack.test_stacks")
     if suite is not None and suite.CHECKED:
-        terminalreporter.write_line(f"stack suite: rendered and checked Pulumi.{{{','.join(sorted(suite.CHECKED))}}}"
-                                    ".yaml")
+        terminalreporter.write_line(f"stack suite: rendered and checked {', '.join(sorted(suite.CHECKED))}")

@@ -8,6 +8,7 @@ import http.server
 import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +30,34 @@ PUBLISHED_BURN_RATES = {
 }
 
 
+@dataclass(frozen=True)
+class StackFile:
+    """A Pulumi.<name>.yaml in `directory`: the project's own, or a fixture stack."""
+
+    name: str
+    directory: Path
+
+    def __str__(self) -> str:
+        return str((self.directory / f"Pulumi.{self.name}.yaml").relative_to(stack_config.ROOT))
+
+
+# Every stack file the stack suite checks: the project's, and every fixture a user may copy to the root.
+STACK_FILES = (*(StackFile(s, stack_config.ROOT) for s in STACKS),
+               *(StackFile(s, FIXTURES) for s in stack_config.stacks(FIXTURES)))
+
+
 def config(stack: str, overrides: Mapping[str, Any] | None = None,
-           secrets: Mapping[str, Any] | None = None) -> stack_config.StackConfig:
-    """A real stack's config, or a fixture stack's (tests/stacks/Pulumi.<stack>.yaml)."""
-    config_dir = FIXTURES if (FIXTURES / f"Pulumi.{stack}.yaml").exists() else stack_config.ROOT
+           secrets: Mapping[str, Any] | None = None, config_dir: Path | None = None) -> stack_config.StackConfig:
+    """A stack's config from `config_dir`; by default a fixture stack's (tests/stacks/Pulumi.<stack>.yaml),
+    else the project's."""
+    if config_dir is None:
+        config_dir = FIXTURES if (FIXTURES / f"Pulumi.{stack}.yaml").exists() else stack_config.ROOT
     return stack_config.load(stack, overrides=overrides, secrets=secrets, config_dir=config_dir)
 
 
 def load_settings(stack: str, overrides: Mapping[str, Any] | None = None,
-                  secrets: Mapping[str, Any] | None = None) -> Settings:
-    cfg = config(stack, overrides, secrets)
+                  secrets: Mapping[str, Any] | None = None, config_dir: Path | None = None) -> Settings:
+    cfg = config(stack, overrides, secrets, config_dir)
     return stack_settings.load(cfg.values, cfg.secret_keys, cfg.stack, cfg.project)
 
 
@@ -89,9 +108,9 @@ def loopback_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterat
 
 
 @functools.cache
-def stack_plan(stack: str) -> mocks.Plan:
+def stack_plan(stack: str, config_dir: Path | None = None) -> mocks.Plan:
     """The whole program for a stack file, as `make render` runs it (cached: it is pure)."""
-    return mocks.run_program(config(stack))
+    return mocks.run_program(config(stack, config_dir=config_dir))
 
 
 
@@ -183,6 +202,16 @@ def collector_config_problems(config: dict) -> list[str]:
 
 
 COLLECTOR_CONFIG_MAP = ("kubernetes:core/v1:ConfigMap", "otel-collector-config")  # type and name in a plan
+
+
+def counter(*segments: tuple[float, int]) -> str:
+    """A promtool counter sampled each minute from 0: each (increase per minute, minutes) segment in turn."""
+    value, parts = 0.0, ["0"]
+    for increase, minutes in segments:
+        first = value + increase
+        parts.append(f"{first:g}+{increase:g}x{minutes - 1}")
+        value = first + increase * (minutes - 1)
+    return " ".join(parts)
 
 
 def metric_of(contract, role: str) -> str:

@@ -21,7 +21,8 @@ def resource(stack, type_, name=None):
 
 
 def violations(entry, policy, stack="platform"):
-    return [v.message for v in policy_check.check({"stack": stack, "resources": [entry]}) if v.policy == policy]
+    return [v.message for v in policy_check.check({"stack": stack, "resources": [entry]}, FIXTURES)
+            if v.policy == policy]
 
 
 def container(entry):
@@ -30,7 +31,7 @@ def container(entry):
 
 @pytest.mark.parametrize("stack", STACK_FIXTURES)
 def test_every_fixture_stack_keeps_every_mandatory_policy(stack):
-    found = policy_check.check(stack_plan(stack).to_json())
+    found = policy_check.check(stack_plan(stack).to_json(), FIXTURES)
     assert [str(v) for v in found if v.mandatory] == []
 
 
@@ -71,13 +72,15 @@ def test_every_azure_alert_notifies_an_action_group(type_, silence):
 
 
 def test_production_state_is_protected_in_production_stacks_only():
-    workspace = resource("platform", "azure-native:operationalinsights:Workspace")
-    workspace["protect"] = False
-    assert violations(workspace, "production-state-protected", stack="platform") == []  # not listed as production
-    production = {**workspace, "urn": workspace["urn"].replace("urn:pulumi:platform::", "urn:pulumi:prod::")}
+    """Production is what a stack's file says: platform's does (production: true), minimal's does not."""
+    production = resource("platform", "azure-native:operationalinsights:Workspace")
+    production["protect"] = False
     said, = violations(production, "production-state-protected")
     assert "not protected from deletion" in said
     assert violations({**production, "protect": True}, "production-state-protected") == []
+    other = resource("minimal", "azure-native:operationalinsights:Workspace")
+    assert not other.get("protect")
+    assert violations(other, "production-state-protected", stack="minimal") == []
 
 
 @pytest.mark.parametrize("break_it, expected", [
@@ -164,10 +167,9 @@ def test_prometheus_alerts_need_severity_routing_and_a_runbook():
 
 
 def test_advisories_name_what_production_should_do_and_do_not_fail():
-    deployment = resource("platform", "kubernetes:apps/v1:Deployment", "detector-deployment")
-    production = {**deployment, "urn": deployment["urn"].replace("urn:pulumi:platform::", "urn:pulumi:prod::")}
+    production = resource("platform", "kubernetes:apps/v1:Deployment", "detector-deployment")  # a production stack
     container(production)["imagePullPolicy"] = "IfNotPresent"
-    found = policy_check.check({"stack": "prod", "resources": [production]})
+    found = policy_check.check({"stack": "platform", "resources": [production]}, FIXTURES)
     advised = {v.policy for v in found if not v.mandatory}
     assert advised == {"production-images-by-digest", "workloads-have-disruption-budgets",
                        "workloads-have-network-policies"}  # alone, it has no PDB or NetworkPolicy

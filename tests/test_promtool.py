@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import FIXTURES, stack_plan
+from tests.helpers import FIXTURES, counter, stack_plan
 from tools import render, stack_config
 
 PROMTOOL = shutil.which("promtool")
@@ -52,16 +52,6 @@ def test_every_stacks_rules_pass_promtool_check(stack, tmp_path):
 
 
 # -- series ------------------------------------------------------------------------------
-
-def counter(*segments: tuple[float, int]) -> str:
-    """A counter sampled each minute from 0: each (increase per minute, minutes) segment in turn."""
-    value, parts = 0.0, ["0"]
-    for increase, minutes in segments:
-        first = value + increase
-        parts.append(f"{first:g}+{increase:g}x{minutes - 1}")
-        value = first + increase * (minutes - 1)
-    return " ".join(parts)
-
 
 def requests(service: str, success: str, errors: str) -> list[dict]:
     metric, status, error = (("scoring_requests_total", "outcome", "failure") if service == "scorer"

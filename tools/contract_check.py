@@ -58,7 +58,7 @@ class Finding:
 def used_roles(service: ServiceSettings) -> dict[str, list[str]]:
     """The roles the service's alerts are measured from, with the alerts that use each."""
     used: dict[str, list[str]] = {}
-    for alert in catalogue.service_alerts(service.name, service.slo, "https://runbooks.invalid", service.gpus > 0):
+    for alert in catalogue.for_service(service, "https://runbooks.invalid").declared:
         for role in catalogue.roles(alert):
             used.setdefault(role, []).append(alert.name)
     return used

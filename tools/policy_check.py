@@ -29,7 +29,7 @@ from pulumi_policy import (
 )
 
 from components.config_reader import SettingsError
-from policy.rules import POLICIES
+from policy.rules import POLICIES, production_stacks
 from tools import mocks, stack_config
 from tools.stack_file import StackFileError
 
@@ -58,8 +58,8 @@ def _options(resource: Mapping[str, Any]) -> PolicyResourceOptions:
                                  additional_secret_outputs=[], parent=resource.get("parent"))
 
 
-def check(plan: Mapping[str, Any]) -> list[Violation]:
-    """Every violation of every policy in `plan` (a plan.json document)."""
+def check(plan: Mapping[str, Any], config_dir: Path = stack_config.ROOT) -> list[Violation]:
+    """Every violation of every policy in `plan` (a plan.json document) of a stack whose file is in `config_dir`."""
     resources = [r for r in plan["resources"] if not r["type"].startswith("pulumi:providers:")]
     found: list[Violation] = []
 
@@ -69,6 +69,8 @@ def check(plan: Mapping[str, Any]) -> list[Violation]:
 
     for policy in POLICIES:
         config = config_of(policy)
+        if "productionStacks" in config:  # as the pack reads them from the project's stack files
+            config["productionStacks"] = production_stacks(config_dir)
         if isinstance(policy, ResourceValidationPolicy):
             for r in resources:
                 policy.validate(ResourceValidationArgs(r["type"], r.get("inputs", {}), r["urn"], r["name"],
@@ -94,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, StackFileError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return 2
-    violations = check(plan)
+    violations = check(plan, args.config_dir)
     for violation in sorted(violations, key=lambda v: (not v.mandatory, v.policy, v.resource)):
         print(violation)
     mandatory = [v for v in violations if v.mandatory]

@@ -102,7 +102,9 @@ def env(deployment_inputs):
 @pytest.mark.parametrize("service", ["chat", "scorer"])
 def test_every_catalogue_entry_is_in_every_backend_or_excluded_there_with_its_reason(plan, settings, service):
     spec = next(s for s in settings.services if s.name == service)
-    entries = {a.name for a in catalogue.service_alerts(service, spec.slo, settings.runbook_base_url)}
+    decided = catalogue.for_service(spec, settings.runbook_base_url)
+    assert decided.excluded == ()  # the default contract measures every entry
+    entries = {a.name for a in decided.alerts}
     present = {"prometheus": set(prometheus_alerts(plan, service)),
                "datadog": {alert_tag(m) for m in datadog_monitors(plan, service)},
                "azure": set(azure_rules(plan, service))}
@@ -111,7 +113,7 @@ def test_every_catalogue_entry_is_in_every_backend_or_excluded_there_with_its_re
     for backend, names in present.items():
         assert names <= entries, f"{backend} has alerts the catalogue does not declare"
         assert entries - names == EXPECTED_EXCLUSIONS[backend], backend
-        for entry in catalogue.service_alerts(service, spec.slo, settings.runbook_base_url):
+        for entry in decided.alerts:
             reason = catalogue.exclusion(entry, unsupported[backend])
             assert (reason is not None) == (entry.name in EXPECTED_EXCLUSIONS[backend]), (backend, entry.name)
             assert reason is None or len(reason) > 40, "an exclusion says why"

@@ -1,4 +1,5 @@
-"""Every Pulumi.<stack>.yaml of the project, whatever values its users give it.
+"""Every Pulumi.<stack>.yaml of the project, whatever values its users give it, and every fixture stack
+(tests/stacks/), which a user may copy to the root as an example.
 
 Each stack renders (valid manifests, rules promtool accepts, no secret in the output), keeps the
 program's promises (explicit providers, secrets secret, production guarded, every service alerted
@@ -17,9 +18,12 @@ import pytest
 import yaml
 
 from model import catalogue
+from model.contract import Matcher, Series
 from model.dialects import azure as azure_dialect
 from policy import rules
-from tests.helpers import PUBLISHED_BURN_RATES, STACKS, load_settings, metric_of, restricted_violations, stack_plan
+from tests.helpers import PUBLISHED_BURN_RATES, STACK_FILES, StackFile, counter, restricted_violations
+from tests.helpers import load_settings as settings_from
+from tests.helpers import stack_plan as plan_from
 from tools import policy_check, render
 
 CHECKED: list[str] = []  # the stacks this run checked, for the summary line (tests/conftest.py)
@@ -27,19 +31,28 @@ PROMTOOL = shutil.which("promtool")
 STATEFUL = {"azure-native:resources:ResourceGroup", "azure-native:operationalinsights:Workspace",
             "azure-native:applicationinsights:Component"}
 
-pytestmark = pytest.mark.parametrize("stack", STACKS)
+pytestmark = pytest.mark.parametrize("stack", STACK_FILES, ids=str)
+
+
+def stack_plan(stack: StackFile):
+    return plan_from(stack.name, stack.directory)
+
+
+def load_settings(stack: StackFile):
+    return settings_from(stack.name, config_dir=stack.directory)
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
     """Each stack rendered once, as `make render` does it."""
     out = tmp_path_factory.mktemp("build")
-    done: dict[str, int] = {}
+    done: dict[StackFile, int] = {}
 
-    def render_stack(stack):
+    def render_stack(stack: StackFile):
+        where = out / stack.directory.name
         if stack not in done:
-            done[stack] = render.main([stack, "--out", str(out)])
-        return done[stack], out / stack
+            done[stack] = render.main([stack.name, "--config-dir", str(stack.directory), "--out", str(where)])
+        return done[stack], where / stack.name
     return render_stack
 
 
@@ -49,13 +62,13 @@ def test_the_stack_renders_valid_manifests_and_rules_without_a_secret(stack, ren
     code, directory = rendered(stack)
     assert code == 0
     assert (directory / "plan.json").exists() and (directory / "prometheus-rules.yaml").exists()
-    CHECKED.append(stack)
+    CHECKED.append(str(stack))
 
 
 def test_resources_run_under_the_project_and_the_stacks_explicit_providers(stack):
     plan, settings = stack_plan(stack), load_settings(stack)
-    assert (plan.project, plan.stack) == ("ai-observability", stack)
-    assert all(r.urn.startswith(f"urn:pulumi:{stack}::ai-observability::") for r in plan.resources)
+    assert (plan.project, plan.stack) == ("ai-observability", stack.name)
+    assert all(r.urn.startswith(f"urn:pulumi:{stack.name}::ai-observability::") for r in plan.resources)
     azure = plan.one("pulumi:providers:azure-native")
     assert (azure.inputs["subscriptionId"], azure.inputs["location"]) == (settings.azure.subscription_id,
                                                                           settings.azure.location)
@@ -72,11 +85,12 @@ def test_resources_run_under_the_project_and_the_stacks_explicit_providers(stack
 
 
 def test_inputs_reach_the_engine_in_camel_case(stack):
-    """A dict the SDK could not type (a union) would reach the provider with snake_case keys."""
+    """A dict the SDK could not type (a union) would reach the provider with snake_case keys. Tags, labels and
+    annotations are the user's own words (a Prometheus rule's runbook_url), not the API's."""
     def keys(value, path):
         if isinstance(value, dict):
             for key, item in value.items():
-                if key != "tags":
+                if key not in ("tags", "labels", "annotations"):
                     yield from keys(item, f"{path}.{key}")
                 yield f"{path}.{key}", key
         elif isinstance(value, list):
@@ -111,14 +125,11 @@ def test_production_protects_its_state_and_runs_pinned_images_only(stack):
 
 
 def test_the_stack_keeps_every_mandatory_policy(stack):
-    assert [str(v) for v in policy_check.check(stack_plan(stack).to_json()) if v.mandatory] == []
+    assert [str(v) for v in policy_check.check(stack_plan(stack).to_json(), stack.directory) if v.mandatory] == []
 
 
-def test_a_production_stack_is_production_to_the_policies_too(stack):
-    if load_settings(stack).identity.production:
-        assert stack in rules.PRODUCTION_STACKS, (
-            f"{stack} is a production stack: add it to PRODUCTION_STACKS in policy/rules.py (or the pack's "
-            "productionStacks config), so the production policies apply to it")
+def test_the_policies_take_production_from_the_stack_file_alone(stack):
+    assert (stack.name in rules.production_stacks(stack.directory)) == load_settings(stack).identity.production
 
 
 def test_every_workload_follows_the_restricted_standard(stack):
@@ -143,15 +154,21 @@ def test_no_container_holds_a_secret_in_its_environment_and_only_the_collector_a
 def test_every_service_is_alerted_in_every_backend_that_can_express_each_alert(stack):
     plan, settings = stack_plan(stack), load_settings(stack)
     for service in settings.services:
-        entries = catalogue.service_alerts(service.name, service.slo, settings.runbook_base_url)
+        entries = catalogue.for_service(service, settings.runbook_base_url).alerts
         rules = next(r for r in plan.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
                      if r.inputs["metadata"]["name"] == service.name)
         alerts = {rule["alert"] for group in rules.inputs["spec"]["groups"] for rule in group["rules"]
                   if "alert" in rule}
         assert alerts == {e.name for e in entries}
-        azure = [r for r in plan.of_type("azure-native:monitor:ScheduledQueryRule")
-                 if r.name.startswith(f"azure-monitoring-{service.name}-")]
-        assert len(azure) == sum(catalogue.exclusion(e, azure_dialect.UNSUPPORTED) is None for e in entries)
+        placed = {e.name: azure_dialect.placement(e, service.metrics, settings.azure.managed_prometheus)
+                  for e in entries}
+        kql = [r for r in plan.of_type("azure-native:monitor:ScheduledQueryRule")
+               if r.name.startswith(f"azure-monitoring-{service.name}-")]
+        assert len(kql) == sum(where == azure_dialect.KQL for where in placed.values())
+        managed = {rule["alert"] for group in plan.of_type("azure-native:alertsmanagement:PrometheusRuleGroup")
+                   if group.name.startswith(f"azure-monitoring-{service.name}-prometheus-")
+                   for rule in group.inputs["rules"] if "alert" in rule}
+        assert managed == {name for name, where in placed.items() if where == azure_dialect.PROMETHEUS}
         if settings.datadog.enabled:
             tagged = {t.removeprefix("alert:") for m in plan.of_type("datadog:index/monitor:Monitor")
                       if f"service:{service.name}" in m.inputs["tags"] for t in m.inputs["tags"]
@@ -191,42 +208,69 @@ def scrape_labels(plan, service):
             "namespace": monitor["namespaceSelector"]["matchNames"][0]}
 
 
-def promtool_cases(stack):
-    """A total outage and a steady half-budget burn for each service, as the render names its series.
-    Every service of the stack is scraped throughout, so only the service under test misbehaves."""
-    plan, settings = stack_plan(stack), load_settings(stack)
-    scraped = [{"series": "up{" + ",".join(f'{k}="{v}"' for k, v in scrape_labels(plan, s.name).items()) + "}",
-                "values": "1x2000"} for s in settings.services]
-    cases = []
-    for service in settings.services:
-        labels = scrape_labels(plan, service.name)
-        group, = next(r for r in plan.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
-                      if r.inputs["metadata"]["name"] == service.name).inputs["spec"]["groups"]
-        page = next(r for r in group["rules"] if r.get("alert") == "AIInferenceSLOBurnRatePage")
-        recorded = next(r for r in group["rules"] if "record" in r)["labels"]
-        contract = service.metrics
-        selector = ",".join(f'{k}="{v}"' for k, v in labels.items())
-        assert contract.errors is not None
-        error, metric = contract.errors.matchers[-1], metric_of(contract, "requests")  # the status label, its error
+def matching(matchers: tuple[Matcher, ...]) -> dict[str, str]:
+    """Labels a series needs to be selected by `matchers` (equality, or a value other than a negated one)."""
+    assert not any(m.regex for m in matchers), "a regex matcher needs a hand-picked value"
+    return {m.label: (f"not-{m.value}" if m.value else "error") if m.negated else m.value for m in matchers}
 
-        def requests(status, values, metric=metric, label=error.label, selector=selector):
-            return {"series": f'{metric}{{{selector},{label}="{status}"}}', "values": values}
+
+def series(role: Series, labels: dict[str, str]) -> str:
+    return role.metric + "{" + ",".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+
+
+def request_counters(contract, selector: dict[str, str], good: list[tuple[float, int]],
+                     bad: list[tuple[float, int]]) -> list[dict]:
+    """promtool series for the contract's requests and errors roles, given good and failed requests per minute
+    in (increase, minutes) segments: one metric with an error label, or two counters (TGI's count and failure)."""
+    requests, errors = contract.series("requests"), contract.series("errors")
+    base = {**selector, **matching(requests.matchers)}
+    if errors.metric != requests.metric:
+        every = [(g + b, minutes) for (g, minutes), (b, _) in zip(good, bad, strict=True)]
+        return [{"series": series(requests, base), "values": counter(*every)},
+                {"series": series(errors, {**selector, **matching(errors.matchers)}), "values": counter(*bad)}]
+    error, = (m for m in errors.matchers if m not in requests.matchers)
+    # A good request carries the error label with another value, or none where errors have any value.
+    good_labels = base if error.negated else {**base, error.label: f"not-{error.value}"}
+    return [{"series": series(requests, good_labels), "values": counter(*good)},
+            {"series": series(requests, {**base, **matching((error,))}), "values": counter(*bad)}]
+
+
+def promtool_cases(stack) -> dict[str, tuple[list[str], list[dict]]]:
+    """Per service whose availability its server measures: its rule groups' names, and a total outage and a
+    steady half-budget burn as the render names its series (each service is tested on its own rules)."""
+    plan, settings = stack_plan(stack), load_settings(stack)
+    cases = {}
+    for service in settings.services:
+        contract = service.metrics
+        if contract.missing(("requests", "errors")):
+            continue  # its availability alerts are excluded (the render reports why)
+        groups = next(r for r in plan.of_type("kubernetes:monitoring.coreos.com/v1:PrometheusRule")
+                      if r.inputs["metadata"]["name"] == service.name).inputs["spec"]["groups"]
+        rules = [rule for group in groups for rule in group["rules"]]
+        page = next(r for r in rules if r.get("alert") == "AIInferenceSLOBurnRatePage")
+        recorded = next(r for r in rules if "record" in r and r["labels"]["slo"] == "availability")["labels"]
+        selector = scrape_labels(plan, service.name)
+        scraped = {"series": "up{" + ",".join(f'{k}="{v}"' for k, v in selector.items()) + "}", "values": "1x2000"}
+        if contract.model_label and contract.per_model:
+            selector[contract.model_label] = service.model_name
         k = outage_minutes(service.slo.objective.target, service.slo.objective.period_days)
-        cases.append({"name": f"{service.name}: a total outage pages within {k} minutes", "interval": "1m",
-                      "input_series": [requests("success", "0+600x480 288000+0x120"),
-                                       requests(error.value, "0x480 600+600x120"), *scraped],
-                      "alert_rule_test": [
-                          {"eval_time": f"{480 + k - 1}m", "alertname": page["alert"], "exp_alerts": []},
-                          {"eval_time": f"{480 + k + 1}m", "alertname": page["alert"], "exp_alerts": [
-                              {"exp_labels": {**page["labels"], **recorded}, "exp_annotations": page["annotations"]}]},
-                      ]})
         errors = 2000 * service.slo.objective.error_budget / 2  # half the budget's rate, per minute
-        cases.append({"name": f"{service.name}: errors at half the budget rate never alert", "interval": "1m",
-                      "input_series": [requests("success", f"0+{2000 - errors}x1600"),
-                                       requests(error.value, f"0+{errors}x1600"), *scraped],
-                      "alert_rule_test": [{"eval_time": t, "alertname": name, "exp_alerts": []}
-                                          for t in ("1h", "6h", "1d", "26h") for name in sorted(
-                                              {rule["alert"] for rule in group["rules"] if "alert" in rule})]})
+        cases[service.name] = ([group["name"] for group in groups], [
+            {"name": f"{service.name}: a total outage pages within {k} minutes", "interval": "1m",
+             "input_series": [*request_counters(contract, selector, [(600, 480), (0, 120)], [(0, 480), (600, 120)]),
+                              scraped],
+             "alert_rule_test": [
+                 {"eval_time": f"{480 + k - 1}m", "alertname": page["alert"], "exp_alerts": []},
+                 {"eval_time": f"{480 + k + 1}m", "alertname": page["alert"], "exp_alerts": [
+                     {"exp_labels": {**page["labels"], **recorded}, "exp_annotations": page["annotations"]}]},
+             ]},
+            {"name": f"{service.name}: errors at half the budget rate never alert", "interval": "1m",
+             "input_series": [*request_counters(contract, selector, [(2000 - errors, 1600)], [(errors, 1600)]),
+                              scraped],
+             "alert_rule_test": [{"eval_time": t, "alertname": name, "exp_alerts": []}
+                                 for t in ("1h", "6h", "1d", "26h")
+                                 for name in sorted({rule["alert"] for rule in rules if "alert" in rule})]},
+        ])
     return cases
 
 
@@ -234,12 +278,19 @@ def promtool_cases(stack):
 def test_the_stacks_own_objectives_hold_under_promtool(stack, rendered, tmp_path):
     code, directory = rendered(stack)
     assert code == 0 and PROMTOOL, "CI=true and promtool is missing: .ci/run must install it"
-    shutil.copy(directory / "prometheus-rules.yaml", tmp_path)
-    tests = {"rule_files": ["prometheus-rules.yaml"], "evaluation_interval": "1m", "tests": promtool_cases(stack)}
-    (tmp_path / "stack.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False, width=1000))
-    result = subprocess.run([PROMTOOL, "test", "rules", "stack.test.yaml"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    rendered_groups = yaml.safe_load((directory / "prometheus-rules.yaml").read_text())["groups"]
+    running = {}
+    for service, (group_names, cases) in promtool_cases(stack).items():
+        # The service's groups of the rendered rule file, alone: promtool evaluates every group it loads.
+        groups = [group for group in rendered_groups if group["name"] in group_names]
+        (tmp_path / f"{service}.rules.yaml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
+        test = {"rule_files": [f"{service}.rules.yaml"], "evaluation_interval": "1m", "tests": cases}
+        (tmp_path / f"{service}.test.yaml").write_text(yaml.safe_dump(test, sort_keys=False, width=1000))
+        running[service] = subprocess.Popen([PROMTOOL, "test", "rules", f"{service}.test.yaml"], cwd=tmp_path,
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for service, process in running.items():
+        said, _ = process.communicate(timeout=300)
+        assert process.returncode == 0, f"{service}: {said}"
 
 
 def test_a_detection_time_is_what_the_published_table_promises(stack):

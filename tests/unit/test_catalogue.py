@@ -1,11 +1,13 @@
 """The alert catalogue and the dialects' own rules, on objectives built here."""
 
+from dataclasses import dataclass
 from typing import Any
 
 import promql_parser
 import pytest
 
 from model import catalogue, routing
+from model.contract import MetricContract
 from model.dialects import azure, datadog, prometheus
 from model.presets import DEFAULT
 from model.slo import Objective, ServiceSlo
@@ -18,8 +20,22 @@ def slo(target=0.99, days=30, routes=None):
                       tokens_per_hour=1000, routing=routes or {"critical": "page", "warning": "ticket"})
 
 
+@dataclass(frozen=True)
+class Service:
+    """The fields catalogue.for_service reads of a service's settings."""
+
+    name: str
+    slo: ServiceSlo
+    metrics: MetricContract = DEFAULT
+    gpus: int = 0
+
+
+def service_alerts(slo: ServiceSlo, runbooks: str = RUNBOOKS, **fields: Any) -> tuple[catalogue.Alert, ...]:
+    return catalogue.for_service(Service("svc", slo, **fields), runbooks).alerts
+
+
 def test_every_alert_is_named_once_routed_by_its_severity_and_linked_to_its_runbook():
-    alerts = catalogue.service_alerts("svc", slo(routes={"critical": "ticket", "warning": "ticket"}), RUNBOOKS + "/")
+    alerts = service_alerts(slo(routes={"critical": "ticket", "warning": "ticket"}), RUNBOOKS + "/")
     names = [a.name for a in alerts]
     assert len(set(names)) == len(names) and all(n.startswith(catalogue.PREFIX) for n in names)
     assert {a.route for a in alerts} == {"ticket"}
@@ -37,12 +53,12 @@ def test_a_quantile_is_judged_once_one_request_cannot_decide_it(quantile, reques
 
 
 def test_the_error_ratio_is_recorded_over_every_window_an_alert_reads():
-    alerts = catalogue.service_alerts("svc", slo(days=7), RUNBOOKS)
+    alerts = service_alerts(slo(days=7))
     assert catalogue.ratio_windows(alerts) == {"availability": [5, 30, 60, 120, 360, 1440]}
 
 
 def test_a_backend_that_cannot_measure_a_signal_excludes_the_alerts_using_it():
-    alerts = {a.name: a for a in catalogue.service_alerts("svc", slo(), RUNBOOKS)}
+    alerts = {a.name: a for a in service_alerts(slo())}
     assert (catalogue.exclusion(alerts["AIInferenceCostBudgetExceeded"], azure.UNSUPPORTED) or "").startswith(
         "App Insights")
     assert catalogue.exclusion(alerts["AIInferenceErrorRateHigh"], azure.UNSUPPORTED) is None
@@ -52,7 +68,7 @@ def test_a_backend_that_cannot_measure_a_signal_excludes_the_alerts_using_it():
 
 @pytest.mark.parametrize("days", [7, 30, 90])
 def test_every_alert_is_valid_promql_selecting_the_service(days):
-    alerts = catalogue.service_alerts("svc", slo(target=0.999, days=days), RUNBOOKS)
+    alerts = service_alerts(slo(target=0.999, days=days))
     group = prometheus.rule_group(alerts, slo(target=0.999, days=days), DEFAULT, "ns", "team")
     for rule in group["rules"]:
         promql_parser.parse(rule["expr"])
@@ -87,7 +103,7 @@ def test_routing_with_one_route_needs_no_inhibition():
 def test_every_threshold_source_is_a_key_the_settings_read():
     from tests.helpers import problems
 
-    sources = {a.threshold_source for a in catalogue.service_alerts("svc", slo(), RUNBOOKS) if a.threshold_source}
+    sources = {a.threshold_source for a in service_alerts(slo()) if a.threshold_source}
     assert sources >= {"slo.availability", "slo.errorRate", "slo.latency.p95Seconds", "slo.tokensPerHour"}
     for source in sources:
         value: Any = "not a number"
@@ -96,3 +112,18 @@ def test_every_threshold_source_is_a_key_the_settings_read():
         service = {"name": "s", "image": "registry.example.com/s:1", "model": {"name": "m", "version": "1"}, **value}
         found = problems("alerting", {"services": [service]})
         assert any(p.startswith(f"ai-observability:services[0].{source} ") for p in found), (source, found)
+
+
+def test_a_service_gets_gpu_alerts_with_gpus_and_loses_what_its_server_cannot_measure():
+    from model.presets import TGI
+    plain = catalogue.for_service(Service("svc", slo()), RUNBOOKS)
+    gpu = catalogue.for_service(Service("svc", slo(), gpus=2), RUNBOOKS)
+    added = {a.name for a in gpu.alerts} - {a.name for a in plain.alerts}
+    assert added == {"AIInferenceGPUSaturated", "AIInferenceGPUMemoryHigh", "AIInferenceGPUXidError"}
+    assert plain.excluded == ()  # the default contract measures every entry
+    tgi = catalogue.for_service(Service("svc", slo(), metrics=TGI), RUNBOOKS)
+    # TGI lacks the cost, TTFT and KV-cache roles (model/presets.py): their alerts go, each with TGI's reason.
+    assert {a.name for a in tgi.declared} == {a.name for a in plain.declared}
+    assert set(tgi.reasons) == {"AIInferenceCostBudgetExceeded", "AIInferenceKVCacheSaturated"}
+    assert tgi.reasons["AIInferenceKVCacheSaturated"].startswith("TGI does not provide KV-cache usage")
+    assert not set(tgi.reasons) & {a.name for a in tgi.alerts}
