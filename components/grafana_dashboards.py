@@ -1,9 +1,5 @@
-"""A service's Grafana dashboard as a ConfigMap the Grafana sidecar loads.
-
-kube-prometheus-stack runs Grafana with its dashboard sidecar watching every namespace for
-ConfigMaps labelled grafana_dashboard: "1" (its values.yaml: grafana.sidecar.dashboards label,
-labelValue "1", searchNamespace ALL); the dashboard itself is model/dashboards/grafana.py.
-"""
+"""A service's Grafana dashboard as a ConfigMap the Grafana sidecar loads (model/naming/kubernetes.py says
+how it finds it); the dashboard itself is model/dashboards/grafana.py."""
 
 from __future__ import annotations
 
@@ -14,15 +10,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from model.dashboards import grafana
-
-SIDECAR_LABEL = {"grafana_dashboard": "1"}
+from model.naming.kubernetes import GRAFANA_DASHBOARD_LABEL
 
 
 class GrafanaDashboard(pulumi.ComponentResource):
     def __init__(self, name: str, inputs: grafana.DashboardInputs, metadata: Mapping,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:grafana:GrafanaDashboard", name, None, opts)
-        meta = {**metadata, "labels": {**metadata.get("labels", {}), **SIDECAR_LABEL}}
+        meta = {**metadata, "labels": {**metadata.get("labels", {}), **GRAFANA_DASHBOARD_LABEL}}
         k8s.core.v1.ConfigMap(
             f"{name}-config-map", metadata=meta,
             data={f"{grafana.uid(inputs.stack, inputs.service)}.json":

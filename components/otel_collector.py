@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 
 import pulumi
@@ -20,6 +19,7 @@ from components.collector_config import (
 from components.quantities import mebibytes
 from components.settings import CollectorSettings, KubernetesSettings, StackIdentity
 from model.contract import METRICS_PATH
+from model.naming import kubernetes as kubernetes_naming
 from model.naming import prometheus as prometheus_naming
 
 NAME = "otel-collector"
@@ -59,9 +59,12 @@ class OtelCollector(pulumi.ComponentResource):
                                              automount_service_account_token=False, opts=self._child)
         self._rbac(account, kubernetes.namespace)
         config = config_yaml(collector, datadog_site)
-        config_map = k8s.core.v1.ConfigMap(f"{name}-config", metadata=self._meta(), data={CONFIG_FILE: config},
-                                           opts=self._child)
-        self._deployment(account, config, config_map, secret_name, identity.production)
+        # Named by its content, as kustomize's configMapGenerator does: a new config is a new ConfigMap, created
+        # before the old one is deleted, and the Deployment rolls onto it; no pod ever mounts a missing one.
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-config", metadata={**self._meta(), "name": kubernetes_naming.content_named(NAME, config)},
+            data={CONFIG_FILE: config}, opts=self._child)
+        self._deployment(account, config_map, secret_name, identity.production)
         service = k8s.core.v1.Service(
             f"{name}-service",
             # For Prometheus servers that discover by annotation; the operator's uses the PodMonitor below.
@@ -119,7 +122,7 @@ class OtelCollector(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _deployment(self, account: k8s.core.v1.ServiceAccount, config: str, config_map: k8s.core.v1.ConfigMap,
+    def _deployment(self, account: k8s.core.v1.ServiceAccount, config_map: k8s.core.v1.ConfigMap,
                     secret_name: pulumi.Input[str], production: bool) -> k8s.apps.v1.Deployment:
         collector = self._collector
         limiter_mib, _ = memory_limits(mebibytes(collector.resources.memory_limit))
@@ -152,9 +155,7 @@ class OtelCollector(pulumi.ComponentResource):
                 "selector": {"matchLabels": self._pod_selector},
                 "strategy": workloads.rolling_update(),
                 "template": {
-                    # A config change changes this hash, which rolls the pods onto the new config.
-                    "metadata": {"labels": self._labels,
-                                 "annotations": {"checksum/config": hashlib.sha256(config.encode()).hexdigest()}},
+                    "metadata": {"labels": self._labels},
                     "spec": {
                         "serviceAccountName": account.metadata.name,
                         "automountServiceAccountToken": False,  # the token k8sattributes needs is mounted below

@@ -2,13 +2,14 @@
 
 Plans every stack (or the one named) at BASE (default: where this branch left main) and in the
 working tree, each side in its own process so both run at once, and prints what changes per
-stack (tools/plan_diff.py): resources created, replaced, updated and deleted, each changed
-property as `path: old → new`, long text as a line diff, and secret config whose ciphertext
+stack: a summary, then each resource created, replaced, updated or deleted with one line per
+changed value (tools/plan_diff.py, tools/diff_report.py), and secret config whose ciphertext
 changed (never a value). It writes the same as Markdown to build/diff/<stack>.md, and all
-stacks in one file, build/diff/comment.md, for a pull request comment.
+stacks in one file that fits a pull-request comment, build/diff/comment.md.
 
 Exit codes, as `terraform plan -detailed-exitcode`: 0 no change, 2 changes, 1 an error (a
-stack that cannot be planned on either side is named with the reason).
+stack that cannot be planned on either side is named with the reason). `make diff` exits 0 for
+both 0 and 2; scripts that need to tell them apart run `.venv/bin/python -m tools.diff`.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tools import plan_diff, stack_config, stack_file
+from tools import diff_report, plan_diff, stack_config, stack_file
 
 NO_CHANGES, ERROR, CHANGES = 0, 1, 2
 COMMENT_MARKER = "<!-- make diff -->"  # lets a workflow find and update its one comment
+ARTIFACT = "plan-diff"  # what the pull-request workflow uploads build/diff/ as
 
 # Plans stacks with the tree's own code (run with the tree as working directory): one process per
 # side, importing the SDKs once for all its stacks.
@@ -145,22 +147,20 @@ def main(argv: list[str] | None = None) -> int:
             return ERROR
         secrets = {s: secret_changes(base_root / f"Pulumi.{s}.yaml", head_root / f"Pulumi.{s}.yaml") for s in stacks}
 
-    header = f"{ref} ({commit[:8]}) → working tree"
+    compared = f"{ref} ({commit[:8]}) → working tree"
     args.out.mkdir(parents=True, exist_ok=True)
-    comment = [COMMENT_MARKER, "## What this change does to each stack", ""]
-    changed = False
+    sections = []
     for stack in stacks:
         base_plan, head_plan = plans["base"].get(stack), plans["working tree"].get(stack)
         assert not isinstance(base_plan, str) and not isinstance(head_plan, str)
         changes = plan_diff.diff_plans(base_plan, head_plan)
-        secret_note = (f"secret config changed (values not shown): {', '.join(secrets[stack])}"
-                       if secrets[stack] else "")
-        changed = changed or bool(changes or secret_note)
-        print(plan_diff.text(stack, changes, header) + (f"\n  {secret_note}" if secret_note else ""))
-        section = plan_diff.markdown(stack, changes, header) + (f"\n{secret_note}\n" if secret_note else "")
-        (args.out / f"{stack}.md").write_text(section)
-        comment += [section, ""]
-    (args.out / "comment.md").write_text("\n".join(comment))
+        note = f"secret config changed (values not shown): {', '.join(secrets[stack])}" if secrets[stack] else ""
+        sections.append((stack, changes, compared, note))
+        print(diff_report.text(stack, changes, compared) + (f"\n  {note}" if note else ""))
+        (args.out / f"{stack}.md").write_text(diff_report.markdown(stack, changes, compared)
+                                              + (f"\n{note}\n" if note else ""))
+    (args.out / "comment.md").write_text(diff_report.comment(COMMENT_MARKER, sections, ARTIFACT))
+    changed = any(changes or note for _, changes, _, note in sections)
     return CHANGES if changed else NO_CHANGES
 
 

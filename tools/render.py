@@ -31,7 +31,7 @@ from kubernetes_validate.utils import SchemaNotFoundError, ValidationError, Vers
 
 from components import settings as stack_settings
 from components.config_reader import SettingsError
-from components.grafana_dashboards import SIDECAR_LABEL
+from model.naming.kubernetes import GRAFANA_DASHBOARD_LABEL
 from tools import mocks, stack_config
 from tools.stack_file import StackFileError
 
@@ -135,7 +135,7 @@ def dashboards(plan: mocks.Plan) -> dict[str, dict]:
     found = {}
     for resource in plan.resources:
         if resource.type == "kubernetes:core/v1:ConfigMap" and \
-                resource.inputs["metadata"].get("labels", {}).items() >= SIDECAR_LABEL.items():
+                resource.inputs["metadata"].get("labels", {}).items() >= GRAFANA_DASHBOARD_LABEL.items():
             found.update({f"grafana-{key}": json.loads(text) for key, text in resource.inputs["data"].items()})
         elif resource.type == DATADOG_DASHBOARD:
             document = json.loads(resource.inputs["dashboard"])

@@ -17,8 +17,10 @@ A path given here also covers every path beneath it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
+
+from model.naming.kubernetes import GRAFANA_DASHBOARD_LABEL, content_hash_of
 
 AZURE_PATH_NAMES = {
     "azure-native:resources:ResourceGroup": "resourceGroupName",
@@ -84,3 +86,24 @@ def replacing_paths(type_: str, changes: Iterable[Change]) -> set[str]:
             continue
         found.add(change.path)
     return found
+
+
+def routine_replacement(type_: str, old: Mapping[str, Any], new: Mapping[str, Any], forcing: Iterable[str]) -> str:
+    """Why replacing a resource (`old` and `new` inputs, `forcing` the paths that force it) is routine, or "".
+
+    A ConfigMap whose content changed is routine when its name carries its content's hash (the provider
+    creates the new one before it deletes the old: kubernetes provider.go's Diff asks delete-before-replace
+    only when the name stays), or when it is a Grafana dashboard the sidecar reloads (it keeps its name, so
+    the provider deletes it and creates it again, and the dashboard is back within the sidecar's watch)."""
+    if type_ != "kubernetes:core/v1:ConfigMap" or \
+            not all(path == "metadata.name" or _under(path, "data") or _under(path, "binaryData") for path in forcing):
+        return ""
+    old_name, new_name = old["metadata"]["name"], new["metadata"]["name"]
+    old_hashed, new_hashed = content_hash_of(old_name), content_hash_of(new_name)
+    if old_name != new_name and old_hashed and new_hashed and old_hashed[0] == new_hashed[0]:
+        return "its name carries its content's hash: the new ConfigMap is created before the old one is " \
+               "deleted, and the pods that mount it roll onto it"
+    if old_name == new_name and (new["metadata"].get("labels") or {}).items() >= GRAFANA_DASHBOARD_LABEL.items():
+        return "a Grafana dashboard: the provider deletes the ConfigMap and creates it again under its name, " \
+               "and Grafana's sidecar loads the new dashboard within seconds"
+    return ""

@@ -340,22 +340,24 @@ def test_every_workload_is_restricted_and_hardened(stack, alerting, platform, gp
         assert "/tmp" in mounts
 
 
-def test_collector_config_map_is_the_generated_config_and_its_hash_rolls_the_pods(alerting):
-    data = alerting.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"]
+def test_collector_config_map_is_the_generated_config_named_by_its_hash_and_mounted_by_the_pods(alerting):
+    config_map = alerting.one(*COLLECTOR_CONFIG_MAP).inputs
+    data = config_map["data"]["config.yaml"]
     config = yaml.safe_load(data)
     assert problems(config) == []
     assert set(config["exporters"]) == {"azuremonitor", "datadog/exporter", "prometheus"}
-    annotations = pod(alerting, "otel-collector")["metadata"]["annotations"]
-    assert annotations["checksum/config"] == hashlib.sha256(data.encode()).hexdigest()
-    assert pod(alerting, "otel-collector")["spec"]["volumes"][0] == {"name": "config",
-                                                                      "configMap": {"name": "otel-collector"}}
+    # kustomize's convention: the name, then 10 hex digits of the content's SHA-256.
+    assert config_map["metadata"]["name"] == f"otel-collector-{hashlib.sha256(data.encode()).hexdigest()[:10]}"
+    assert pod(alerting, "otel-collector")["spec"]["volumes"][0] == {
+        "name": "config", "configMap": {"name": config_map["metadata"]["name"]}}
 
 
-def test_collector_config_change_changes_the_hash():
-    before = pod(cluster_plan("minimal"), "otel-collector")["metadata"]["annotations"]["checksum/config"]
-    after = pod(cluster_plan("minimal", {"collector": {"exporters": ["azuremonitor"]}}),
-                "otel-collector")["metadata"]["annotations"]["checksum/config"]
-    assert before != after
+def test_a_collector_config_change_is_a_new_config_map_the_pods_roll_onto():
+    def mounted(plan):
+        return pod(plan, "otel-collector")["spec"]["volumes"][0]["configMap"]["name"]
+    before, after = cluster_plan("minimal"), cluster_plan("minimal", {"collector": {"exporters": ["azuremonitor"]}})
+    assert mounted(before) != mounted(after)
+    assert mounted(after) == after.one(*COLLECTOR_CONFIG_MAP).inputs["metadata"]["name"]
 
 
 def test_collector_probes_ports_and_memory(alerting):

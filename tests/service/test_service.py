@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import random
+import socket
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,7 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from components.inference_service import environment
 from service import model, telemetry
 from service.app import Config, create_app
-from tests.helpers import load_settings, loopback_server
+from tests.helpers import free_port, load_settings, loopback_server
 from tools import contract_check
 
 # Rows 1, 51 and 101 of Fisher's Iris data, one of each species.
@@ -355,3 +356,17 @@ def test_feedback_is_counted_by_kind_and_quality_is_the_held_out_accuracy(classi
     assert [found[("ai_model_feedback_total", (("feedback", kind), ("model", "iris-classifier")))]
             for kind in ("positive", "negative")] == [2, 1]
     assert found[("ai_model_quality_score", (("model", "iris-classifier"),))] == pytest.approx(classifier.accuracy)
+
+
+def test_a_taken_port_is_one_line_naming_it_and_how_to_pick_another(capsys, monkeypatch):
+    from service.__main__ import main
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        for variable, value in (("HOST", "127.0.0.1"), ("HTTP_PORT", str(port)), ("METRICS_PORT", str(free_port()))):
+            monkeypatch.setenv(variable, value)
+        assert main() == 2
+    said = capsys.readouterr().err.strip()
+    assert said.splitlines() == [said]
+    assert f"port {port} on 127.0.0.1 is taken" in said and f"HTTP_PORT={port + 1}" in said
