@@ -92,11 +92,17 @@ class ConfigReader:
                 self.report_other(key, f"is not read by this program; {other}:* config would be ignored")
         self._secret_keys = {k[len(prefix):] for k in secret_keys if k.startswith(prefix)}
         self._sections: list[Section] = []
+        self.item_names: dict[str, str] = {}  # a list item's path (services[1]) -> its name, for messages
         self.root = Section(self, "", {
             key[len(prefix):]: value for key, value in values.items() if key.startswith(prefix)
         }, from_cli=True)
 
     def full_key(self, path: str) -> str:
+        """The key as a message shows it: a named list item with its name, `services[1] (embeddings).slo`."""
+        for item, name in self.item_names.items():
+            if path == item or path.startswith((f"{item}.", f"{item}[")):
+                path = f"{item} ({name}){path[len(item):]}"
+                break
         return f"{self.namespace}:{path}"
 
     def is_secret(self, path: str) -> bool:
@@ -322,6 +328,8 @@ class Section:
         for index, item in enumerate(raw or ()):
             path = f"{self.key(name)}[{index}]"
             if isinstance(item, dict):
+                if isinstance(item.get("name"), str) and item["name"]:
+                    self.reader.item_names[path] = item["name"]
                 result.append(Section(self.reader, path, item))
             else:
                 self.reader.report(path, item, "must be an object (a YAML map)")

@@ -23,7 +23,17 @@ from model import burn_rate, presets, routing
 from model.contract import Histogram, MetricContract
 from model.durations import iso_minutes
 from model.numbers import plain
-from model.slo import LATENCY_SLOS, ROUTES, SEVERITIES, LatencySlo, Objective, Quality, Saturation, ServiceSlo
+from model.slo import (
+    DEFAULT_ROUTING,
+    LATENCY_SLOS,
+    ROUTES,
+    SEVERITIES,
+    LatencySlo,
+    Objective,
+    Quality,
+    Saturation,
+    ServiceSlo,
+)
 
 PROJECT = "ai-observability"
 
@@ -545,10 +555,10 @@ def _datadog(root: Section, services: tuple[ServiceSettings, ...]) -> DatadogSet
                                        else "must be a Datadog handle like @slack-ai-alerts or @pagerduty-ai")
                for route in ROUTES}
     if enabled:
-        used = {route for service in services for route in service.slo.routing.values()}
-        for route in sorted(used):
+        for route, senders in _routed(root, services).items():
             if not handles[route]:
-                notify.report(route, [], f"must list at least one handle: alerts route to {route}")
+                notify.report(route, [], f"must list at least one handle: {senders}; add a Datadog handle here "
+                                         "(@pagerduty-…, @slack-…), or route them elsewhere with their slo.routing")
     return DatadogSettings(
         enabled=bool(enabled),
         site=root.text("datadog.site", choices=DATADOG_SITES),
@@ -558,6 +568,20 @@ def _datadog(root: Section, services: tuple[ServiceSettings, ...]) -> DatadogSet
         notify=MappingProxyType(handles),
         manage_latency_percentiles=bool(root.boolean("datadog.manageLatencyPercentiles")),
     )
+
+
+def _routed(root: Section, services: tuple[ServiceSettings, ...]) -> dict[str, str]:
+    """Each route some service's alerts take, with who sends which severities there, for a message:
+    `services[1] (embeddings) sends its critical alerts to page (slo.routing, by default critical: page)`."""
+    paths = {name: path for path, name in root.reader.item_names.items() if path.startswith("services[")}
+    found: dict[str, list[str]] = {}
+    for service in services:
+        for route in sorted(set(service.slo.routing.values())):
+            severities = [s for s, r in service.slo.routing.items() if r == route]
+            found.setdefault(route, []).append(f"{paths.get(service.name, 'services[]')} ({service.name}) sends its "
+                                               f"{' and '.join(severities)} alerts to {route}")
+    default = ", ".join(f"{severity}: {route}" for severity, route in DEFAULT_ROUTING.items())
+    return {route: "; ".join(senders) + f" (slo.routing, by default {default})" for route, senders in found.items()}
 
 
 def _prometheus(root: Section, services: tuple[ServiceSettings, ...]) -> PrometheusSettings:
@@ -585,10 +609,11 @@ def _alertmanager(root: Section, services: tuple[ServiceSettings, ...]) -> Alert
     how = f"pulumi config set --secret alertmanager.credentials '{{{example}}}'"
     named = root.names("alertmanager.receivers")
     if named:
-        used = {route for service in services for route in service.slo.routing.values()}
-        for route in sorted(used - named):
-            root.reader.report_key(f"alertmanager.receivers.{route}",
-                                   f"is required: alerts route to {route} and would reach no one")
+        for route, senders in _routed(root, services).items():
+            if route not in named:
+                root.reader.report_key(f"alertmanager.receivers.{route}",
+                                       f"is required: {senders}, and they would reach no one; name a receiver "
+                                       "here, or route them elsewhere with their slo.routing")
     if not root.has("alertmanager.credentials"):
         root.secret("alertmanager.credentials")
         if receivers:
@@ -747,7 +772,7 @@ def _slo(slo: Section, metrics: MetricContract) -> ServiceSlo:
             latency.report(key, seconds, f"must be below the histogram's top bucket ({plain(histogram.top_bucket)}s): "
                                          "histogram_quantile never reports more, so the alert could never fire; "
                                          "add larger buckets to metrics.latencyBuckets (and the service) or lower it")
-    routes = slo.mapping("routing", {"critical": "page", "warning": "ticket"},
+    routes = slo.mapping("routing", dict(DEFAULT_ROUTING),
                          key=lambda v: None if v in SEVERITIES else
                          f"is not a severity; severities are {', '.join(SEVERITIES)}",
                          value=lambda v: None if v in ROUTES else f"must be one of {', '.join(ROUTES)}")
@@ -759,7 +784,7 @@ def _slo(slo: Section, metrics: MetricContract) -> ServiceSlo:
         cost_per_hour=slo.number("costPerHour", 100.0, above=0),
         tokens_per_hour=slo.integer("tokensPerHour", 5_000_000, minimum=1),
         routing=MappingProxyType({severity: routes.get(severity, default)
-                                  for severity, default in (("critical", "page"), ("warning", "ticket"))}),
+                                  for severity, default in DEFAULT_ROUTING.items()}),
         latency_slos=_latency_slos(slo.section("latencyObjectives"), metrics, objective.period_days),
         saturation=_saturation(slo.section("saturation")),
         quality=_quality(slo.section("quality"), metrics),

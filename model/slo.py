@@ -8,6 +8,7 @@ from dataclasses import dataclass
 DAY = 1440  # minutes
 SEVERITIES = ("critical", "warning")
 ROUTES = ("page", "ticket")
+DEFAULT_ROUTING = {"critical": "page", "warning": "ticket"}  # where each severity goes unless slo.routing says
 AVAILABILITY = "availability"  # the availability SLO's name
 # The latency SLOs a service may declare: settings key -> (SLO name, the contract role it measures).
 LATENCY_SLOS = {

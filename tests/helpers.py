@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import re
 import socket
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -71,9 +72,15 @@ def problems(stack: str, overrides: Mapping[str, Any] | None = None,
     raise AssertionError(f"expected configuration problems for {overrides or secrets}")
 
 
+def keyed(problem: str) -> str:
+    """A problem with its key as written in the stack file: without the name a message gives a list item,
+    `services[1] (embeddings).slo` -> `services[1].slo`."""
+    return re.sub(r"^(\S*?\[\d+\]) \([^)]*\)", r"\1", problem)
+
+
 def problem_for(key: str, found: list[str]) -> str:
     """The one problem naming `key` (short key, without namespace)."""
-    matching = [p for p in found if p.startswith(f"{NS}:{key} ")]
+    matching = [p for p in found if keyed(p).startswith(f"{NS}:{key} ")]
     assert len(matching) == 1, f"expected one problem for {key}, got {found}"
     return matching[0]
 

@@ -111,7 +111,7 @@ def test_every_threshold_source_is_a_key_the_settings_read():
             value = {part: value}
         service = {"name": "s", "image": "registry.example.com/s:1", "model": {"name": "m", "version": "1"}, **value}
         found = problems("alerting", {"services": [service]})
-        assert any(p.startswith(f"ai-observability:services[0].{source} ") for p in found), (source, found)
+        assert any(p.startswith(f"ai-observability:services[0] (s).{source} ") for p in found), (source, found)
 
 
 def test_a_service_gets_gpu_alerts_with_gpus_and_loses_what_its_server_cannot_measure():

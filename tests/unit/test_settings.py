@@ -5,6 +5,7 @@ to something other than their defaults, `alerting` turns Datadog and Alertmanage
 runs a GPU model server.
 """
 
+import json
 import re
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 
 from components import settings as stack_settings
 from components.config_reader import SettingsError
-from tests.helpers import NS, config, load_settings, metric_of, problem_for, problems
+from tests.helpers import NS, config, keyed, load_settings, metric_of, problem_for, problems
 
 
 def test_a_stack_with_only_the_required_keys_takes_defaults_that_work_together():
@@ -259,7 +260,7 @@ DIGEST = "@sha256:" + "a" * 64
 def test_images_must_be_pinned_by_digest_in_production(stack, image, allowed):
     found = problems(stack, with_service(image=image))
     assert allowed in problem_for("services[0].image", found)
-    assert not any(p.startswith(f"{NS}:services[0].version ") for p in found), "a refused image is reported once"
+    assert not any(keyed(p).startswith(f"{NS}:services[0].version ") for p in found), "a refused image is reported once"
 
 
 def test_outside_production_latest_may_run_but_then_needs_an_explicit_version():
@@ -485,9 +486,19 @@ def test_bad_slo_settings_name_their_key(slo, key, allowed):
     assert allowed in problem_for(key, problems("minimal", with_service(slo=slo)))
 
 
+def test_a_problem_with_a_service_names_the_service():
+    found = problems("alerting", {"services": [*json.loads(config("alerting").values[f"{NS}:services"]), {
+        "name": "embeddings", "image": "registry.example.com/ml/e5:1.0.0", "model": {"name": "e5", "version": "1"},
+        "slo": {"latency": {"p95Seconds": 0}}}]})
+    assert problem_for("services[2].slo.latency.p95Seconds", found).startswith(
+        f"{NS}:services[2] (embeddings).slo.latency.p95Seconds = 0 in stack \"alerting\":")
+
+
 @pytest.mark.parametrize("overrides, secrets, key, allowed", [
     ({"datadog.notify": {"ticket": ["@slack-ai"]}}, None, "datadog.notify.page",
-     "must list at least one handle: alerts route to page"),
+     "must list at least one handle: services[0] (chat) sends its critical alerts to page; services[1] (scorer) "
+     "sends its critical alerts to page (slo.routing, by default critical: page, warning: ticket); add a Datadog "
+     "handle here"),
     ({"datadog.notify": {"page": ["pagerduty"], "ticket": ["@slack-ai"]}}, None, "datadog.notify.page[0]",
      "must be a Datadog handle"),
     ({"team": "ML Platform"}, None, "team", "must be lowercase letters"),
@@ -511,7 +522,9 @@ PAGERDUTY_KEY = "a1b2c3d4e5f6a7b8c9d0a1b2c3d4e5f6"
     ({"alertmanager.receivers": {"urgent": "slack"}}, None, "alertmanager.receivers.urgent",
      "is not a route; routes are page, ticket"),
     ({"alertmanager.receivers": {"ticket": "slack"}}, None, "alertmanager.receivers.page",
-     "is required: alerts route to page and would reach no one"),
+     "is required: services[0] (chat) sends its critical alerts to page; services[1] (scorer) sends its critical "
+     "alerts to page (slo.routing, by default critical: page, warning: ticket), and they would reach no one; name a "
+     "receiver here, or route them elsewhere with their slo.routing"),
     ({}, {"alertmanager.credentials": {"page": "short", "ticket": "https://hooks.example.com/x"}},
      "alertmanager.credentials.page", "must be a PagerDuty Events API v2 integration key: 32 letters and digits"),
     ({}, {"alertmanager.credentials": {"page": PAGERDUTY_KEY, "ticket": "http://hooks.example.com/x"}},
