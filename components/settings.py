@@ -800,7 +800,7 @@ def _check_target(section: Section, key: str, target: float, period_days: int) -
                        f"{period_days}d policy's {window.name} {window.route} window: its {plain(window.burn_rate)}x "
                        f"burn rate would need {plain(window.threshold(objective) * 100)}% bad events to fire; use a "
                        f"target above {plain(burn_rate.loosest_target(period_days) * 100)}% "
-                       "(see the README's burn-rate table)")
+                       "(see the burn-rate table in docs/alerting.md)")
 
 
 def _latency_slos(objectives: Section, metrics: MetricContract, period_days: int) -> tuple[LatencySlo, ...]:

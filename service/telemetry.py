@@ -1,7 +1,7 @@
 """What the service tells the platform: the metric contract, traces, and JSON logs carrying the trace id.
 
-The metrics are the platform's default contract exactly (names, types, label names; the
-README's "metric contract"), because its alerts, monitors and queries are built from it:
+The metrics are the platform's default contract exactly (names, types, label names;
+model/contract.py), because its alerts, monitors and queries are built from it:
 
 - ai_inference_requests_total{model,status}: every /predict request, status `success`,
   `error` (a server error, answered 5xx) or `rejected` (invalid input, answered 422);

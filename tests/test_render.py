@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from components.config_reader import SettingsError
-from tests.helpers import FIXTURES, NS, config, load_settings, restricted_violations, stack_plan
+from tests.helpers import FIXTURES, NS, config, keyed, load_settings, restricted_violations, stack_plan
 from tools import mocks, render
 from tools.stack_config import ROOT
 
@@ -98,7 +98,7 @@ def test_bad_config_stops_the_program_naming_the_key_and_registers_nothing(overr
     monitor = mocks.RecordingMonitor(mocks.PlanMocks())
     with pytest.raises(SettingsError) as error:
         mocks.run_program(config("minimal", overrides), monitor)
-    assert any(p.startswith(f"{NS}:{key} ") and 'in stack "minimal"' in p for p in error.value.problems), \
+    assert any(keyed(p).startswith(f"{NS}:{key} ") and 'in stack "minimal"' in p for p in error.value.problems), \
         error.value.problems
     assert monitor.recorded == []
 

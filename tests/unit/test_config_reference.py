@@ -1,4 +1,4 @@
-"""Pulumi.yaml's schema, settings.py and the README describe the same keys."""
+"""Pulumi.yaml's schema, settings.py and the docs describe the same keys and the same policy."""
 
 import re
 
@@ -39,18 +39,18 @@ def test_every_scalar_key_is_in_the_project_schema_so_the_cli_checks_it(keys_rea
     assert scalar - set(schema) == set()
 
 
-def test_the_readme_documents_every_key(keys_read):
-    readme = (ROOT / "README.md").read_text()
-    table = readme.split("| key | type |", 1)[1].split("\n\n", 1)[0]  # the reference table
+def test_the_configuration_reference_documents_every_key(keys_read):
+    reference = (ROOT / "docs" / "configuration.md").read_text()
+    table = reference.split("| key | type |", 1)[1].split("\n\n", 1)[0]  # the reference table
     documented = set(re.findall(r"^\| `([^`]+)` \|", table, flags=re.MULTILINE))
-    assert set(keys_read) - documented == set(), "keys missing from the README's configuration reference"
-    assert documented - set(keys_read) == set(), "the README documents keys settings does not read"
+    assert set(keys_read) - documented == set(), "keys missing from docs/configuration.md"
+    assert documented - set(keys_read) == set(), "docs/configuration.md documents keys settings does not read"
 
 
-def test_the_readmes_burn_rate_table_is_the_policy():
+def test_the_alerting_pages_burn_rate_table_is_the_policy():
     from model import burn_rate
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "alerting.md").read_text()
     table = readme.split("| period | route | windows |", 1)[1].split("\n\n", 1)[0]
     rows = re.findall(r"^\| (\d+)d \| (\w+) \| (\d+)h / (\d+)m \| ([\d.]+)× \| (\d+)% "
                       r"\| ([\d.]+) min \| ([\d.]+) min \|$",
