@@ -13,7 +13,7 @@ COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-emit-index-
 help: ## | this list
 	@echo "make <command> [VARIABLE=value ...]; the first command installs .venv (about 1.4 GB, once)"
 	@echo
-	@awk -F':.*## ' '/^[a-z][a-z -]*:.*## / { n = index($$2, "| "); vars = substr($$2, 1, n - 1); \
+	@awk -F':.*## ' '/^[a-z][a-z0-9 -]*:.*## / { n = index($$2, "| "); vars = substr($$2, 1, n - 1); \
 	  sub(/ +$$/, "", vars); printf "  %-44s %s\n", $$1 (vars == "" ? "" : " " vars), substr($$2, n + 2) }' \
 	  $(MAKEFILE_LIST)
 	@echo
