@@ -169,6 +169,20 @@ CASES: dict[str, tuple[Any, ...]] = {
             firing("AIInferenceSLOBurnRateTicket", "chat", "warning", SLO_LABELS)),
          *quiet("17m", "1h", "6h", "10h", alerts=("AIInferenceSLOBurnRatePage",))],
     ),
+    # Two clean days, then three days of errors at twice the budget's rate (2 in 1000 for chat, 2 in 100 for
+    # scorer), sampled every 5 minutes: below every page and below the fast ticket (2.8x, 4.5x). The slow
+    # burn's 36h ratio reaches 1x once 18 of its 36 hours are errors: 2880 + 1080 = 3960m; firing at the
+    # first evaluation after (3965m), within two days of the burn's start, and never a page.
+    "a slow burn at twice the budget's rate opens a ticket within two days and never pages": (
+        requests("chat", counter((10000, 576), (9980, 864)), counter((0, 576), (20, 864)))
+        + requests("scorer", counter((1000, 576), (980, 864)), counter((0, 576), (20, 864))),
+        [*quiet("3000m", "3950m", alerts=("AIInferenceSLOBurnRateTicket",)),
+         *(at(t, "AIInferenceSLOBurnRateTicket",
+              firing("AIInferenceSLOBurnRateTicket", "chat", "warning", SLO_LABELS),
+              firing("AIInferenceSLOBurnRateTicket", "scorer", "warning", SLO_LABELS)) for t in ("3970m", "7150m")),
+         *quiet("2900m", "3500m", "4000m", "5000m", "6000m", "7150m", alerts=("AIInferenceSLOBurnRatePage",))],
+        "5m", "5m",
+    ),
     # Every scrape target of chat vanishes at 10m (the pods are gone, not failing): the last
     # samples go stale 5m later, so no target is up from 16m, firing after `for: 5m` at 21m.
     "all of a service's targets vanishing pages": (
@@ -269,13 +283,13 @@ def rule_file(tmp_path_factory):
 
 @pytest.mark.parametrize("case", CASES)
 def test_alerting_behaviour(case, rule_file, tmp_path):
-    series, checks, evaluation = (*CASES[case], "1m")[:3]
+    series, checks, evaluation, interval = (*CASES[case], "1m", "1m")[:4]
     # Services the case says nothing of are scraped and quiet.
     targeted = {s["series"].split('job="', 1)[1].split('"', 1)[0] for s in series if s["series"].startswith("up{")}
     series = series + [scraped(service) for service in ("chat", "scorer") if service not in targeted]
     shutil.copy(rule_file / "prometheus-rules.yaml", tmp_path)
     tests = {"rule_files": ["prometheus-rules.yaml"], "evaluation_interval": evaluation,
-             "tests": [{"name": case, "interval": "1m", "input_series": series, "alert_rule_test": checks}]}
+             "tests": [{"name": case, "interval": interval, "input_series": series, "alert_rule_test": checks}]}
     (tmp_path / "case.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False, width=1000))
     result = promtool("test", "rules", "case.test.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

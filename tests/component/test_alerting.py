@@ -15,7 +15,7 @@ import pytest
 
 from model import catalogue
 from model.durations import iso_minutes
-from tests.helpers import COLLECTOR_CONFIG_MAP, PUBLISHED_BURN_RATES, load_settings, stack_plan
+from tests.helpers import COLLECTOR_CONFIG_MAP, POLICY_ROWS, load_settings, stack_plan
 from tools import verify
 
 FIXTURE = "alerting"
@@ -186,7 +186,7 @@ def azure_burn_rates(plan, settings, service):
 
 @pytest.mark.parametrize("service, period", [("chat", 7), ("scorer", 90)])
 def test_the_three_backends_alert_at_the_published_burn_rates_over_the_same_windows(plan, settings, service, period):
-    published = {row[:4] for row in PUBLISHED_BURN_RATES[period]}
+    published = {row[:4] for row in POLICY_ROWS[period]}
     assert prometheus_burn_rates(plan, service) == published
     assert datadog_burn_rates(plan, service) == published
     assert azure_burn_rates(plan, settings, service) == published

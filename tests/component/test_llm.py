@@ -114,7 +114,7 @@ def test_the_ttft_slo_is_recorded_from_vllms_own_histogram_bucket(plan):
     recorded = [r for r in rules(plan, "chat") if r.get("labels", {}).get("slo") == "time-to-first-token"
                 and "record" in r and r["record"].startswith("slo:sli_error:ratio_rate")]
     assert {r["record"] for r in recorded} == {f"slo:sli_error:ratio_rate{w}"
-                                              for w in ("5m", "30m", "1h", "2h", "6h", "1d")}
+                                              for w in ("5m", "30m", "1h", "2h", "3h", "6h", "1d", "36h")}
     for rule in recorded:
         found = {(node.name, tuple(sorted((m.name, m.value) for m in node.matchers.matchers)))
                  for node in selectors(rule["expr"])}

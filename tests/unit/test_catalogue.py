@@ -54,7 +54,7 @@ def test_a_quantile_is_judged_once_one_request_cannot_decide_it(quantile, reques
 
 def test_the_error_ratio_is_recorded_over_every_window_an_alert_reads():
     alerts = service_alerts(slo(days=7))
-    assert catalogue.ratio_windows(alerts) == {"availability": [5, 30, 60, 120, 360, 1440]}
+    assert catalogue.ratio_windows(alerts) == {"availability": [5, 30, 60, 120, 180, 360, 1440, 2160]}
 
 
 def test_a_backend_that_cannot_measure_a_signal_excludes_the_alerts_using_it():
@@ -72,8 +72,8 @@ def test_every_alert_is_valid_promql_selecting_the_service(days):
     group = prometheus.rule_group(alerts, slo(target=0.999, days=days), DEFAULT, "ns", "team")
     for rule in group["rules"]:
         promql_parser.parse(rule["expr"])
-    assert [r["record"] for r in group["rules"] if "record" in r][:6] == [
-        f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "6h", "1d")]
+    assert [r["record"] for r in group["rules"] if "record" in r][:8] == [
+        f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "3h", "6h", "1d", "36h")]
 
 
 def test_a_latency_quantile_over_part_of_a_query_window_is_refused_in_kql():
