@@ -768,10 +768,8 @@ def _slo(slo: Section, metrics: MetricContract) -> ServiceSlo:
         latency.report("p99Seconds", p99, f"must be at least the P95 threshold ({plain(p95)}s)")
     histogram = metrics.latency
     for key, seconds in (("p95Seconds", p95), ("p99Seconds", p99)):
-        if histogram and histogram.buckets and seconds >= histogram.top_bucket:
-            latency.report(key, seconds, f"must be below the histogram's top bucket ({plain(histogram.top_bucket)}s): "
-                                         "histogram_quantile never reports more, so the alert could never fire; "
-                                         "add larger buckets to metrics.latencyBuckets (and the service) or lower it")
+        if histogram and histogram.buckets and seconds is not None and not _is_bound(histogram, seconds):
+            latency.report(key, seconds, _bound_problem(histogram, "the share of requests slower than it"))
     routes = slo.mapping("routing", dict(DEFAULT_ROUTING),
                          key=lambda v: None if v in SEVERITIES else
                          f"is not a severity; severities are {', '.join(SEVERITIES)}",
@@ -803,6 +801,16 @@ def _check_target(section: Section, key: str, target: float, period_days: int) -
                        "(see the burn-rate table in docs/alerting.md)")
 
 
+def _is_bound(histogram: Histogram, seconds: float) -> bool:
+    return any(math.isclose(seconds, bound, rel_tol=1e-9) for bound in histogram.bounds_seconds)
+
+
+def _bound_problem(histogram: Histogram, what: str) -> str:
+    bounds = ", ".join(plain(b) for b in histogram.bounds_seconds)
+    return (f"must be a bucket boundary of {histogram.metric} ({bounds} seconds): {what} is read from that "
+            "bucket, and between two buckets there is none")
+
+
 def _latency_slos(objectives: Section, metrics: MetricContract, period_days: int) -> tuple[LatencySlo, ...]:
     """Latency SLOs: a share of events at or under a threshold, which must be one of the histogram's buckets."""
     found = []
@@ -820,12 +828,9 @@ def _latency_slos(objectives: Section, metrics: MetricContract, period_days: int
             continue
         if threshold is None or target is None:
             continue
-        bounds = histogram.bounds_seconds
-        if not any(math.isclose(threshold, bound, rel_tol=1e-9) for bound in bounds):
+        if not _is_bound(histogram, threshold):
             section.report("thresholdSeconds", threshold,
-                           f"must be a bucket boundary of {histogram.metric} ({', '.join(plain(b) for b in bounds)} "
-                           "seconds): a ratio of requests at or under it is read from that bucket, and between two "
-                           "buckets there is none")
+                           _bound_problem(histogram, "a ratio of requests at or under it"))
             continue
         found.append(LatencySlo(name, role, threshold, Objective(target, period_days)))
     return tuple(found)

@@ -31,7 +31,7 @@ from model.slo import AVAILABILITY, LATENCY_SLOS, SLO_ROLES, LatencySlo, Objecti
 # What a clause measures.
 ERROR_RATIO = "error_ratio"  # failed requests over all requests: the availability SLO's bad events
 SLOW_RATIO = "slow_ratio"  # events over a latency SLO's threshold, over all events
-LATENCY = "latency"  # a quantile of request latency, in seconds
+LATENCY = "latency"  # the share of requests slower than an objective (its quantile's), judged from buckets
 REQUESTS = "requests"  # how many requests were served
 TOKENS = "tokens"  # input and output tokens used
 COST = "cost"  # inference cost, USD
@@ -68,11 +68,13 @@ class Threshold:
     window_minutes: int
     comparator: str
     value: float
-    quantile: float | None = None  # which latency quantile
+    quantile: float | None = None  # which latency quantile the objective is
     slo: str = AVAILABILITY  # whose bad-event ratio an error or slow ratio is
+    seconds: float | None = None  # a latency objective: requests slower than this are counted
 
     def __str__(self) -> str:
-        what = f"p{plain(self.quantile * 100)} latency" if self.quantile else self.signal.replace("_", " ")
+        what = (f"share over {plain(self.seconds)}s (p{plain(self.quantile * 100)})"
+                if self.quantile and self.seconds is not None else self.signal.replace("_", " "))
         if self.signal == SLOW_RATIO:
             what = f"{self.slo} {what}"
         over = f" over {prometheus(self.window_minutes)}" if self.window_minutes else ""
@@ -235,7 +237,9 @@ def _declared(service: str, slo: ServiceSlo, runbook_base_url: str, gpus: bool) 
                          for w in burn_rate.windows(of, route))
 
     def latency(quantile: float, seconds: float) -> tuple[tuple[Clause, ...], ...]:
-        return ((Threshold(LATENCY, SIGNAL_WINDOW, ABOVE, seconds, quantile),
+        # "P99 over 5s" is "more than 1% of requests slower than 5s": read from the bucket at 5s against the
+        # count, it holds however far the tail runs past the top bucket, where a quantile stops.
+        return ((Threshold(LATENCY, SIGNAL_WINDOW, ABOVE, round(1 - quantile, 9), quantile, seconds=seconds),
                  Threshold(REQUESTS, SIGNAL_WINDOW, AT_LEAST, min_requests(quantile))),)
 
     def latency_slo_alerts(latency_slo: LatencySlo) -> tuple[Alert, ...]:
@@ -334,12 +338,12 @@ def _declared(service: str, slo: ServiceSlo, runbook_base_url: str, gpus: bool) 
               "warning", 2, ((Threshold(ERROR_RATIO, SIGNAL_WINDOW, ABOVE, slo.error_rate),
                               Threshold(ERROR_RATIO, HOUR, ABOVE, budget)),), "slo.errorRate"),
         alert("AIInferenceLatencyP95High", f"{service} P95 latency is above {p95}s",
-              f"{service} P95 latency over the last 5 minutes is above {p95}s "
-              f"(judged once at least {min_requests(0.95)} requests were served in them).",
+              f"More than 5% of {service} requests over the last 5 minutes took longer than {p95}s, its P95 "
+              f"objective (judged once at least {min_requests(0.95)} requests were served in them).",
               "warning", 5, latency(0.95, slo.p95_seconds), "slo.latency.p95Seconds"),
         alert("AIInferenceLatencyP99High", f"{service} P99 latency is above {p99}s",
-              f"{service} P99 latency over the last 5 minutes is above {p99}s "
-              f"(judged once at least {min_requests(0.99)} requests were served in them).",
+              f"More than 1% of {service} requests over the last 5 minutes took longer than {p99}s, its P99 "
+              f"objective (judged once at least {min_requests(0.99)} requests were served in them).",
               "critical", 3, latency(0.99, slo.p99_seconds), "slo.latency.p99Seconds"),
         alert("AIInferenceMetricsEndpointDown", f"{service} metrics cannot be collected",
               f"No metrics endpoint of {service} answers a scrape: its pods are gone or not serving "

@@ -3,8 +3,8 @@
 The CI gate teams run against their own server, from the seeds: every role the service's alerts
 use present under its preset's name, with the type and label names the platform's alerts select
 on, counters named `_total`, the series a role's matchers pick (the error status) initialised,
-and each histogram's buckets as declared, the latency one covering the latency objectives (a
-quantile never reports more than the top bucket). A role the server's preset lacks is reported
+and each histogram's buckets as declared, the latency one with a bucket at each latency objective
+(the share of requests slower than an objective is read from its bucket). A role the server's preset lacks is reported
 with the alerts excluded for it. Exit 0 when the service keeps the contract, 1 when it does not,
 2 when it cannot be checked.
 """
@@ -12,6 +12,7 @@ with the alerts excluded for it. Exit 0 when the service keeps the contract, 1 w
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 import urllib.request
@@ -178,12 +179,12 @@ def _histogram(histogram: Histogram, families: dict, contract: MetricContract,
     unit = histogram.unit_seconds
     if histogram is contract.latency:
         objectives = {"P95": service.slo.p95_seconds, "P99": service.slo.p99_seconds}
-        uncovered = [f"{name} {plain(seconds)}s" for name, seconds in objectives.items()
-                     if seconds >= buckets[-1] * unit]
-        if uncovered:
-            return Finding(metric, FAIL, f"top bucket {plain(buckets[-1] * unit)}s does not cover the "
-                                         f"{' and '.join(uncovered)} objective: histogram_quantile never reports "
-                                         "more than the top bucket, so the latency alert could not fire")
+        missing = [f"{name} {plain(seconds)}s" for name, seconds in objectives.items()
+                   if not any(math.isclose(seconds, bound * unit, rel_tol=1e-9) for bound in buckets)]
+        if missing:
+            return Finding(metric, FAIL, f"has no bucket at the {' and '.join(missing)} objective (its buckets: "
+                                         f"{_seconds([b * unit for b in buckets])}): the share of requests slower "
+                                         "than an objective is read from the bucket at it")
     declared = list(histogram.buckets)
     if buckets != declared:
         where = "services[].metrics.latencyBuckets" if contract.preset == "default" else f"the {contract.preset} preset"

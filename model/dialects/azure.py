@@ -61,7 +61,7 @@ def prometheus_rule_groups(alerts: tuple[Alert, ...], slo: ServiceSlo, contract:
 def _column(threshold: Threshold) -> str:
     window = prometheus(threshold.window_minutes)
     if threshold.signal == catalogue.LATENCY:
-        return f"p{plain((threshold.quantile or 0) * 100)}_seconds_{window}"
+        return f"over_p{plain((threshold.quantile or 0) * 100)}_{window}"
     return f"{threshold.signal}_{window}"
 
 
@@ -83,11 +83,12 @@ def query(alert: Alert, role: str, probe_paths: Iterable[str]) -> str:
                           f"todouble(errors_{window}) / requests_{window})")
     for threshold in thresholds:
         if threshold.signal == catalogue.LATENCY:
-            # KQL has no conditional percentile, so a quantile is taken over the whole query window.
-            if threshold.window_minutes != lookback:
-                raise ValueError(f"{alert.name}: a latency quantile must span the query's window")
-            aggregates.append(f"{_column(threshold)} = percentile({naming.DURATION_MS}, "
-                              f"{plain((threshold.quantile or 0) * 100)}) / 1000.0")
+            # The share of the window's requests slower than the objective, as Prometheus and Datadog count it.
+            window = prometheus(threshold.window_minutes)
+            recent = f"{naming.TIME} > ago({prometheus(threshold.window_minutes + delay)})"
+            slower = f"{naming.DURATION_MS} > {plain((threshold.seconds or 0) * 1000)}"
+            aggregates.append(f"{_column(threshold)} = todouble(countif({recent} and {slower})) / "
+                              f"countif({recent})")
     alternatives = [" and ".join(f"{_column(t)} {t.comparator} {plain(t.value)}"
                                  for clause in clauses for t in catalogue.expand(clause))
                     for clauses in alert.any_of]

@@ -23,7 +23,6 @@ from model.slo import LatencySlo, Objective
 
 SLO_ID = "<slo-id:{slo}>"  # an SLO's id, by the SLO's name, until Datadog assigns it
 RECOVERY = 0.8  # an "above" monitor clears once the value is back under 80% of its threshold
-PERCENTILES = (0.5, 0.75, 0.9, 0.95, 0.99)  # what a distribution with percentiles offers
 UNSUPPORTED: dict[str, str] = {}  # the Agent's check and the SLO cover every signal
 
 
@@ -120,11 +119,14 @@ def threshold_query(threshold: Threshold, contract: MetricContract, env: str, se
         return (f"sum({window}):{role_query(contract.series('errors'), tags)} / "
                 f"{role_query(contract.series('requests'), tags)} {condition}")
     if signal == catalogue.LATENCY:
-        if threshold.quantile not in PERCENTILES:
-            raise ValueError(f"Datadog distributions offer no p{plain((threshold.quantile or 0) * 100)}")
+        # Requests slower than the objective over all requests: a threshold query on the distribution (as the
+        # latency SLOs' numerator), exact at a bucket bound, where a percentile is capped at the top bucket.
+        if threshold.seconds is None:
+            raise ValueError(f"{threshold} has no objective to count slower requests against")
         latency = contract.histogram("latency")
-        percentile = f"p{plain(threshold.quantile * 100)}:{naming.distribution(latency.metric)}"
-        return f"percentile({window}):{latency.in_seconds(percentile + role_scope(latency, tags))} {condition}"
+        slower = f"count(v: v>{plain(latency.le(threshold.seconds))})"
+        return (f"sum({window}):{slower}:{naming.distribution(latency.metric)}{role_scope(latency, tags)}.as_count() / "
+                f"{role_query(latency.count, tags)} {condition}")
     counters = {catalogue.REQUESTS: ("requests",), catalogue.TOKENS: ("input_tokens", "output_tokens"),
                 catalogue.COST: ("cost",), catalogue.FEEDBACK: ("feedback",)}
     if signal in counters:

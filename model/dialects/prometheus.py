@@ -81,10 +81,9 @@ def measure(threshold: Threshold, contract: MetricContract, selector: Mapping[st
     if signal in (catalogue.ERROR_RATIO, catalogue.SLOW_RATIO):
         return series(recorded_error_ratio(minutes), slo_labels(service, threshold.slo))
     if signal == catalogue.LATENCY:
-        latency = contract.histogram("latency")
-        buckets = series(f"{latency.metric}_bucket", selector, latency.matchers)
-        rate = f"rate({buckets}[{window}])"
-        return latency.in_seconds(f"histogram_quantile({plain(threshold.quantile or 0)}, sum by (le) ({rate}))")
+        if threshold.seconds is None:
+            raise ValueError(f"{threshold} has no objective to count slower requests against")
+        return slow_ratio(contract.histogram("latency"), threshold.seconds, selector, minutes)
     if signal == catalogue.REQUESTS:
         return _count(contract.series("requests"), selector, minutes)
     if signal == catalogue.TOKENS:

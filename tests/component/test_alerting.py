@@ -15,7 +15,7 @@ import pytest
 
 from model import catalogue
 from model.durations import iso_minutes
-from tests.helpers import COLLECTOR_CONFIG_MAP, POLICY_ROWS, load_settings, stack_plan
+from tests.helpers import COLLECTOR_CONFIG_MAP, POLICY_ROWS, config, load_settings, stack_plan
 from tools import verify
 
 FIXTURE = "alerting"
@@ -326,9 +326,9 @@ def test_percentiles_are_switched_on_for_each_latency_distribution_the_monitors_
     for service in settings.services:
         distribution = openmetrics_names(check_instance(deployment(plan, service.name)),
                                          *histograms_and_gauges(service.metrics))[service.metrics.latency.metric]
-        percentile_queries = [m["query"] for m in datadog_monitors(plan, service.name)
-                              if m["query"].startswith("percentile(")]
-        assert percentile_queries and all(f":{distribution}{{" in q for q in percentile_queries)
+        # Threshold queries (count(v: v>x)) read the distribution's percentile sketches: they need them on too.
+        threshold_queries = [m["query"] for m in datadog_monitors(plan, service.name) if "count(v: " in m["query"]]
+        assert threshold_queries and all(f":{distribution}{{" in q for q in threshold_queries)
         tag_configuration = configured[distribution]
         assert (tag_configuration["metricType"], tag_configuration["includePercentiles"]) == ("distribution", True)
         assert {"env", "service"} <= set(tag_configuration["tags"])  # the monitors' scope stays queryable
@@ -353,6 +353,7 @@ def test_prometheus_rules_select_the_job_and_namespace_the_pod_monitor_gives_the
             node, promql_parser.VectorSelector) and not (node.name or "").startswith("slo:") else None)
     # The counters, the histogram's buckets (a Prometheus histogram's series is <name>_bucket), and up.
     assert {n.name for n in selected} == {contract.requests.metric, f"{contract.latency.metric}_bucket",
+                                          f"{contract.latency.metric}_count",
                                           contract.input_tokens.metric, contract.cost.metric, "up",
                                           contract.queue.metric, contract.kv_cache.metric}
     for node in selected:
@@ -415,16 +416,23 @@ def test_the_metrics_endpoint_monitor_pages_when_every_check_fails_or_none_arriv
 
 # -- each service's own thresholds ---------------------------------------------------------
 
-@pytest.mark.parametrize("service, objectives", [("chat", {0.95: 2, 0.99: 8}), ("scorer", {0.95: 0.5, 0.99: 2})])
-def test_latency_alerts_use_each_services_objectives_and_traffic_guard_in_every_backend(plan, service, objectives):
-    """The fixture's latency objectives, judged once 20 (P95) or 100 (P99) requests make a quantile meaningful."""
-    for quantile, seconds in objectives.items():
+@pytest.mark.parametrize("service", ["chat", "scorer"])
+def test_latency_alerts_use_each_services_objectives_and_traffic_guard_in_every_backend(plan, service):
+    """The fixture's latency objectives, as the share of requests slower than each (5% for P95, 1% for P99),
+    judged once 20 (P95) or 100 (P99) requests make that share mean something."""
+    spec = next(s for s in json.loads(config("alerting").values["ai-observability:services"]) if s["name"] == service)
+    for quantile, key in ((0.95, "p95Seconds"), (0.99, "p99Seconds")):
+        seconds, share = spec["slo"]["latency"][key], round(1 - quantile, 2)
         name, guard = f"AIInferenceLatencyP{round(quantile * 100)}High", {0.95: 20, 0.99: 100}[quantile]
         prometheus = prometheus_alerts(plan, service)[name]["expr"]
-        assert re.search(rf"histogram_quantile\({quantile}, .*\) > {seconds}\n", prometheus)
-        assert prometheus.rstrip().endswith(f">= {guard}")
+        bucket = re.search(r'_bucket\{[^}]*le=~?"([^"]+)"\}', prometheus)  # le="2.5", or le=~"1\\.0|1"
+        assert bucket and {float(le.replace("\\\\", "")) for le in bucket.group(1).split("|")} == {seconds}
+        assert f") > {share}\n" in prometheus and prometheus.rstrip().endswith(f">= {guard}")
         datadog = [m["query"] for m in datadog_monitors(plan, service)
                    if alert_tag(m) == name and m["type"] != "composite"]
-        assert sorted(q.rsplit(" ", 2)[1:] for q in datadog) == sorted([[">", str(seconds)], [">=", str(guard)]])
+        assert sorted(q.rsplit(" ", 2)[1:] for q in datadog) == sorted([[">", str(share)], [">=", str(guard)]])
+        assert any(f"count(v: v>{seconds:g})" in q for q in datadog)
         azure = azure_rules(plan, service)[name]["criteria"]["allOf"][0]["query"]
-        assert azure.endswith(f"| where p{round(quantile * 100)}_seconds_5m > {seconds} and requests_5m >= {guard}")
+        assert f"duration > {seconds * 1000:g})" in azure  # App Insights' durations are milliseconds
+        assert azure.endswith(f"| where over_p{round(quantile * 100)}_5m > {share} and requests_5m >= {guard}")
+

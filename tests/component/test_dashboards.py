@@ -114,11 +114,14 @@ def test_the_datadog_dashboard_shows_the_services_slo_and_what_its_monitors_read
     assert slo_widget["slo_id"] == slo.id
     monitors = [r.inputs["query"] for r in plan.of_type("datadog:index/monitor:Monitor")
                 if f"service:{service}" in r.inputs["query"]]
-    metric = re.compile(r"(?:sum|avg|max|p\d+):([a-z_.]+)\{")
-    monitored = {m for query in monitors for m in metric.findall(query)}
+    metric = re.compile(r"(?:sum|avg|max|p\d+|\)):([a-z_.]+)\{")  # `sum:m{`, `p95:m{`, `count(v: v>x):m{`
+    # A latency alert reads the distribution's threshold count over its `.count`: both are the distribution.
+    contract = next(s.metrics for s in SETTINGS.services if s.name == service)
+    distribution = f"{datadog_naming.NAMESPACE}.{metric_of(contract, 'latency')}"
+    monitored = {m.removesuffix(".count") if m == f"{distribution}.count" else m
+                 for query in monitors for m in metric.findall(query)}
     charted = {m for w in widgets if w["type"] == "timeseries" for r in w["requests"] for m in metric.findall(r["q"])}
     # What the monitors read is charted; the TTFT and TPOT distributions are charted beside it.
-    contract = next(s.metrics for s in SETTINGS.services if s.name == service)
     extra = {f"{datadog_naming.NAMESPACE}.{metric_of(contract, role)}" for role in ("ttft", "tpot")}
     assert charted - extra == monitored
     for widget in widgets:

@@ -1,13 +1,13 @@
 """The alert catalogue and the dialects' own rules, on objectives built here."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import promql_parser
 import pytest
 
 from model import catalogue, routing
-from model.contract import MetricContract
+from model.contract import Histogram, MetricContract
 from model.dialects import azure, datadog, prometheus
 from model.presets import DEFAULT
 from model.slo import Objective, ServiceSlo
@@ -76,18 +76,22 @@ def test_every_alert_is_valid_promql_selecting_the_service(days):
         f"slo:sli_error:ratio_rate{w}" for w in ("5m", "30m", "1h", "2h", "3h", "6h", "1d", "36h")]
 
 
-def test_a_latency_quantile_over_part_of_a_query_window_is_refused_in_kql():
-    threshold = catalogue.Threshold(catalogue.LATENCY, 5, catalogue.ABOVE, 1, 0.95)
-    guard = catalogue.Threshold(catalogue.REQUESTS, 60, catalogue.AT_LEAST, 1)
-    alert = catalogue.Alert("AIInferenceX", "svc", "s", "d", "warning", "ticket", 5, ((threshold, guard),), "k", "u")
-    with pytest.raises(ValueError, match="must span the query's window"):
-        azure.query(alert, "ns.svc", [])
-
-
-def test_datadog_offers_only_its_distribution_percentiles():
-    odd = catalogue.Threshold(catalogue.LATENCY, 5, catalogue.ABOVE, 1, 0.98)
-    with pytest.raises(ValueError, match="no p98"):
-        datadog.threshold_query(odd, DEFAULT, "env", "svc")
+def test_latency_objectives_count_the_requests_slower_than_them_in_each_backend_and_its_unit():
+    """P95 over 1s is more than 5% of requests slower than 1s: the 1s bucket against the count in Prometheus,
+    a threshold query in Datadog (in the histogram's unit: Triton's are milliseconds), and App Insights'
+    durations (milliseconds) in KQL."""
+    alerts = {a.name: a for a in service_alerts(slo())}
+    p95 = alerts["AIInferenceLatencyP95High"]
+    latency, guard = p95.any_of[0]
+    assert (latency.value, latency.seconds, guard.value) == (0.05, 1, 20)
+    promql = prometheus.measure(latency, DEFAULT, {"job": "svc"}, "svc")
+    assert 'ai_inference_latency_seconds_bucket{job="svc",le=~"1\\\\.0|1"}[5m]' in promql
+    assert 'ai_inference_latency_seconds_count{job="svc"}[5m]' in promql
+    millis = replace(DEFAULT, latency=Histogram("latency_ms", (500, 1000, 2000), unit_seconds=0.001))
+    assert "count(v: v>1000):inference.latency_ms{env:e,service:svc}.as_count()" in \
+        datadog.threshold_query(latency, millis, "e", "svc")
+    kql = azure.query(p95, "ns.svc", ["/health"])
+    assert "countif(timestamp > ago(8m) and duration > 1000)" in kql and "over_p95_5m > 0.05" in kql
 
 
 def test_routing_with_one_route_needs_no_inhibition():

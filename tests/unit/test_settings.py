@@ -471,8 +471,9 @@ def test_slo_settings_read_with_the_seeds_defaults():
     ({"availability": 0.95, "period": "90d"}, "services[0].slo.availability", "its 21.6x burn rate would need 108%"),
     ({"period": "14d"}, "services[0].slo.period", "must be one of 7d, 30d, 90d"),
     ({"period": 30}, "services[0].slo.period", "must be one of 7d, 30d, 90d"),
-    ({"latency": {"p99Seconds": 60}}, "services[0].slo.latency.p99Seconds",
-     "must be below the histogram's top bucket (60s): histogram_quantile never reports more"),
+    ({"latency": {"p99Seconds": 7}}, "services[0].slo.latency.p99Seconds",
+     "must be a bucket boundary of ai_inference_latency_seconds (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, "
+     "5, 10, 30, 60 seconds)"),
     ({"latency": {"p95Seconds": 2, "p99Seconds": 1}}, "services[0].slo.latency.p99Seconds",
      "must be at least the P95 threshold (2s)"),
     ({"latency": {"p95Seconds": 0}}, "services[0].slo.latency.p95Seconds", "greater than 0"),
@@ -563,11 +564,15 @@ def test_latency_buckets_must_ascend(buckets, allowed):
     assert allowed in problem_for("services[0].metrics.latencyBuckets", problems("alerting", {"services": [service]}))
 
 
-def test_a_latency_objective_must_sit_below_the_services_own_top_bucket():
-    service = {"name": "s", "image": "registry.example.com/s:1", "model": {"name": "m", "version": "1"},
-               "metrics": {"latencyBuckets": [0.1, 0.5, 1]}, "slo": {"latency": {"p95Seconds": 0.5, "p99Seconds": 1}}}
-    assert "must be below the histogram's top bucket (1s)" in problem_for(
-        "services[0].slo.latency.p99Seconds", problems("alerting", {"services": [service]}))
+def test_a_latency_objective_must_be_one_of_the_services_own_buckets():
+    def service(p95, p99):
+        return {"name": "s", "image": "registry.example.com/s:1", "model": {"name": "m", "version": "1"},
+                "metrics": {"latencyBuckets": [0.1, 0.5, 1]},
+                "slo": {"latency": {"p95Seconds": p95, "p99Seconds": p99}}}
+    said = problem_for("services[0].slo.latency.p99Seconds", problems("alerting", {"services": [service(0.5, 0.75)]}))
+    assert "must be a bucket boundary of ai_inference_latency_seconds (0.1, 0.5, 1 seconds)" in said
+    # The top bucket is a boundary: requests slower than it are the +Inf bucket's, however slow.
+    assert load_settings("alerting", {"services": [service(0.5, 1)]}).services[0].slo.p99_seconds == 1
 
 
 def test_one_stack_of_an_organization_manages_the_latency_percentiles():
