@@ -182,7 +182,9 @@ def test_a_lower_latency_objective_reads_as_its_alerts_monitors_and_dashboards_c
     monitor and both dashboards show the stack's old and new number as leaves, in few short lines."""
     chat, scorer = services("alerting")
     old_p95 = chat["slo"]["latency"]["p95Seconds"]
-    new_p95 = max(b for b in load_settings("alerting").services[0].metrics.latency.buckets if b < old_p95)
+    histogram = load_settings("alerting").services[0].metrics.latency
+    assert histogram is not None
+    new_p95 = max(b for b in histogram.buckets if b < old_p95)
     lowered = copy.deepcopy(chat)
     lowered["slo"]["latency"]["p95Seconds"] = new_p95
     changes = plan_diff.diff_plans(plan("alerting"), plan("alerting", {"services": [lowered, scorer]}))

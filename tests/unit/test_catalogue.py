@@ -83,6 +83,7 @@ def test_latency_objectives_count_the_requests_slower_than_them_in_each_backend_
     alerts = {a.name: a for a in service_alerts(slo())}
     p95 = alerts["AIInferenceLatencyP95High"]
     latency, guard = p95.any_of[0]
+    assert isinstance(latency, catalogue.Threshold) and isinstance(guard, catalogue.Threshold)
     assert (latency.value, latency.seconds, guard.value) == (0.05, 1, 20)
     promql = prometheus.measure(latency, DEFAULT, {"job": "svc"}, "svc")
     assert 'ai_inference_latency_seconds_bucket{job="svc",le=~"1\\\\.0|1"}[5m]' in promql
