@@ -11,7 +11,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlparse
@@ -871,12 +871,19 @@ DEFAULT_ONLY_METRICS = ("requests", "latency", "tokens", "cost", "modelLabel", "
 def _metric_contract(metrics: Section) -> MetricContract:
     """A preset's names (model/presets.py); the default contract's may be renamed one by one."""
     preset = metrics.text("preset", "default", choices=presets.PRESETS)
+    contract = presets.PRESETS.get(preset, presets.DEFAULT)
+    if contract.backend_roles:
+        backend = metrics.text("backendModel", contract.backend_model, pattern=LABEL_VALUE, max_length=63,
+                               hint=LABEL_VALUE_HINT)
+        contract = replace(contract, backend_model=backend)
+    elif metrics.has("backendModel"):
+        metrics.refused("backendModel", f"names the engine model behind an ensemble; the {preset} preset's server "
+                                        "reports every role under the model it serves")
     if preset != "default":
         for key in sorted(metrics.fields() & set(DEFAULT_ONLY_METRICS)):
             metrics.refused(key, f"renames a metric of the default contract; the {preset} preset uses "
-                                 f"{presets.PRESETS[preset].server}'s own names (set metrics.preset: default "
-                                 "to name your own)")
-        return presets.PRESETS.get(preset, presets.DEFAULT)
+                                 f"{contract.server}'s own names (set metrics.preset: default to name your own)")
+        return contract
 
     def counter(value: str) -> str | None:
         return None if value.endswith("_total") else "must be a counter name ending in _total"

@@ -138,6 +138,10 @@ class MetricContract:
     # Whether the server reports every model it holds (an ensemble and its parts) under the model label,
     # so that a service's series are those of the model it serves.
     per_model: bool = False
+    # Roles the server reports under the model that does the work (Triton: the TensorRT-LLM engine behind an
+    # ensemble counts the tokens, holds the KV cache and queues the requests), and that model's usual name.
+    backend_roles: tuple[str, ...] = ()
+    backend_model: str | None = None
 
     def role(self, name: str) -> Series | Histogram | None:
         return getattr(self, name)

@@ -118,6 +118,9 @@ TGI = MetricContract(
 # with the TensorRT-LLM backend's metrics (inflight_batcher_llm custom_metrics_reporter.cc).
 TRITON = MetricContract(
     preset="triton", server="Triton", model_label="model", per_model=True,
+    # The ensemble's own queue stays empty while requests wait in the engine (pending count of the model
+    # that queues them); tokens and the KV cache exist only under the engine (tests/fixtures/metrics/triton.prom).
+    backend_roles=("input_tokens", "output_tokens", "queue", "kv_cache"), backend_model="tensorrt_llm",
     errors=Series("nv_inference_request_failure", COUNTER),
     # Only with --metrics-config histogram_latencies=true; a first token for decoupled (streaming) models.
     ttft=Histogram("nv_inference_first_response_histogram_ms", (100, 500, 2000, 5000), unit_seconds=0.001),
@@ -163,10 +166,12 @@ PRESETS = {contract.preset: contract for contract in (DEFAULT, VLLM, TGI, TRITON
 
 def serving(contract: MetricContract, model: str | None) -> MetricContract:
     """`contract` for the model a service serves (services[].model.name), where the server reports every
-    model it holds: each role's series also match that model."""
+    model it holds: each role's series also match the model that reports it, the served one or, for the
+    roles the engine behind it reports, its backend model (services[].metrics.backendModel)."""
     if not contract.per_model or contract.model_label is None or not model:
         return contract
-    served = Matcher(contract.model_label, model)
-    roles: dict[str, Any] = {name: replace(found, matchers=(*found.matchers, served))
-                             for name, found in contract.provided().items()}
+    roles: dict[str, Any] = {}
+    for name, found in contract.provided().items():
+        reporter = contract.backend_model if name in contract.backend_roles and contract.backend_model else model
+        roles[name] = replace(found, matchers=(*found.matchers, Matcher(contract.model_label, reporter)))
     return replace(contract, **roles)

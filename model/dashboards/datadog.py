@@ -55,8 +55,9 @@ def queries(contract: MetricContract, env: str, service: str) -> dict[str, list[
     for role in HISTOGRAM_ROLES:
         histogram = contract.role(role)
         if isinstance(histogram, Histogram):
-            found[role] = [f"{p}:{naming.distribution(histogram.metric)}{role_scope(histogram, tags)}"
-                           for p in PERCENTILES]
+            # In seconds, as the objective marked on it (Triton's histograms are in milliseconds).
+            found[role] = [histogram.in_seconds(f"{p}:{naming.distribution(histogram.metric)}"
+                                                f"{role_scope(histogram, tags)}") for p in PERCENTILES]
     if contract.input_tokens and contract.output_tokens:
         found["tokens"] = [f"{metric('sum', s)}{by_model}.as_count().rollup(sum, 3600)"
                            for s in (contract.input_tokens, contract.output_tokens)]

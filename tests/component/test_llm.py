@@ -289,3 +289,90 @@ def test_a_server_with_metrics_on_its_api_port_is_scraped_there(plan, settings):
     assert scrapers["ports"] == [{"port": "http", "protocol": "TCP"}]
     service = plan.one("kubernetes:core/v1:Service", "chat-service").inputs
     assert [p["targetPort"] for p in service["spec"]["ports"]] == ["http"]
+
+
+# -- every selector selects something the server exposes ----------------------------------------
+
+# Labels the scrape adds (the operator's target labels and the pod's version label): no exposition has them.
+TARGET_LABELS = {"job", "namespace", "instance", "pod", "container", "version"}
+SAMPLE = re.compile(r'^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+\S+')
+LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def exposition(server):
+    """(name, labels) of every sample `tests/fixtures/metrics/<server>.prom` exposes, names as written."""
+    return [(match.group(1), dict(LABEL.findall(match.group(2) or "")))
+            for line in (EXPOSITIONS / f"{server}.prom").read_text().splitlines()
+            if not line.startswith("#") and (match := SAMPLE.match(line))]
+
+
+def selects(node, name, labels):
+    """Whether a PromQL selector picks this sample. Target labels are the scrape's; `exported_<l>` is the
+    server's own `<l>`, renamed where the scrape's target label has that name (only its presence is the
+    server's: which pod is the deployment's)."""
+    if node.name != name:
+        return False
+    for matcher in node.matchers.matchers:
+        if matcher.name in TARGET_LABELS:
+            continue
+        if matcher.name.startswith("exported_"):
+            if matcher.name.removeprefix("exported_") not in labels:
+                return False
+            continue
+        value, op = labels.get(matcher.name, ""), matcher.op
+        if op == promql_parser.MatchOp.Equal:
+            held = value == matcher.value
+        elif op == promql_parser.MatchOp.NotEqual:
+            held = value != matcher.value
+        else:
+            held = (re.fullmatch(matcher.value, value) is not None) == (op == promql_parser.MatchOp.Re)
+        if not held:
+            return False
+    return True
+
+
+def unmatched(plan, service, server):
+    """Every selector of the service's rules, Azure rule groups and Grafana panels that picks no sample of the
+    server's exposition (or DCGM's, for the GPU series), with where it is."""
+    expressions = [(rule.get("alert") or rule["record"], rule["expr"]) for rule in rules(plan, service)]
+    expressions += [(f"azure {rule.get('alert') or rule['record']}", rule["expression"])
+                    for group in plan.of_type(AZURE_RULE_GROUP)
+                    if group.name.startswith(f"azure-monitoring-{service}-") for rule in group.inputs["rules"]]
+    dashboard = plan.one("kubernetes:core/v1:ConfigMap", f"{service}-grafana-config-map")
+    panels = json.loads(next(iter(dashboard.inputs["data"].values())))["panels"]
+    expressions += [(f"panel {panel['title']}", target["expr"]) for panel in panels for target in panel.get("targets", [])]
+    found = []
+    for where, expr in expressions:
+        for node in selectors(expr):
+            if node.name.startswith("slo:") or node.name == "up":
+                continue  # recorded by the rules themselves; the scrape's own
+            exposed = exposition("dcgm" if node.name.startswith("DCGM_") else server)
+            if not any(selects(node, name, labels) for name, labels in exposed):
+                found.append(f"{where}: {node}")
+    return found
+
+
+SERVERS = {"chat": "vllm", "tgi": "tgi", "triton": "triton", "genai": "otel-genai"}
+
+
+@pytest.mark.parametrize("service", SERVERS)
+def test_every_selector_of_a_service_selects_a_series_its_server_exposes(plan, service):
+    assert unmatched(plan, service, SERVERS[service]) == []
+
+
+def test_a_preset_that_names_the_wrong_model_selects_nothing(settings):
+    """The selector test fails on what it must catch: Triton's queue and KV cache read from the served ensemble,
+    which reports neither (the engine, tensorrt_llm, does)."""
+    from model.dialects import prometheus as dialect
+    triton = next(s for s in settings.services if s.name == "triton")
+    wrong = presets.serving(replace(presets.TRITON, backend_roles=()), triton.model_name)
+    queue, kv_cache = (dialect.role_series(wrong.series(role), {"job": "triton"}) for role in ("queue", "kv_cache"))
+    exposed = exposition("triton")
+    kv_node, = selectors(kv_cache)
+    assert not any(selects(kv_node, name, labels) for name, labels in exposed)
+    queue_node, = selectors(queue)
+    pending = [labels for name, labels in exposed if selects(queue_node, name, labels)]
+    assert [labels["model"] for labels in pending] == ["ensemble"]  # the queue that stays empty
+    right = presets.serving(presets.TRITON, triton.model_name)
+    node, = selectors(dialect.role_series(right.series("kv_cache"), {"job": "triton"}))
+    assert any(selects(node, name, labels) for name, labels in exposed)
