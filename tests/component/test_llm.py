@@ -340,7 +340,8 @@ def unmatched(plan, service, server):
                     if group.name.startswith(f"azure-monitoring-{service}-") for rule in group.inputs["rules"]]
     dashboard = plan.one("kubernetes:core/v1:ConfigMap", f"{service}-grafana-config-map")
     panels = json.loads(next(iter(dashboard.inputs["data"].values())))["panels"]
-    expressions += [(f"panel {panel['title']}", target["expr"]) for panel in panels for target in panel.get("targets", [])]
+    expressions += [(f"panel {panel['title']}", target["expr"])
+                    for panel in panels for target in panel.get("targets", [])]
     found = []
     for where, expr in expressions:
         for node in selectors(expr):
