@@ -94,12 +94,11 @@ if settings.datadog.enabled:
     api_key, app_key = settings.datadog.credentials()
     on_datadog = pulumi.ResourceOptions(providers=[datadog.Provider(
         "datadog", api_key=api_key.output(), app_key=app_key.output(), api_url=settings.datadog.api_url)])
-    if settings.datadog.manage_latency_percentiles:
-        DatadogLatencyPercentiles("datadog-latency-percentiles", [s.metrics for s in settings.services],
-                                  opts=on_datadog)
+    percentiles = DatadogLatencyPercentiles("datadog-latency-percentiles", [s.metrics for s in settings.services],
+                                            opts=on_datadog) if settings.datadog.manage_latency_percentiles else None
     pulumi.export("datadogSloIds", {
         service.name: DatadogMonitoring(f"{service.name}-datadog", alerts[service.name].alerts, service.slo,
                                         service.metrics, identity.stack, identity.team, kube.namespace,
-                                        settings.datadog.notify,
+                                        settings.datadog.notify, percentiles,
                                         opts=on_datadog).slo_id
         for service in settings.services})

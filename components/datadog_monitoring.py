@@ -43,7 +43,8 @@ def thresholds(monitor: dialect.Monitor) -> datadog.MonitorMonitorThresholdsArgs
     if monitor.critical is None:
         return None
     recovery = plain(monitor.recovery) if monitor.recovery is not None else None
-    return datadog.MonitorMonitorThresholdsArgs(critical=plain(monitor.critical), critical_recovery=recovery)
+    ok = plain(monitor.ok) if monitor.ok is not None else None
+    return datadog.MonitorMonitorThresholdsArgs(critical=plain(monitor.critical), critical_recovery=recovery, ok=ok)
 
 
 class DatadogMonitoring(pulumi.ComponentResource):
@@ -53,10 +54,12 @@ class DatadogMonitoring(pulumi.ComponentResource):
 
     def __init__(self, name: str, alerts: tuple[Alert, ...], service_slo: ServiceSlo, contract: MetricContract,
                  env: str, team: str, namespace: str, notify: Mapping[str, Sequence[str]],
-                 opts: pulumi.ResourceOptions | None = None):
+                 percentiles: pulumi.Resource | None = None, opts: pulumi.ResourceOptions | None = None):
+        """`percentiles`: the stack's tag configurations, when it manages them: the SLOs' threshold queries and
+        the latency monitors read nothing until percentiles are on, so they are created after them."""
         super().__init__("ai-observability:datadog:DatadogMonitoring", name, None, opts)
         objective = service_slo.objective
-        child = pulumi.ResourceOptions(parent=self)
+        child = pulumi.ResourceOptions(parent=self, depends_on=[percentiles] if percentiles else None)
         service = alerts[0].service
         tags = [f"env:{env}", f"service:{service}", f"team:{team}", "managed-by:pulumi"]
         # One SLO per objective whose alerts survived: availability, and each latency SLO.
@@ -108,8 +111,7 @@ class DatadogMonitoring(pulumi.ComponentResource):
     def _slo(name: str, slo_name: str, service: str, env: str, objective: Objective, description: str,
              query: tuple[str, str], tags: list[str], child: pulumi.ResourceOptions) -> datadog.ServiceLevelObjective:
         numerator, denominator = query
-        target = round(objective.target * 100, 4)
-        warning = round((objective.target + objective.error_budget / 2) * 100, 4)  # a heads-up above the target
+        target, warning = dialect.slo_percent(objective)  # the warning: a heads-up halfway through the budget
         views = sorted({objective.period_days, 7}, reverse=True)  # the SLO's period, and a 7-day view
         # The availability SLO keeps its first resource name, so existing stacks do not replace it.
         suffix = "slo" if slo_name == AVAILABILITY else f"{slo_name}-slo"

@@ -555,6 +555,7 @@ def _datadog(root: Section, services: tuple[ServiceSettings, ...]) -> DatadogSet
                                        else "must be a Datadog handle like @slack-ai-alerts or @pagerduty-ai")
                for route in ROUTES}
     if enabled:
+        _check_datadog_targets(root, services)
         for route, senders in _routed(root, services).items():
             if not handles[route]:
                 notify.report(route, [], f"must list at least one handle: {senders}; add a Datadog handle here "
@@ -568,6 +569,22 @@ def _datadog(root: Section, services: tuple[ServiceSettings, ...]) -> DatadogSet
         notify=MappingProxyType(handles),
         manage_latency_percentiles=bool(root.boolean("datadog.manageLatencyPercentiles")),
     )
+
+
+def _check_datadog_targets(root: Section, services: tuple[ServiceSettings, ...]) -> None:
+    """Datadog takes an SLO target as a percentage of at most three decimals (service_level_objectives: "up to
+    three decimal places are allowed" for metric-based SLOs): 0.99999 is 99.999%, 0.999995 cannot be one."""
+    paths = {name: path for path, name in root.reader.item_names.items() if path.startswith("services[")}
+    for service in services:
+        path = paths.get(service.name, "services[]")
+        targets = [(f"{path}.slo.availability", service.slo.objective.target)]
+        targets += [(f"{path}.slo.latencyObjectives.{key}.target", s.objective.target)
+                    for s in service.slo.latency_slos for key, (name, _) in LATENCY_SLOS.items() if name == s.name]
+        for key, target in targets:
+            if not math.isclose(round(target * 100, 3), target * 100, abs_tol=1e-9):
+                root.reader.report(key, target, f"has more decimals than a Datadog SLO keeps: {plain(target * 100)}% "
+                                                "has more than three after the point; use at most five in the "
+                                                "fraction (0.99999), or turn datadog.enabled off")
 
 
 def _routed(root: Section, services: tuple[ServiceSettings, ...]) -> dict[str, str]:

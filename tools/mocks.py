@@ -57,6 +57,7 @@ class Resource:
     inputs: dict  # as the engine receives them, secret leaves masked
     raw_inputs: dict = field(repr=False)  # the same, unmasked: for tests that follow a secret's wiring
     secret_paths: tuple[str, ...] = ()  # where secrets sit in the inputs, e.g. webhookReceivers[0].serviceUri
+    depends_on: tuple[str, ...] = ()  # URNs it waits for beyond what its inputs reference (depends_on)
 
     def to_json(self) -> dict:
         entry: dict[str, Any] = {"urn": self.urn, "type": self.type, "name": self.name, "id": self.id}
@@ -66,6 +67,8 @@ class Resource:
             entry["provider"] = self.provider
         if self.protect:
             entry["protect"] = True
+        if self.depends_on:
+            entry["dependsOn"] = list(self.depends_on)
         entry["inputs"] = self.inputs
         return entry
 
@@ -180,10 +183,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         raw, _ = _decode(request.object, reveal=True)
         if request.type.startswith("pulumi:providers:"):
             self.plan_mocks.register_provider(f"{response.urn}::{response.id}", raw)
+        through_inputs = {urn for deps in request.propertyDependencies.values() for urn in deps.urns}
         self.recorded.append(Resource(
             urn=response.urn, type=request.type, name=request.name, id=response.id,
             parent=request.parent, provider=request.provider.rsplit("::", 1)[0],
             protect=request.protect, inputs=masked, raw_inputs=raw, secret_paths=tuple(secret_paths),
+            depends_on=tuple(sorted(set(request.dependencies) - through_inputs)),
         ))
         return response
 

@@ -128,6 +128,7 @@ def invalid_manifests(files: list[Path], kubernetes_version: str) -> list[str]:
 
 
 DATADOG_DASHBOARD = "datadog:index/dashboardJson:DashboardJson"
+DATADOG_TAG_CONFIGURATION = "datadog:index/metricTagConfiguration:MetricTagConfiguration"
 
 
 def dashboards(plan: mocks.Plan) -> dict[str, dict]:
@@ -214,6 +215,9 @@ def summary(plan: mocks.Plan) -> str:
         types = sorted(t for t in by_type if package(t) == name)
         lines.append(f"  {name:<18} {sum(by_type[t] for t in types):>3}")
         lines += [f"    {t:<56} {by_type[t]:>3}" for t in types]
+    if plan.outputs.get("datadogSloIds") and not by_type.get(DATADOG_TAG_CONFIGURATION):
+        lines.append("  datadog: the latency percentiles are another stack's (datadog.manageLatencyPercentiles: "
+                     "false); deploy that stack first, or percentile and threshold queries read no data")
     excluded = {service: found for service, found in plan.outputs.get("excludedAlerts", {}).items() if found}
     for service, found in sorted(excluded.items()):
         lines.append(f"  {service}: {len(found)} alert(s) excluded, their server cannot measure them:")

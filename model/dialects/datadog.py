@@ -9,6 +9,7 @@ is OK as soon as one part is OK).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -34,6 +35,7 @@ class Monitor:
     query: str  # SLO_ID stands for the SLO's id; empty for a composite, whose query joins its parts' ids
     critical: float | None = None
     recovery: float | None = None
+    ok: float | None = None  # a service check: OK runs in a row that recover it
     notifies: bool = True  # a composite's parts stay silent: the composite speaks for them
     no_data_minutes: int | None = None  # notify when the query has had no data this long
     parts: tuple[str, ...] = ()  # a composite's monitors, by key
@@ -89,6 +91,32 @@ def latency_slo_query(latency_slo: LatencySlo, contract: MetricContract, env: st
     within = f"count(v: v<={plain(histogram.le(latency_slo.threshold_seconds))})"
     good = f"{within}:{naming.distribution(histogram.metric)}{role_scope(histogram, tags)}.as_count()"
     return good, role_query(histogram.count, tags)
+
+
+HEALTH_RUNS = 2  # consecutive CRITICAL runs of the service's health check that mean no endpoint answers
+
+
+def health_check_query(tags: Mapping[str, str]) -> str:
+    """The service's metrics endpoints, as one group: every pod's health check carries the same tags (the check
+    is not tagged by endpoint, and the Agent's pod-level tags are off at the default check cardinality).
+    Datadog keeps a group's last status for a day after it stops reporting (48 hours with no-data alerts:
+    monitors/configuration, "Group retention time"), and a cluster percentage counts the last status of each
+    tag combination (monitors/types/service_check): a group per pod would let the pods of an old rollout keep
+    an OK share. With one group, its last runs are those of the live pods, interleaved: two CRITICAL in a row
+    is no live pod answering (with one pod down among others, another's OK comes between); no run at all, no
+    pod left, is the monitor's no data."""
+    over = ",".join(f'"{key}:{value}"' for key, value in sorted(tags.items()))
+    by = ",".join(f'"{key}"' for key in sorted(tags))
+    return f'"{naming.HEALTH_CHECK}".over({over}).by({by}).last({HEALTH_RUNS}).count_by_status()'
+
+
+def slo_percent(objective: Objective) -> tuple[float, float | None]:
+    """An SLO's target and warning as Datadog takes them: percentages of at most three decimals (settings refuse
+    a target with more). The warning, halfway through the budget, is rounded down, and dropped when rounding
+    would bring it to the target: it must stay above it."""
+    target = round(objective.target * 100, 3)
+    warning = math.floor(round((objective.target + objective.error_budget / 2) * 100, 9) * 1000) / 1000
+    return target, (warning if warning > target else None)
 
 
 def burn_rate_query(objective: Objective, clause: BurnRate) -> str:
@@ -147,12 +175,11 @@ def threshold_query(threshold: Threshold, contract: MetricContract, env: str, se
             used, free = (f"max:{metric}{gpus} by {{gpu,host}}" for metric in (naming.DCGM_MEMORY_USED,
                                                                              naming.DCGM_MEMORY_FREE))
             return f"avg({window}):{used} / ({used} + {free}) {condition}"
-        # The gauge keeps the last XID until the driver restarts: alert on its rising to a new number.
-        return f"change(max({window}),{window}):max:{naming.DCGM_XID}{gpus} {condition}"
+        # The gauge keeps the last XID until the driver restarts: alert on a GPU's rising to a new number. Per
+        # GPU (the integration tags each with `gpu` and its host), so a lower XID on another GPU is its own.
+        return f"change(max({window}),{window}):max:{naming.DCGM_XID}{gpus} by {{gpu,host}} {condition}"
     if signal == catalogue.TARGETS_UP and (threshold.comparator, threshold.value) == (catalogue.BELOW, 1):
-        # No endpoint answering is every health check CRITICAL: a cluster check over the service.
-        over = ",".join(f'"{key}:{value}"' for key, value in sorted(tags.items()))
-        return f'"{naming.HEALTH_CHECK}".over({over}).by("*").last(1).pct_by_status()'
+        return health_check_query(tags)
     raise ValueError(f"no Datadog query for {threshold}")
 
 
@@ -183,7 +210,8 @@ def _threshold_monitor(threshold: Threshold, contract: MetricContract, env: str,
     query = threshold_query(threshold, contract, env, service, namespace)
     if threshold.signal == catalogue.TARGETS_UP:
         # Checks stop arriving when every endpoint is gone: no data is the alert then.
-        return Monitor(key, title, "service check", query, critical=100, notifies=alone, no_data_minutes=5)
+        return Monitor(key, title, "service check", query, critical=HEALTH_RUNS, ok=1, notifies=alone,
+                       no_data_minutes=5)
     # A recovery must lie below an "above" threshold, so a threshold of 0 (any XID error) has none.
     recovery = threshold.value * RECOVERY if threshold.comparator == catalogue.ABOVE and threshold.value else None
     return Monitor(key, title, "query alert", query, critical=threshold.value, recovery=recovery, notifies=alone)

@@ -15,7 +15,8 @@ here, so they cannot disagree. Rules of datadog_checks_base/checks/openmetrics/v
   (transformers/histogram.py); percentiles on it need a metric tag configuration;
 - Prometheus labels become tags (`model:<v>`, `status:<v>`);
 - the endpoint's health is the service check `<namespace>.openmetrics.health`, OK or
-  CRITICAL per scrape.
+  CRITICAL per scrape, tagged with the instance's tags and, unless `tag_by_endpoint` is
+  false, `endpoint:<url>` (openmetrics/v2/scraper.py), whose %%host%% is the pod's IP.
 """
 
 from __future__ import annotations
@@ -82,6 +83,9 @@ def autodiscovery_checks(contract: MetricContract, metrics_port: int) -> str:
         "metrics": check_metrics(contract),
         "histogram_buckets_as_distributions": True,
         "collect_counters_with_distributions": True,
+        # No endpoint tag: it names the pod (its IP), and a pod that is gone would leave a group of the
+        # health check holding its last status for a day (see dialects/datadog.py, the endpoint-down check).
+        "tag_by_endpoint": False,
     }]}}, separators=(",", ":"))
 
 
@@ -98,8 +102,10 @@ def scope(env: str, service: str) -> dict[str, str]:
     return {"env": labels["tags.datadoghq.com/env"], "service": labels["tags.datadoghq.com/service"]}
 
 
-# The Agent's Kubernetes tags a distribution keeps queryable: breakdowns by namespace, deployment, pod.
-KUBERNETES_TAGS = ("kube_namespace", "kube_deployment", "pod_name")
+# The Agent's Kubernetes tags a distribution keeps queryable: breakdowns by namespace and deployment. Only
+# low-cardinality tags: checks are tagged at DD_CHECKS_TAG_CARDINALITY=low by default, and pod_name is an
+# orchestrator-cardinality tag (docs.datadoghq.com/containers/kubernetes/tag: the tag cardinality table).
+KUBERNETES_TAGS = ("kube_namespace", "kube_deployment")
 
 
 def percentile_tags(contract: MetricContract) -> list[str]:

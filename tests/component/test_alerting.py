@@ -14,9 +14,11 @@ import promql_parser
 import pytest
 
 from model import catalogue
+from model.dialects import datadog as dialect_datadog
 from model.durations import iso_minutes
+from model.slo import Objective
 from tests.helpers import COLLECTOR_CONFIG_MAP, POLICY_ROWS, config, load_settings, stack_plan
-from tools import verify
+from tools import mocks, render, verify
 
 FIXTURE = "alerting"
 PROMETHEUS_RULE = "kubernetes:monitoring.coreos.com/v1:PrometheusRule"
@@ -403,15 +405,81 @@ def test_a_composite_joins_its_parts_which_notify_nobody(plan):
         assert "@" in composite["message"]
 
 
-def test_the_metrics_endpoint_monitor_pages_when_every_check_fails_or_none_arrives(plan):
+def test_the_metrics_endpoint_monitor_is_one_group_per_service_that_no_gone_pod_can_hold_ok(plan):
+    """Datadog keeps a group's last status 24 to 48 hours after it stops reporting (monitors/configuration, "Group
+    retention time"), and the OpenMetrics check tags its health check with `endpoint:<url>` unless
+    `tag_by_endpoint` is false (integrations-core openmetrics/v2/scraper.py): per pod, as %%host%% is its IP."""
+    instance = check_instance(deployment(plan, "chat"))
+    assert instance["tag_by_endpoint"] is False
     monitor = next(m.inputs for m in plan.of_type(MONITOR)
                    if "alert:AIInferenceMetricsEndpointDown" in m.inputs["tags"] and "service:chat" in m.inputs["tags"])
-    assert monitor["type"] == "service check" and monitor["query"].endswith(".by(\"*\").last(1).pct_by_status()")
-    assert monitor["monitorThresholds"] == {"critical": "100"}  # every check of the service critical
+    assert monitor["type"] == "service check"
+    groups = re.fullmatch(r'"inference\.openmetrics\.health"\.over\((.*)\)\.by\((.*)\)\.last\((\d+)\)'
+                          r"\.count_by_status\(\)", monitor["query"])
+    assert groups, monitor["query"]
+    over, by, runs = groups.groups()
+    # The service's scope, grouped by nothing finer: env and service are the same for every pod of it.
+    assert over == '"env:alerting","service:chat"' and by == '"env","service"'
+    assert monitor["monitorThresholds"] == {"critical": runs, "ok": "1"} and int(runs) >= 2
     assert (monitor["notifyNoData"], monitor["noDataTimeframe"]) == (True, 5)  # every endpoint gone
     # No Data is a state of its own: its notification must reach the page route's handle too.
     for state in ("is_alert", "is_no_data", "is_recovery"):
         assert f"{{{{#{state}}}}}@pagerduty-fixture{{{{/{state}}}}}" in monitor["message"]
+
+
+def test_a_new_xid_alerts_per_gpu():
+    """The DCGM integration tags each GPU's series with `gpu` (integrations-core dcgm tests, test_label_remap:
+    gpu:0, UUID, device) and the Agent with its host: a monitor by {gpu,host} judges each GPU alone, so a lower
+    XID on another GPU alerts too."""
+    plan = stack_plan("llm")  # Datadog on, GPU services
+    xid = next(m.inputs for m in plan.of_type(MONITOR) if "alert:AIInferenceGPUXidError" in m.inputs["tags"])
+    assert re.search(r"^change\(max\(last_5m\),last_5m\):max:dcgm\.xid_errors\{[^}]*\} by \{gpu,host\} > 0$",
+                     xid["query"]), xid["query"]
+
+
+def test_what_reads_a_distribution_is_created_after_its_percentiles_are_on(plan):
+    """Percentile and threshold queries need a percentile-enabled distribution (metrics/distributions,
+    service_level_objectives/metric): every SLO and monitor reading one depends on its tag configuration."""
+    configurations = {c.inputs["metricName"]: c.urn for c in plan.of_type(TAG_CONFIGURATION)}
+    readers = [r for r in plan.resources if r.type in (MONITOR, "datadog:index/serviceLevelObjective:"
+                                                                  "ServiceLevelObjective")]
+    checked = 0
+    for reader in readers:
+        text = json.dumps(reader.inputs.get("query"))
+        for metric in re.findall(r"(?:count\(v: v[<>]=?[\d.]+\)|p\d+):([a-z_.]+)\{", text):
+            assert configurations[metric] in reader.depends_on, (reader.name, metric)
+            checked += 1
+    assert checked
+
+
+def test_a_stack_relying_on_another_stacks_percentiles_says_so_when_it_renders():
+    plan = stack_plan("alerting")
+    assert "another stack's" not in render.summary(plan)
+    relying = mocks.run_program(config("alerting", {"datadog.manageLatencyPercentiles": False}))
+    assert relying.of_type(TAG_CONFIGURATION) == []
+    assert "deploy that stack first" in render.summary(relying)
+
+
+@pytest.mark.parametrize("target, expected", [
+    (0.999, (99.9, 99.95)),
+    (0.99975, (99.975, 99.987)),  # halfway is 99.9875: four decimals, rounded down, still above the target
+    (0.99999, (99.999, None)),  # halfway rounds down to the target itself: no warning
+])
+def test_slo_thresholds_keep_to_datadogs_three_decimals_and_the_warning_above_the_target(target, expected):
+    """service_level_objectives: "up to three decimal places are allowed" for metric-based SLOs; the warning must
+    be greater than the target (the provider's schema)."""
+    assert dialect_datadog.slo_percent(Objective(target, 30)) == expected
+
+
+def test_the_percentile_allowlist_keeps_only_tags_the_agent_attaches_by_default(plan):
+    """containers/kubernetes/tag: pod_name is an orchestrator-cardinality tag, and checks are tagged at low
+    cardinality by default (getting_started/tagging/assigning_tags: DD_CHECKS_TAG_CARDINALITY=low)."""
+    low = {"kube_namespace", "kube_deployment", "kube_container_name", "kube_replica_set", "kube_service"}
+    unified = {"env", "service", "version"}
+    for configuration in plan.of_type(TAG_CONFIGURATION):
+        labels = set(configuration.inputs["tags"]) - low - unified
+        assert labels <= {"model", "outcome"}, labels  # the contracts' model labels, queryable as sent
+        assert "pod_name" not in configuration.inputs["tags"]
 
 
 # -- each service's own thresholds ---------------------------------------------------------
