@@ -197,7 +197,7 @@ class AzureMonitoring(pulumi.ComponentResource):
                 monitor.WebtestLocationAvailabilityCriteriaArgs(
                     odata_type="Microsoft.Azure.Monitor.WebtestLocationAvailabilityCriteria",
                     web_test_id=web_test.id, component_id=component.id,
-                    failed_location_count=alerts.availability.threshold))
+                    failed_location_count=test.failed_locations))
         if self._azure.daily_cap_gb is not None:
             self._log_alert("daily-cap", "The Log Analytics workspace reached its daily cap; "
                             "telemetry is being dropped until the cap resets.",

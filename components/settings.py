@@ -99,7 +99,7 @@ IMAGE = (r"[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*"
 class AlertRule:
     """An Azure alert rule's tunables. `threshold` is in the unit the rule documents."""
 
-    threshold: float
+    threshold: float  # failed locations: 0 when not set, for each test's own (failed_locations_guidance)
     severity: int
     frequency: str
     window: str
@@ -133,6 +133,13 @@ class AvailabilityTest:
     frequency_seconds: int
     timeout_seconds: int
     locations: tuple[str, ...]
+    failed_locations: int  # how many locations must fail for its alert to fire
+
+
+def failed_locations_guidance(locations: int) -> int:
+    """Microsoft's guidance for an availability test's alert (azure-monitor/app/availability, "Alert location
+    threshold"): the number of test locations minus two, so that one region's blip does not fire it."""
+    return max(1, locations - 2)
 
 
 @dataclass(frozen=True)
@@ -397,10 +404,11 @@ def _azure(root: Section) -> AzureSettings:
     if not emails and not webhooks:
         root.report("azure.emailReceivers", {}, "the action group needs at least one e-mail or webhook receiver")
     alerts = _azure_alerts(root.section("azure.alerts"))
-    tests = _availability_tests(root)
+    failed = alerts.availability.threshold
+    tests = _availability_tests(root, int(failed) if failed else None)
     fewest_locations = min((len(test.locations) for test in tests), default=None)
-    if fewest_locations is not None and alerts.availability.threshold > fewest_locations:
-        root.report("azure.alerts.availability.failedLocations", alerts.availability.threshold,
+    if failed and fewest_locations is not None and failed > fewest_locations:
+        root.report("azure.alerts.availability.failedLocations", failed,
                     f"must not exceed the locations of every availability test ({fewest_locations})")
     return AzureSettings(
         subscription_id=root.text("azure.subscriptionId", pattern=UUID,
@@ -446,7 +454,8 @@ def _webhooks(root: Section) -> tuple[WebhookReceiver, ...]:
     return tuple(WebhookReceiver(name, urls[name]) for name in names if name in urls)
 
 
-def _availability_tests(root: Section) -> tuple[AvailabilityTest, ...]:
+def _availability_tests(root: Section, failed_locations: int | None) -> tuple[AvailabilityTest, ...]:
+    """The tests; each alerts when `failed_locations` fail, by default its locations minus two."""
     tests = []
     for test in root.sections("azure.availabilityTests"):
         frequency = test.integer("frequencySeconds", 300,
@@ -466,6 +475,7 @@ def _availability_tests(root: Section) -> tuple[AvailabilityTest, ...]:
             frequency_seconds=frequency,
             timeout_seconds=timeout,
             locations=locations,
+            failed_locations=failed_locations or failed_locations_guidance(len(locations)),
         ))
     names = [t.name for t in tests]
     if len(set(names)) != len(names):
@@ -478,7 +488,7 @@ _ALERT_DEFAULTS = {
     "requestDuration": ("thresholdMs", 1000, 2, "PT1M", "PT5M"),
     "failedRequests": ("threshold", 10, 2, "PT1M", "PT5M"),
     "serverExceptions": ("threshold", 10, 2, "PT1M", "PT5M"),
-    "availability": ("failedLocations", 2, 1, "PT1M", "PT5M"),
+    "availability": ("failedLocations", 0, 1, "PT1M", "PT5M"),  # 0: each test's locations - 2
     "dailyCap": (None, 0, 2, "PT1H", "P1D"),
 }
 _LOG_ALERTS = ("dailyCap",)

@@ -144,6 +144,20 @@ def test_availability_test_is_linked_to_app_insights_and_alerted_on(platform):
     assert alert["actions"] == [{"actionGroupId": platform.one(ACTION_GROUP).id}]
 
 
+@pytest.mark.parametrize("locations", [
+    ["emea-nl-ams-azr", "emea-gb-db3-azr", "emea-fr-pra-edge", "us-va-ash-azr", "us-ca-sjc-azr"],
+    ["emea-nl-ams-azr", "emea-gb-db3-azr", "emea-fr-pra-edge"],
+    ["emea-nl-ams-azr", "emea-gb-db3-azr"],
+])
+def test_an_availability_alert_waits_for_all_locations_but_two_by_default(locations):
+    """Microsoft's guidance (azure-monitor/app/availability, "Alert location threshold"): alert location threshold =
+    number of test locations - 2, so one region's blip does not fire it; at least one location."""
+    plan = azure_plan("minimal", {"azure.availabilityTests": [
+        {"name": "health", "url": "https://x.example.com/health", "locations": locations}]})
+    criteria = plan.one(METRIC_ALERT, "azure-monitoring-availability-health").inputs["criteria"]
+    assert criteria["failedLocationCount"] == {5: 3, 3: 1, 2: 1}[len(locations)]
+
+
 def test_no_availability_tests_means_no_web_tests(minimal):
     assert minimal.of_type(WEB_TEST) == []
 
