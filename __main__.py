@@ -49,7 +49,8 @@ azure = AzureMonitoring("azure-monitoring", identity, settings.azure, identity.t
 namespace = WorkloadNamespace("workloads", identity.application, kube, azure.connection_string,
                               settings.datadog.api_key if settings.datadog.enabled else None, opts=on_kubernetes)
 collector = OtelCollector("otel-collector", identity, settings.collector, kube, settings.datadog.site,
-                          settings.prometheus.rule_labels, namespace.name, namespace.secret_name, opts=on_kubernetes)
+                          settings.prometheus.rule_labels, namespace.name, namespace.secret_name,
+                          catalogue.pipeline_alerts(settings.services, settings.runbook_base_url), opts=on_kubernetes)
 if settings.alertmanager.receivers:
     AlertmanagerRouting(f"{identity.application}-routing", settings.alertmanager.receivers,
                         settings.alertmanager.credentials, namespace.name,

@@ -18,7 +18,9 @@ from components.collector_config import (
 )
 from components.quantities import mebibytes
 from components.settings import CollectorSettings, KubernetesSettings, StackIdentity
+from model.catalogue import Alert
 from model.contract import METRICS_PATH
+from model.dialects import prometheus as prometheus_dialect
 from model.naming import kubernetes as kubernetes_naming
 from model.naming import prometheus as prometheus_naming
 
@@ -46,8 +48,9 @@ class OtelCollector(pulumi.ComponentResource):
 
     def __init__(self, name: str, identity: StackIdentity, collector: CollectorSettings,
                  kubernetes: KubernetesSettings, datadog_site: str, rule_labels: Mapping[str, str],
-                 namespace: pulumi.Input[str], secret_name: pulumi.Input[str],
+                 namespace: pulumi.Input[str], secret_name: pulumi.Input[str], alerts: tuple[Alert, ...] = (),
                  opts: pulumi.ResourceOptions | None = None):
+        """`alerts`: the pipeline's own (catalogue.pipeline_alerts), on the metrics its PodMonitor scrapes."""
         super().__init__("ai-observability:kubernetes:OtelCollector", name, None, opts)
         self._name, self._collector, self._namespace = name, collector, namespace
         self._child = pulumi.ResourceOptions(parent=self)
@@ -83,6 +86,13 @@ class OtelCollector(pulumi.ComponentResource):
             spec=prometheus_naming.pod_monitor(kubernetes.namespace, self._pod_selector,
                                                {port: port == "prometheus" for port in scraped_ports(collector)}),
             opts=self._child)
+        if alerts:
+            k8s.apiextensions.CustomResource(
+                f"{name}-prometheus-rule", api_version=prometheus_naming.OPERATOR_API, kind="PrometheusRule",
+                metadata=workloads.metadata(NAME, namespace, {**self._labels, **rule_labels}),
+                spec={"groups": [prometheus_dialect.pipeline_rule_group(alerts, NAME, kubernetes.namespace,
+                                                                        identity.team)]},
+                opts=self._child)
         k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=self._meta(),
                                           spec=workloads.disruption_budget(self._pod_selector), opts=self._child)
         k8s.networking.v1.NetworkPolicy(

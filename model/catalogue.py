@@ -46,8 +46,15 @@ DRIFT = "drift"  # the model's drift score
 HALLUCINATION_RATE = "hallucination_rate"
 NEGATIVE_FEEDBACK = "negative_feedback"  # negative over all user feedback
 FEEDBACK = "feedback"  # how much user feedback arrived
+# The telemetry pipeline's own signals, from the collector's internal metrics (exporterhelper, receiverhelper).
+COLLECTOR_UP = "collector_up"  # the collector's scrape targets that answer
+EXPORT_FAILURES = "export_failures"  # items an exporter failed to send, over all it tried, per exporter
+ENQUEUE_FAILURES = "enqueue_failures"  # items an exporter dropped because its sending queue was full, per second
+REFUSED = "refused"  # items the receivers refused (the memory limiter's doing), over all they got
+QUEUE_FILL = "queue_fill"  # an exporter's sending queue over its capacity, the fullest
+PIPELINE_SIGNALS = (COLLECTOR_UP, EXPORT_FAILURES, ENQUEUE_FAILURES, REFUSED, QUEUE_FILL)
 SIGNALS = (ERROR_RATIO, SLOW_RATIO, LATENCY, REQUESTS, TOKENS, COST, TARGETS_UP, QUEUE, KV_CACHE, GPU_UTILIZATION,
-           GPU_MEMORY, GPU_XID, QUALITY, DRIFT, HALLUCINATION_RATE, NEGATIVE_FEEDBACK, FEEDBACK)
+           GPU_MEMORY, GPU_XID, QUALITY, DRIFT, HALLUCINATION_RATE, NEGATIVE_FEEDBACK, FEEDBACK, *PIPELINE_SIGNALS)
 # The contract roles each signal is measured from (a slow ratio: its SLO's histogram; GPUs: DCGM's metrics).
 SIGNAL_ROLES: dict[str, tuple[str, ...]] = {
     ERROR_RATIO: ("requests", "errors"), LATENCY: ("latency",), REQUESTS: ("requests",),
@@ -362,3 +369,51 @@ def _declared(service: str, slo: ServiceSlo, runbook_base_url: str, gpus: bool) 
               "warning", 5, ((Threshold(COST, HOUR, ABOVE, slo.cost_per_hour),),), "slo.costPerHour"),
     ) + tuple(a for latency_slo in slo.latency_slos for a in latency_slo_alerts(latency_slo)) \
         + saturation_alerts() + (gpu_alerts() if gpus else ()) + quality_alerts()
+
+
+# -- the telemetry pipeline ------------------------------------------------------------------
+
+PIPELINE = "otel-collector"  # the workload the pipeline alerts are about
+PIPELINE_SHARE = 0.01  # of items failed or refused: a blip is not a loss worth a ticket, 1% is
+QUEUE_NEAR_FULL = 0.8
+
+
+def pipeline_routing(services: tuple[Service, ...]) -> dict[str, str]:
+    """Where the pipeline's alerts go: every service's telemetry runs through it, so each severity takes the
+    loudest route any service gives it (a page if any service pages on it)."""
+    return {severity: "page" if any(s.slo.routing[severity] == "page" for s in services) else "ticket"
+            for severity in ("critical", "warning")}
+
+
+def pipeline_alerts(services: tuple[Service, ...], runbook_base_url: str) -> tuple[Alert, ...]:
+    """The collector alerting on itself: App Insights and Datadog receive telemetry through it, so when it is down
+    or cannot export, their alerts see no data and stay silent."""
+    routing = pipeline_routing(services)
+
+    def alert(name: str, summary: str, description: str, severity: str, hold: int, threshold: Threshold) -> Alert:
+        return Alert(name, PIPELINE, summary, description, severity, routing[severity], hold, ((threshold,),),
+                     None, f"{runbook_base_url.rstrip('/')}/{name}")
+
+    share = f"{plain(PIPELINE_SHARE * 100)}%"
+    return (
+        alert("AIInferenceTelemetryCollectorDown", "The telemetry collector cannot be scraped",
+              "No OpenTelemetry Collector pod answers a scrape: traces, logs and the metrics it exports reach no "
+              "backend, and the App Insights and Datadog alerts that read them are blind.",
+              "critical", 5, Threshold(COLLECTOR_UP, 0, BELOW, 1)),
+        alert("AIInferenceTelemetryExportFailing", "The telemetry collector fails to export",
+              f"An exporter of the collector failed to send more than {share} of what it tried over the last "
+              "5 minutes (an expired key, a quota, the backend down): that backend's alerts may be blind.",
+              "critical", 10, Threshold(EXPORT_FAILURES, SIGNAL_WINDOW, ABOVE, PIPELINE_SHARE)),
+        alert("AIInferenceTelemetryDropped", "The telemetry collector drops data: a sending queue is full",
+              "An exporter of the collector could not queue data in the last 5 minutes and dropped it: its "
+              "backend is slower than the data arrives, or unreachable.",
+              "warning", 5, Threshold(ENQUEUE_FAILURES, SIGNAL_WINDOW, ABOVE, 0)),
+        alert("AIInferenceTelemetryRefused", "The telemetry collector refuses data",
+              f"The collector's receivers refused more than {share} of the data sent to them over the last 5 "
+              "minutes: the memory limiter is refusing it (the collector needs memory or replicas).",
+              "warning", 10, Threshold(REFUSED, SIGNAL_WINDOW, ABOVE, PIPELINE_SHARE)),
+        alert("AIInferenceTelemetryQueueNearFull", "A telemetry sending queue is nearly full",
+              f"An exporter's sending queue held more than {plain(QUEUE_NEAR_FULL * 100)}% of its capacity over "
+              "the last 10 minutes: it will drop data once full.",
+              "warning", 10, Threshold(QUEUE_FILL, 0, ABOVE, QUEUE_NEAR_FULL)),
+    )

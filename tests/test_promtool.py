@@ -309,6 +309,108 @@ def test_alerting_behaviour(case, rule_file, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+# -- the telemetry pipeline on its own metrics -------------------------------------------------------
+# Names and labels as the collector's internal telemetry exposes them at its pinned version (0.153: no `_total`
+# suffix; `exporter`, `receiver` and `transport`, `data_type` on the queue's gauges): exporterhelper's and
+# receiverhelper's metadata.yaml; the PodMonitor gives them job="otel-collector" and the stack's namespace.
+
+COLLECTOR = "otel-collector"
+PIPELINE = ("AIInferenceTelemetryCollectorDown", "AIInferenceTelemetryExportFailing", "AIInferenceTelemetryDropped",
+            "AIInferenceTelemetryRefused", "AIInferenceTelemetryQueueNearFull")
+
+
+def collector(metric: str, values: str, **labels: str) -> dict:
+    extra = "".join(f',{key}="{value}"' for key, value in labels.items())
+    return {"series": f'{metric}{{job="{COLLECTOR}",namespace="{NAMESPACE}"{extra}}}', "values": values}
+
+
+def collector_up(pod: str, values: str = "1x60") -> dict:
+    return up(COLLECTOR, pod, values)
+
+
+DATADOG, AZURE = {"exporter": "datadog/exporter"}, {"exporter": "azuremonitor"}
+OTLP = {"receiver": "otlp", "transport": "grpc"}
+PIPELINE_CASES: dict[str, tuple[list[dict], list[dict]]] = {
+    # Both collector pods stop answering at 11m: firing after `for: 5m` at 16m. One pod down: quiet.
+    "every collector pod down pages": (
+        [collector_up(f"{COLLECTOR}-a", "1x10 0x20"), collector_up(f"{COLLECTOR}-b", "1x10 0x20")],
+        [at("15m", PIPELINE[0]), at("16m", PIPELINE[0], firing(PIPELINE[0], COLLECTOR, "critical"))],
+    ),
+    "one collector pod down is quiet": (
+        [collector_up(f"{COLLECTOR}-a", "1x10 0x20"), collector_up(f"{COLLECTOR}-b", "1x30")],
+        quiet("16m", "30m", alerts=(PIPELINE[0],)),
+    ),
+    # Datadog's exporter sends 1000 spans a minute; from 10m it fails 50 more (an expired key, say): 4.8% over
+    # 1%, pending from 11m, firing after `for: 10m` at 21m. Azure's fails 5 of 1000 (0.5%): that alone is quiet.
+    "an exporter failing to send fires": (
+        [collector_up(f"{COLLECTOR}-a"), collector("otelcol_exporter_sent_spans", "0+1000x40", **DATADOG),
+         collector("otelcol_exporter_send_failed_spans", "_x10 0+50x30", **DATADOG),
+         collector("otelcol_exporter_sent_metric_points", "0+1000x40", **AZURE),
+         collector("otelcol_exporter_send_failed_metric_points", "0+5x40", **AZURE)],
+        [at("20m", PIPELINE[1]), at("22m", PIPELINE[1], firing(PIPELINE[1], COLLECTOR, "critical"))],
+    ),
+    "an exporter failing a little is quiet": (
+        [collector_up(f"{COLLECTOR}-a"), collector("otelcol_exporter_sent_metric_points", "0+1000x40", **AZURE),
+         collector("otelcol_exporter_send_failed_metric_points", "0+5x40", **AZURE)],
+        quiet("20m", "40m", alerts=(PIPELINE[1],)),
+    ),
+    # Azure's queue is full from 10m and its log records are dropped: firing after `for: 5m` at 16m.
+    "a full sending queue dropping data fires": (
+        [collector_up(f"{COLLECTOR}-a"), collector("otelcol_exporter_enqueue_failed_log_records", "_x10 0+20x20",
+                                                   **AZURE)],
+        [at("15m", PIPELINE[2]), at("17m", PIPELINE[2], firing(PIPELINE[2], COLLECTOR, "warning"))],
+    ),
+    "nothing dropped is quiet": (
+        [collector_up(f"{COLLECTOR}-a"), collector("otelcol_exporter_enqueue_failed_log_records", "0x30", **AZURE)],
+        quiet("10m", "30m", alerts=(PIPELINE[2],)),
+    ),
+    # The memory limiter refuses 20 of 1020 spans a minute (2%): firing after `for: 10m` at 11m; 0.5% is quiet.
+    "the memory limiter refusing data fires": (
+        [collector_up(f"{COLLECTOR}-a"), collector("otelcol_receiver_accepted_spans", "0+1000x30", **OTLP),
+         collector("otelcol_receiver_refused_spans", "0+20x30", **OTLP)],
+        [at("10m", PIPELINE[3]), at("12m", PIPELINE[3], firing(PIPELINE[3], COLLECTOR, "warning"))],
+    ),
+    "a few refusals are quiet": (
+        [collector_up(f"{COLLECTOR}-a"), collector("otelcol_receiver_accepted_spans", "0+1000x30", **OTLP),
+         collector("otelcol_receiver_refused_spans", "0+5x30", **OTLP)],
+        quiet("12m", "30m", alerts=(PIPELINE[3],)),
+    ),
+    # Datadog's traces queue holds 900 of 1000: over 80% from the start, firing after `for: 10m` at 10m.
+    "a sending queue near capacity fires": (
+        [collector_up(f"{COLLECTOR}-a"),
+         collector("otelcol_exporter_queue_size", "900x30", **DATADOG, data_type="traces"),
+         collector("otelcol_exporter_queue_capacity", "1000x30", **DATADOG, data_type="traces")],
+        [at("9m", PIPELINE[4]), at("11m", PIPELINE[4], firing(PIPELINE[4], COLLECTOR, "warning"))],
+    ),
+    "a half-full queue is quiet": (
+        [collector_up(f"{COLLECTOR}-a"),
+         collector("otelcol_exporter_queue_size", "500x30", **DATADOG, data_type="traces"),
+         collector("otelcol_exporter_queue_capacity", "1000x30", **DATADOG, data_type="traces")],
+        quiet("11m", "30m", alerts=(PIPELINE[4],)),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", PIPELINE_CASES)
+def test_the_pipeline_alerts_on_itself(case, rule_file, tmp_path):
+    series, checks = PIPELINE_CASES[case]
+    shutil.copy(rule_file / "prometheus-rules.yaml", tmp_path)
+    tests = {"rule_files": ["prometheus-rules.yaml"], "evaluation_interval": "1m",
+             "tests": [{"name": case, "interval": "1m", "input_series": series, "alert_rule_test": checks}]}
+    (tmp_path / "case.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False, width=1000))
+    result = promtool("test", "rules", "case.test.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_pipeline_cases_cover_every_pipeline_alert_firing_and_quiet():
+    fired = {check["alertname"] for case in PIPELINE_CASES.values() for check in case[1] if check["exp_alerts"]}
+    silenced = {check["alertname"] for case in PIPELINE_CASES.values() for check in case[1] if not check["exp_alerts"]}
+    rendered = {rule["alert"] for resource in stack_plan("alerting").of_type(
+        "kubernetes:monitoring.coreos.com/v1:PrometheusRule") for group in resource.inputs["spec"]["groups"]
+        for rule in group["rules"] if rule.get("labels", {}).get("service") == COLLECTOR}
+    assert fired == silenced == set(PIPELINE) == rendered
+
+
 def test_the_cases_cover_every_alert_firing_and_quiet():
     fired = {check["alertname"] for case in CASES.values() for check in case[1] if check["exp_alerts"]}
     silenced = {check["alertname"] for case in CASES.values() for check in case[1] if not check["exp_alerts"]}

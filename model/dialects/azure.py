@@ -31,6 +31,9 @@ UNSUPPORTED = {
                                                          catalogue.REQUESTS, catalogue.TARGETS_UP)},
     catalogue.TARGETS_UP: "nothing in Azure scrapes the services; App Insights only receives what they "
                           "send, and the availability tests watch the public endpoints",
+    **dict.fromkeys(catalogue.PIPELINE_SIGNALS, "the collector's own metrics are scraped by the cluster's Prometheus "
+                                                "only; App Insights receives telemetry through the collector, so a "
+                                                "failing pipeline is silence there, not data"),
 }
 KQL, PROMETHEUS = "kql", "prometheus"
 RULES_PER_GROUP = 20  # Azure's limit per Prometheus rule group, which cannot be raised

@@ -24,7 +24,12 @@ from model.slo import LatencySlo, Objective
 
 SLO_ID = "<slo-id:{slo}>"  # an SLO's id, by the SLO's name, until Datadog assigns it
 RECOVERY = 0.8  # an "above" monitor clears once the value is back under 80% of its threshold
-UNSUPPORTED: dict[str, str] = {}  # the Agent's check and the SLO cover every signal
+# The Agent's check and the SLOs cover every signal of a service. The pipeline's own metrics stay in the cluster:
+# the collector exports its receivers' data, not its internal telemetry, and Datadog would be the backend
+# whose feed is failing.
+UNSUPPORTED: dict[str, str] = dict.fromkeys(
+    catalogue.PIPELINE_SIGNALS, "the collector's own metrics are scraped by Prometheus only; Datadog receives "
+                                "telemetry through the collector, so a failing pipeline is silence there, not data")
 
 
 @dataclass(frozen=True)

@@ -73,11 +73,50 @@ def _gauge(aggregation: str, role: Series, selector: Mapping[str, str], minutes:
     return f"{aggregation}(avg_over_time({role_series(role, selector)}[{prometheus(minutes)}]))"
 
 
-def measure(threshold: Threshold, contract: MetricContract, selector: Mapping[str, str], service: str,
+# The collector's internal metrics as Prometheus stores them at the pinned version (0.153): no `_total` or unit
+# suffix (service/telemetry's Prometheus reader defaults WithoutTypeSuffix and WithoutUnits, explicit readers
+# too since 0.152), labelled by `exporter` or `receiver` (and `data_type` on the queue's gauges).
+PIPELINE_ITEMS = ("spans", "metric_points", "log_records")
+
+
+def pipeline_measure(signal: str, selector: Mapping[str, str], window: str) -> str:
+    """The collector's own signals, per exporter or receiver and kind of item; the worst one is compared."""
+    def rate(metric: str, by: str) -> str:
+        return f"sum by ({by}) (rate({series(metric, selector)}[{window}]))"
+
+    def worst(per_items: dict[str, str]) -> str:
+        # Each kind labelled apart, so that `or` keeps them all (it drops a right side with the same labels).
+        return "max(\n" + "\nor\n".join(f'label_replace({expr}, "items", "{items}", "", "")'
+                                          for items, expr in per_items.items()) + "\n)"
+
+    if signal in (catalogue.EXPORT_FAILURES, catalogue.REFUSED):
+        # Failed over tried: a failure or refusal counter exists from the first one on, and with it the ratio.
+        failed, done, by = (("otelcol_exporter_send_failed_", "otelcol_exporter_sent_", "exporter")
+                            if signal == catalogue.EXPORT_FAILURES else
+                            ("otelcol_receiver_refused_", "otelcol_receiver_accepted_", "receiver"))
+        return worst({items: f"{rate(failed + items, by)} / ({rate(done + items, by)} + {rate(failed + items, by)})"
+                      for items in PIPELINE_ITEMS})
+    if signal == catalogue.ENQUEUE_FAILURES:
+        return worst({items: rate(f"otelcol_exporter_enqueue_failed_{items}", "exporter") for items in PIPELINE_ITEMS})
+    if signal == catalogue.COLLECTOR_UP:
+        return f"(sum({series('up', selector)}) or vector(0))"
+    if signal == catalogue.QUEUE_FILL:
+        return (f"max(max by (exporter, data_type) ({series('otelcol_exporter_queue_size', selector)}) / "
+                f"max by (exporter, data_type) ({series('otelcol_exporter_queue_capacity', selector)}))")
+    raise ValueError(f"no PromQL for pipeline signal {signal}")
+
+
+def measure(threshold: Threshold, contract: MetricContract | None, selector: Mapping[str, str], service: str,
             gpu_selector: tuple[Matcher, ...] | None = None) -> str:
-    """The PromQL whose value the threshold compares."""
+    """The PromQL whose value the threshold compares; the pipeline's own signals need no contract."""
     signal, minutes = threshold.signal, threshold.window_minutes
     window = prometheus(minutes)
+    if signal in catalogue.PIPELINE_SIGNALS:
+        return pipeline_measure(signal, selector, window)
+    if signal == catalogue.TARGETS_UP:
+        return f"(sum({series('up', selector)}) or vector(0))"
+    if contract is None:
+        raise ValueError(f"{threshold} reads a service's metrics: it needs the service's contract")
     if signal in (catalogue.ERROR_RATIO, catalogue.SLOW_RATIO):
         return series(recorded_error_ratio(minutes), slo_labels(service, threshold.slo))
     if signal == catalogue.LATENCY:
@@ -96,8 +135,6 @@ def measure(threshold: Threshold, contract: MetricContract, selector: Mapping[st
     if signal == catalogue.NEGATIVE_FEEDBACK:
         negative, every = contract.series("negative_feedback"), contract.series("feedback")
         return f"{_count(negative, selector, minutes)} / {_count(every, selector, minutes)}"
-    if signal == catalogue.TARGETS_UP:
-        return f"(sum({series('up', selector)}) or vector(0))"
     if signal == catalogue.QUEUE:  # per replica: the replicas' average
         return _gauge("avg", contract.series("queue"), selector, minutes)
     if signal == catalogue.KV_CACHE:  # the fullest replica
@@ -127,7 +164,7 @@ def gpu_measure(signal: str, selector: tuple[Matcher, ...], window: str) -> str:
     return f"max((changes({xid}[{window}]) > bool 0) * {xid})"
 
 
-def expression(alert: Alert, contract: MetricContract, selector: Mapping[str, str],
+def expression(alert: Alert, contract: MetricContract | None, selector: Mapping[str, str],
                gpu_selector: tuple[Matcher, ...] | None = None) -> str:
     """Any alternative whose clauses all hold. `and on()` joins clauses whatever their labels."""
     alternatives = []
@@ -168,7 +205,8 @@ def recording_rules(alerts: tuple[Alert, ...], slo: ServiceSlo, contract: Metric
     return recordings
 
 
-def alerting_rule(alert: Alert, contract: MetricContract, selector: Mapping[str, str], labels: Mapping[str, str],
+def alerting_rule(alert: Alert, contract: MetricContract | None, selector: Mapping[str, str],
+                  labels: Mapping[str, str],
                   gpu_selector: tuple[Matcher, ...] | None = None) -> dict:
     return {
         "alert": alert.name,
@@ -188,3 +226,10 @@ def rule_group(alerts: tuple[Alert, ...], slo: ServiceSlo, contract: MetricContr
     rules = [alerting_rule(alert, contract, selector, alert_labels(alert, namespace, team), gpus) for alert in alerts]
     return {"name": f"{service}-slo", "interval": EVALUATION_INTERVAL,
             "rules": recording_rules(alerts, slo, contract, selector) + rules}
+
+
+def pipeline_rule_group(alerts: tuple[Alert, ...], workload: str, namespace: str, team: str) -> dict:
+    """The telemetry pipeline's alerts, on the collector's own series (its PodMonitor's job and namespace)."""
+    selector = naming.selector(workload, namespace)
+    return {"name": f"{workload}-pipeline", "interval": EVALUATION_INTERVAL,
+            "rules": [alerting_rule(alert, None, selector, alert_labels(alert, namespace, team)) for alert in alerts]}

@@ -504,3 +504,37 @@ def test_latency_alerts_use_each_services_objectives_and_traffic_guard_in_every_
         assert f"duration > {seconds * 1000:g})" in azure  # App Insights' durations are milliseconds
         assert azure.endswith(f"| where over_p{round(quantile * 100)}_5m > {share} and requests_5m >= {guard}")
 
+
+
+# -- the telemetry pipeline ----------------------------------------------------------------------
+
+def test_the_pipeline_alerts_read_the_series_the_collectors_pod_monitor_scrapes(plan, settings):
+    rule = next(r.inputs for r in plan.of_type(PROMETHEUS_RULE) if r.inputs["metadata"]["name"] == "otel-collector")
+    monitor = next(m.inputs for m in plan.of_type(POD_MONITOR) if m.inputs["metadata"]["name"] == "otel-collector")
+    pods = deployment(plan, "otel-collector")["spec"]["template"]["metadata"]["labels"]
+    # The operator picks up rules by the stack's rule labels; job is the pod label jobLabel names (promcfg.go).
+    assert rule["metadata"]["labels"].items() >= settings.prometheus.rule_labels.items()
+    job, namespace = pods[monitor["spec"]["jobLabel"]], monitor["spec"]["namespaceSelector"]["matchNames"][0]
+    group, = rule["spec"]["groups"]
+    for alerting in group["rules"]:
+        for node in selectors_of(alerting["expr"]):
+            matchers = {m.name: m.value for m in node.matchers.matchers}
+            assert (matchers["job"], matchers["namespace"]) == (job, namespace), alerting["alert"]
+        # Every service here pages on critical alerts, so the pipeline's critical ones page too.
+        severity = alerting["labels"]["severity"]
+        assert alerting["labels"]["routing"] == {"critical": "page", "warning": "ticket"}[severity]
+
+
+def test_the_pipeline_is_alerted_in_prometheus_and_excluded_elsewhere_with_the_reason(settings):
+    from model.dialects import azure, datadog
+    for alert in catalogue.pipeline_alerts(settings.services, settings.runbook_base_url):
+        for unsupported in (datadog.UNSUPPORTED, azure.UNSUPPORTED):
+            reason = catalogue.exclusion(alert, unsupported)
+            assert reason and len(reason) > 40, alert.name
+
+
+def selectors_of(expr):
+    found = []
+    promql_parser.walk(promql_parser.parse(expr), lambda node: found.append(node)
+                       if isinstance(node, promql_parser.VectorSelector) else None)
+    return found
