@@ -272,6 +272,19 @@ def test_the_dashboards_show_the_llm_slis_the_server_provides(plan):
     assert {w["slo_id"] for w in widgets} == set(slo_ids.values()) and len(widgets) == 3
 
 
+def test_a_millisecond_histogram_is_charted_in_seconds_beside_its_objective_in_seconds(plan, settings):
+    """Triton writes its first-response histogram in milliseconds (the fixture's le 100, 500, 2000, 5000): the
+    Datadog widget scales the percentiles to seconds, the unit its objective (2 s) is marked in."""
+    from tests.component.test_dashboards import datadog_dashboard
+    assert "nv_inference_first_response_histogram_ms" in families("triton")
+    objective, = next(s for s in settings.services if s.name == "triton").slo.latency_slos
+    widget = next(w["definition"] for w in datadog_dashboard(plan, "triton")["widgets"]
+                  if w["definition"].get("title", "").startswith("Time to first token"))
+    assert all(r["q"].endswith(" * 0.001") for r in widget["requests"])
+    assert widget["markers"] == [{"display_type": "error dashed", "label": "objective",
+                                  "value": f"y = {objective.threshold_seconds:g}"}]
+
+
 def test_a_server_with_metrics_on_its_api_port_is_scraped_there(plan, settings):
     # vLLM serves /metrics on its API port: the fixture sets ports.http = ports.metrics = 8000.
     chat = next(s for s in settings.services if s.name == "chat")
