@@ -36,7 +36,7 @@ test: $(INSTALLED) ## | every test but the end-to-end run (what CI runs, with ma
 # The pure and component tests only: what to run after every edit. (Without pytest's final full
 # garbage collection, a second on a heap the Datadog SDK fills; `make test` keeps it.)
 test-fast: $(INSTALLED) ## | the pure and component tests: what to run after every edit
-	$(PYTHON) -m pytest -p no:unraisableexception tests/unit tests/component
+	$(PYTHON) -m pytest -p no:unraisableexception tests/config tests/model tests/components
 
 lint: $(INSTALLED) ## | ruff, mypy, actionlint and zizmor
 	$(VENV)/bin/ruff check .

@@ -12,6 +12,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def pytest_terminal_summary(terminalreporter):
     """Name the stack files the stack suite checked, so a new Pulumi.<stack>.yaml is seen to be tested."""
-    suite = sys.modules.get("tests.stack.test_stacks")
+    suite = sys.modules.get("tests.stacks.test_stacks")
     if suite is not None and suite.CHECKED:
         terminalreporter.write_line(f"stack suite: rendered and checked {', '.join(sorted(suite.CHECKED))}")

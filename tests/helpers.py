@@ -19,7 +19,7 @@ from components.settings import Settings
 from tools import mocks, stack_config
 
 NS = "ai-observability"
-FIXTURES = Path(__file__).parent / "stacks"  # small stacks the tests own, so user edits never break them
+FIXTURES = Path(__file__).parent / "fixtures" / "stacks"  # small stacks the tests own, so user edits never break them
 STACKS = tuple(stack_config.stacks())  # every Pulumi.<stack>.yaml of the project, whatever its values
 
 # docs.datadoghq.com/service_management/service_level_objectives/burn_rate, "Recommended values": route,
@@ -55,7 +55,7 @@ STACK_FILES = (*(StackFile(s, stack_config.ROOT) for s in STACKS),
 
 def config(stack: str, overrides: Mapping[str, Any] | None = None,
            secrets: Mapping[str, Any] | None = None, config_dir: Path | None = None) -> stack_config.StackConfig:
-    """A stack's config from `config_dir`; by default a fixture stack's (tests/stacks/Pulumi.<stack>.yaml),
+    """A stack's config from `config_dir`; by default a fixture stack's (tests/fixtures/stacks/Pulumi.<stack>.yaml),
     else the project's."""
     if config_dir is None:
         config_dir = FIXTURES if (FIXTURES / f"Pulumi.{stack}.yaml").exists() else stack_config.ROOT

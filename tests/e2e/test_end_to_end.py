@@ -1,6 +1,6 @@
 """End to end on loopback (`make e2e`): the reference service under a real Prometheus and the rendered rules.
 
-Renders tests/stacks/Pulumi.e2e.yaml and runs each of its three services (the reference service,
+Renders tests/fixtures/stacks/Pulumi.e2e.yaml and runs each of its three services (the reference service,
 with the env its rendered Deployment gives it: `failing` has FAULT_RATE, `slow` has
 EXTRA_LATENCY_SECONDS) and Debian's `prometheus`, all on 127.0.0.1. Prometheus scrapes each
 service with the labels the rendered PodMonitor gives its series and loads the rendered rule file.

@@ -21,7 +21,7 @@ from tools import render
 PROMTOOL = shutil.which("promtool")
 pytestmark = pytest.mark.skipif(PROMTOOL is None and os.environ.get("CI") != "true",
                                 reason="PROMTOOL NOT INSTALLED: the LLM rule tests did not run (CI installs it)")
-FIXTURES = Path(__file__).parent / "fixtures" / "metrics"
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "metrics"
 NAMESPACE = "llm"  # the fixture stack's kubernetes.namespace
 TTFT_SLO = "time-to-first-token"  # the SLO label of its recorded ratios, as Sloth names SLOs
 

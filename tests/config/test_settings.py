@@ -1,4 +1,4 @@
-"""Settings on the fixture stacks in tests/stacks: every rule, each bad value naming its key.
+"""Settings on the fixture stacks in tests/fixtures/stacks: every rule, each bad value naming its key.
 
 `minimal` sets only the keys a stack must set, `platform` is a production stack setting most keys
 to something other than their defaults, `alerting` turns Datadog and Alertmanager on, and `gpu`

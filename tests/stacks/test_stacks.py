@@ -1,5 +1,5 @@
 """Every Pulumi.<stack>.yaml of the project, whatever values its users give it, and every fixture stack
-(tests/stacks/), which a user may copy to the root as an example.
+(tests/fixtures/stacks/), which a user may copy to the root as an example.
 
 Each stack renders (valid manifests, rules promtool accepts, no secret in the output), keeps the
 program's promises (explicit providers, secrets secret, production guarded, every service alerted

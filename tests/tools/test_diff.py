@@ -213,7 +213,7 @@ def run(*args, cwd):
 def branch(tmp_path_factory):
     """A repository whose main has one stack (the minimal fixture), and a working tree that raises a
     threshold, adds a service and renames the Log Analytics workspace in the code."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     repo = tmp_path_factory.mktemp("repo")
     files = run("git", "ls-files", "-co", "--exclude-standard", cwd=root).stdout.split()
     for name in files:

@@ -252,7 +252,7 @@ def test_llm_settings_refuse_what_cannot_be_measured(changes, key, said):
 # -- dashboards ----------------------------------------------------------------------------------
 
 def test_the_dashboards_show_the_llm_slis_the_server_provides(plan):
-    from tests.component.test_dashboards import datadog_dashboard, grafana_dashboard
+    from tests.components.test_dashboards import datadog_dashboard, grafana_dashboard
     vllm = families("vllm")
     _, chat = grafana_dashboard(plan, "chat")
     panels = {p["title"]: p for p in chat["panels"]}
@@ -275,7 +275,7 @@ def test_the_dashboards_show_the_llm_slis_the_server_provides(plan):
 def test_a_millisecond_histogram_is_charted_in_seconds_beside_its_objective_in_seconds(plan, settings):
     """Triton writes its first-response histogram in milliseconds (the fixture's le 100, 500, 2000, 5000): the
     Datadog widget scales the percentiles to seconds, the unit its objective (2 s) is marked in."""
-    from tests.component.test_dashboards import datadog_dashboard
+    from tests.components.test_dashboards import datadog_dashboard
     assert "nv_inference_first_response_histogram_ms" in families("triton")
     objective, = next(s for s in settings.services if s.name == "triton").slo.latency_slos
     widget = next(w["definition"] for w in datadog_dashboard(plan, "triton")["widgets"]
