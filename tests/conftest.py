@@ -11,7 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def pytest_terminal_summary(terminalreporter):
-    """Name the stack files the stack suite checked, so a new Pulumi.<stack>.yaml is seen to be tested."""
-    suite = sys.modules.get("tests.stacks.test_stacks")
-    if suite is not None and suite.CHECKED:
-        terminalreporter.write_line(f"stack suite: rendered and checked {', '.join(sorted(suite.CHECKED))}")
+    """Name the stack files the stack suite checked, so a new Pulumi.<stack>.yaml is seen to be tested (from the
+    reports' properties, which pytest-xdist's workers send back too)."""
+    checked = sorted(value for report in terminalreporter.stats.get("passed", [])
+                     for name, value in report.user_properties if name == "stack file checked")
+    if checked:
+        terminalreporter.write_line(f"stack suite: rendered and checked {', '.join(checked)}")

@@ -20,6 +20,7 @@ MAX_LINE = 300  # characters in any line of the report
 INDENT = 6  # before a leaf's line, under its resource
 LONG = 120  # two texts longer than this together show only what changed between them
 CONTEXT = 40  # characters of unchanged text kept each side of a change
+ALIGNED_TOKENS = 40_000  # token pairs a token-by-token alignment may compare (its cost grows with their product)
 COMMENT_LIMIT = 65_536  # characters GitHub accepts in an issue or pull-request comment
 MARKS = {"create": "+", "delete": "-", "update": "~", "replace": "±"}
 WORDS = {"create": "to create", "replace": "to replace", "update": "to update", "delete": "to delete"}
@@ -71,7 +72,14 @@ def inline_diff(old: str, new: str) -> str:
     """What changed from `old` to `new`, each change as «old → new» («+ added», «- removed») with CONTEXT
     characters of the unchanged text around it."""
     a, b = TOKEN.findall(old), TOKEN.findall(new)
-    opcodes = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    if len(a) * len(b) > ALIGNED_TOKENS:  # too long to align token by token: the one span between what both keep
+        head = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        tail = next((i for i, (x, y) in enumerate(zip(reversed(a[head:]), reversed(b[head:]))) if x != y),
+                    min(len(a), len(b)) - head)
+        opcodes = [("equal", 0, head, 0, head), ("replace", head, len(a) - tail, head, len(b) - tail),
+                   ("equal", len(a) - tail, len(a), len(b) - tail, len(b))]
+    else:
+        opcodes = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
     pieces = []
     for index, (tag, i1, i2, j1, j2) in enumerate(opcodes):
         before, after = "".join(a[i1:i2]), "".join(b[j1:j2])

@@ -19,10 +19,11 @@ from tests.helpers import free_port, stack_plan
 
 AMTOOL, ALERTMANAGER = shutil.which("amtool"), shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 IN_CI = os.environ.get("CI") == "true"
-pytestmark = pytest.mark.skipif(
+# Real promtool, amtool and Alertmanager processes: the slow layer (make test runs it, make test-fast not).
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     (AMTOOL is None or ALERTMANAGER is None) and not IN_CI,
     reason="AMTOOL NOT INSTALLED: the Alertmanager routing tests did not run "
-           "(install Debian's prometheus-alertmanager package; CI does, and fails without it)")
+           "(install Debian's prometheus-alertmanager package; CI does, and fails without it)")]
 
 FIXTURE = "alerting"
 NOWHERE = "http://127.0.0.1:9/"  # the discard port: receivers send nothing off this machine

@@ -19,8 +19,9 @@ from tests.helpers import stack_plan
 from tools import render
 
 PROMTOOL = shutil.which("promtool")
-pytestmark = pytest.mark.skipif(PROMTOOL is None and os.environ.get("CI") != "true",
-                                reason="PROMTOOL NOT INSTALLED: the LLM rule tests did not run (CI installs it)")
+# Real promtool, amtool and Alertmanager processes: the slow layer (make test runs it, make test-fast not).
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(PROMTOOL is None and os.environ.get("CI") != "true",
+                                reason="PROMTOOL NOT INSTALLED: the LLM rule tests did not run (CI installs it)")]
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "metrics"
 NAMESPACE = "llm"  # the fixture stack's kubernetes.namespace
 TTFT_SLO = "time-to-first-token"  # the SLO label of its recorded ratios, as Sloth names SLOs

@@ -115,6 +115,12 @@ def test_a_long_value_shows_what_changed_in_it_on_one_line():
     assert tags == '~ tags: added "team:y", "tier:1"; removed "team:x"'
 
 
+def test_a_very_long_value_shows_the_span_that_changed():
+    old = "word " * 3000 + "> 1 " + "tail " * 3000
+    line = diff_report.inline_diff(old, old.replace("> 1 ", "> 0.5 "))
+    assert "> «1 → 0.5»" in line and len(line) < 200
+
+
 def test_no_report_line_is_longer_than_the_limit():
     long_path = "data." + "x" * 400
     huge = PropertyChange(long_path, "a " * 500, "b " * 500)
@@ -242,6 +248,7 @@ def branch(tmp_path_factory):
     return result, repo
 
 
+@pytest.mark.slow  # planned in subprocesses, on a git repository
 def test_make_diff_shows_exactly_the_threshold_the_service_and_the_rename(branch):
     result, repo = branch
     assert result.returncode == 2, result.stderr  # changes
@@ -267,6 +274,7 @@ def test_make_diff_shows_exactly_the_threshold_the_service_and_the_rename(branch
     assert (repo / "build" / "diff" / "comment.md").read_text().startswith("<!-- make diff -->")
 
 
+@pytest.mark.slow  # planned in subprocesses, on a git repository
 def test_make_diff_without_changes_exits_0(branch):
     _, repo = branch
     result = run(sys.executable, "-m", "tools.diff", "--base", "HEAD", "--stack", "review", cwd=repo)
@@ -281,6 +289,7 @@ def test_make_diff_without_changes_exits_0(branch):
         run("git", "stash", "pop", "-q", cwd=repo)
 
 
+@pytest.mark.slow  # planned in subprocesses, on a git repository
 def test_make_diff_names_a_stack_it_cannot_plan(branch):
     _, repo = branch
     stack = repo / "Pulumi.review.yaml"
@@ -310,6 +319,7 @@ def run_step(step, repo):
                           env=env, capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow  # planned in subprocesses, on a git repository
 def test_the_pull_request_diff_step_passes_on_changes_and_fails_on_a_stack_that_cannot_be_planned(branch):
     _, repo = branch
     step = workflow_step("What the change does to each stack")
@@ -330,6 +340,7 @@ def test_the_pull_request_diff_step_passes_on_changes_and_fails_on_a_stack_that_
     assert "stack review at the working tree" in broken.stderr
 
 
+@pytest.mark.slow  # planned in subprocesses, on a git repository
 def test_make_diff_with_changes_succeeds_without_an_error_line(branch):
     _, repo = branch
     if not (repo / ".venv").exists():

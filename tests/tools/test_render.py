@@ -111,6 +111,7 @@ def stacks_dir(tmp_path):
     return directory
 
 
+@pytest.mark.slow  # renders in subprocesses
 def test_make_render_exits_2_once_per_problem_and_leaves_no_earlier_plan(stacks_dir, tmp_path):
     out = tmp_path / "build"
     assert run_render("minimal", stacks_dir, out).returncode == 0
