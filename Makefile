@@ -30,13 +30,14 @@ $(INSTALLED): requirements-uv.txt requirements.txt requirements-dev.txt service/
 	  $(VENV)/bin/uv pip sync --quiet --python $(PYTHON) --require-hashes --compile-bytecode requirements-dev.txt && \
 	  touch $@ && echo "$(VENV) is ready ($$(( $$(date +%s) - start )) s)."
 
-test: $(INSTALLED) ## | every test but the end-to-end run (what CI runs, with make lint and make e2e)
-	$(PYTHON) -m pytest
+test: $(INSTALLED) ## | every test but the end-to-end run, on every core (what CI runs, with make lint and make e2e)
+	$(PYTHON) -m pytest -n auto
 
-# The pure and component tests only: what to run after every edit. (Without pytest's final full
+# What is not slow (tests/*: the slow marker is on real promtool, amtool and Alertmanager processes, subprocess
+# renders and the validators over every render): what to run after every edit. (Without pytest's final full
 # garbage collection, a second on a heap the Datadog SDK fills; `make test` keeps it.)
-test-fast: $(INSTALLED) ## | the pure and component tests: what to run after every edit
-	$(PYTHON) -m pytest -p no:unraisableexception tests/config tests/model tests/components
+test-fast: $(INSTALLED) ## | everything but the slow tests: what to run after every edit
+	$(PYTHON) -m pytest -n auto -m "not slow and not e2e" -p no:unraisableexception
 
 lint: $(INSTALLED) ## | ruff, mypy, actionlint and zizmor
 	$(VENV)/bin/ruff check .

@@ -151,10 +151,21 @@ def containers_resources_and_probes(args: ResourceValidationArgs, report: Report
             report(f"{args.name}: container {container.get('name')} has no {' or '.join(missing)}", None)
 
 
-def containers_restricted(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """The Pod Security Standard `restricted`, checked before the admission controller refuses the pod."""
-    for pod, container in _containers(args):
-        name, pod_security = container.get("name"), pod.get("securityContext") or {}
+# The Pod Security Standard "restricted" (kubernetes.io/docs/concepts/security/pod-security-standards).
+RESTRICTED_VOLUME_TYPES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim",
+                           "projected", "secret"}
+
+
+def restricted_problems(pod: Mapping[str, Any]) -> list[str]:
+    """What the restricted Pod Security Standard refuses in a pod spec, each naming its container or volume:
+    the one checker, which the policy and the tests both use."""
+    found = [f"uses {flag}" for flag in ("hostNetwork", "hostPID", "hostIPC") if pod.get(flag)]
+    for volume in pod.get("volumes") or []:
+        kinds = set(volume) - {"name"}
+        if not kinds <= RESTRICTED_VOLUME_TYPES:
+            found.append(f"volume {volume.get('name')} is of a disallowed type {', '.join(sorted(kinds))}")
+    pod_security = pod.get("securityContext") or {}
+    for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
         security = container.get("securityContext") or {}
         problems = []
         if not (security.get("runAsNonRoot") or pod_security.get("runAsNonRoot")):
@@ -165,14 +176,34 @@ def containers_restricted(args: ResourceValidationArgs, report: ReportViolation)
             problems.append("allows privilege escalation")
         if security.get("privileged"):
             problems.append("is privileged")
-        if "ALL" not in ((security.get("capabilities") or {}).get("drop") or []):
+        capabilities = security.get("capabilities") or {}
+        if "ALL" not in (capabilities.get("drop") or []):
             problems.append("keeps capabilities (drop ALL)")
+        if set(capabilities.get("add") or []) - {"NET_BIND_SERVICE"}:
+            problems.append("adds capabilities beyond NET_BIND_SERVICE")
         seccomp = (security.get("seccompProfile") or pod_security.get("seccompProfile") or {}).get("type")
         if seccomp not in ("RuntimeDefault", "Localhost"):
             problems.append(f"has seccomp profile {seccomp}")
-        problems += [f"uses {flag}" for flag in ("hostNetwork", "hostPID", "hostIPC") if pod.get(flag)]
+        if any(port.get("hostPort") for port in container.get("ports") or []):
+            problems.append("uses a host port")
         if problems:
-            report(f"{args.name}: container {name} {'; '.join(problems)}", None)
+            found.append(f"container {container.get('name')} {'; '.join(problems)}")
+    return found
+
+
+def containers_restricted(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """The Pod Security Standard `restricted`, checked before the admission controller refuses the pod."""
+    if args.resource_type in WORKLOADS:
+        for problem in restricted_problems(_pod_spec(args.resource_type, args.props) or {}):
+            report(f"{args.name}: {problem}", None)
+
+
+def containers_read_only_root(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """This project's hardening beyond the standard: nothing writes to a container's image."""
+    for _, container in _containers(args):
+        if (container.get("securityContext") or {}).get("readOnlyRootFilesystem") is not True:
+            report(f"{args.name}: container {container.get('name')} has a writable root filesystem "
+                   "(readOnlyRootFilesystem)", None)
 
 
 def images_pinned(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -279,6 +310,8 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
             containers_resources_and_probes, MANDATORY),
     _policy("containers-restricted", "Every container runs non-root under the restricted Pod Security Standard.",
             containers_restricted, MANDATORY),
+    _policy("containers-read-only-root", "Every container's root filesystem is read-only.",
+            containers_read_only_root, MANDATORY),
     _policy("images-pinned", "No container runs a latest or untagged image.", images_pinned, MANDATORY),
     _policy("no-plain-secrets", "No credential in a ConfigMap or a plain environment value.", no_plain_secrets,
             MANDATORY),

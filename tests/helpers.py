@@ -129,52 +129,6 @@ def stack_plan(stack: str, config_dir: Path | None = None) -> mocks.Plan:
 
 
 
-# The Pod Security Standard "restricted" (kubernetes.io/docs/concepts/security/pod-security-standards),
-# checked on a pod spec, plus this project's own hardening on top.
-RESTRICTED_VOLUME_TYPES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
-                           "persistentVolumeClaim", "projected", "secret"}
-
-
-def restricted_violations(pod: dict) -> list[str]:
-    found = []
-    pod_security = pod.get("securityContext", {})
-    for flag in ("hostNetwork", "hostPID", "hostIPC"):
-        if pod.get(flag):
-            found.append(f"{flag} is set")
-    for volume in pod.get("volumes", []):
-        kinds = set(volume) - {"name"}
-        if not kinds <= RESTRICTED_VOLUME_TYPES:
-            found.append(f"volume {volume['name']} is of a disallowed type {kinds}")
-    for container in pod.get("initContainers", []) + pod["containers"]:
-        name, security = container["name"], container.get("securityContext", {})
-        if security.get("privileged"):
-            found.append(f"{name}: privileged")
-        if security.get("allowPrivilegeEscalation") is not False:
-            found.append(f"{name}: allowPrivilegeEscalation is not false")
-        capabilities = security.get("capabilities", {})
-        if "ALL" not in capabilities.get("drop", []):
-            found.append(f"{name}: does not drop ALL capabilities")
-        if set(capabilities.get("add", [])) - {"NET_BIND_SERVICE"}:
-            found.append(f"{name}: adds capabilities")
-        if not (security.get("runAsNonRoot") or pod_security.get("runAsNonRoot")):
-            found.append(f"{name}: may run as root")
-        if 0 in (security.get("runAsUser"), pod_security.get("runAsUser")):
-            found.append(f"{name}: runs as UID 0")
-        seccomp = (security.get("seccompProfile") or pod_security.get("seccompProfile") or {}).get("type")
-        if seccomp not in ("RuntimeDefault", "Localhost"):
-            found.append(f"{name}: seccomp profile is {seccomp}")
-        if any(port.get("hostPort") for port in container.get("ports", [])):
-            found.append(f"{name}: uses a host port")
-        # This project's hardening beyond the standard.
-        if security.get("readOnlyRootFilesystem") is not True:
-            found.append(f"{name}: root filesystem is writable")
-        if not {"requests", "limits"} <= set(container.get("resources", {})):
-            found.append(f"{name}: lacks requests or limits")
-        if not {"livenessProbe", "readinessProbe"} <= set(container):
-            found.append(f"{name}: lacks liveness or readiness probe")
-    return found
-
-
 def container_port(container: dict, port) -> int:
     """A probe's or Service's port, by name or number, as the container's port number."""
     if isinstance(port, int):

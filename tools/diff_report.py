@@ -72,14 +72,16 @@ def inline_diff(old: str, new: str) -> str:
     """What changed from `old` to `new`, each change as «old → new» («+ added», «- removed») with CONTEXT
     characters of the unchanged text around it."""
     a, b = TOKEN.findall(old), TOKEN.findall(new)
+    opcodes: list[tuple[str, int, int, int, int]]
     if len(a) * len(b) > ALIGNED_TOKENS:  # too long to align token by token: the one span between what both keep
-        head = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
-        tail = next((i for i, (x, y) in enumerate(zip(reversed(a[head:]), reversed(b[head:]))) if x != y),
+        head = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+        tail = next((i for i, (x, y) in enumerate(zip(reversed(a[head:]), reversed(b[head:]), strict=False))
+                     if x != y),
                     min(len(a), len(b)) - head)
         opcodes = [("equal", 0, head, 0, head), ("replace", head, len(a) - tail, head, len(b) - tail),
                    ("equal", len(a) - tail, len(a), len(b) - tail, len(b))]
     else:
-        opcodes = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+        opcodes = list(difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes())
     pieces = []
     for index, (tag, i1, i2, j1, j2) in enumerate(opcodes):
         before, after = "".join(a[i1:i2]), "".join(b[j1:j2])

@@ -19,7 +19,8 @@ from components.otel_collector import OtelCollector
 from components.workload_namespace import WorkloadNamespace
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRET_NAME
 from model.naming import datadog as datadog_naming
-from tests.helpers import COLLECTOR_CONFIG_MAP, container_port, load_settings, restricted_violations, run_component
+from policy import rules
+from tests.helpers import COLLECTOR_CONFIG_MAP, container_port, load_settings, run_component
 from tests.helpers import collector_config_problems as problems
 
 CONNECTION_STRING = "InstrumentationKey=11111111-2222-3333-4444-555555555555;IngestionEndpoint=https://x.example.com/"
@@ -335,7 +336,7 @@ def test_every_workload_is_restricted_and_hardened(stack, alerting, platform, gp
     plan = {"alerting": alerting, "platform": platform, "gpu": gpu}[stack]
     for workload in plan.of_type(DEPLOYMENT):
         template = workload.inputs["spec"]["template"]
-        assert restricted_violations(template["spec"]) == [], workload.name
+        assert rules.restricted_problems(template["spec"]) == [], workload.name
         mounts = {m["mountPath"] for m in template["spec"]["containers"][0]["volumeMounts"]}
         assert "/tmp" in mounts
 
@@ -424,4 +425,4 @@ def test_a_gpu_service_may_read_its_model_from_an_existing_claim():
     assert cache["persistentVolumeClaim"] == {"claimName": "llama-weights", "readOnly": True}
     mount, = [m for m in spec["containers"][0]["volumeMounts"] if m["name"] == "model-cache"]
     assert mount == {"name": "model-cache", "mountPath": "/models", "readOnly": True}
-    assert restricted_violations(spec) == []
+    assert rules.restricted_problems(spec) == []

@@ -21,7 +21,7 @@ from model import catalogue
 from model.contract import Matcher, Series
 from model.dialects import azure as azure_dialect
 from policy import rules
-from tests.helpers import PUBLISHED_BURN_RATES, STACK_FILES, StackFile, counter, restricted_violations
+from tests.helpers import PUBLISHED_BURN_RATES, STACK_FILES, StackFile, counter
 from tests.helpers import load_settings as settings_from
 from tests.helpers import stack_plan as plan_from
 from tools import policy_check, render
@@ -135,7 +135,7 @@ def test_the_policies_take_production_from_the_stack_file_alone(stack):
 
 def test_every_workload_follows_the_restricted_standard(stack):
     for deployment in stack_plan(stack).of_type("kubernetes:apps/v1:Deployment"):
-        assert restricted_violations(deployment.inputs["spec"]["template"]["spec"]) == [], deployment.name
+        assert rules.restricted_problems(deployment.inputs["spec"]["template"]["spec"]) == [], deployment.name
 
 
 def test_no_container_holds_a_secret_in_its_environment_and_only_the_collector_a_token(stack):

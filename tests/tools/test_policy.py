@@ -106,6 +106,9 @@ def test_init_containers_need_resources_but_no_probes():
     (lambda c: c["securityContext"].update(privileged=True), "is privileged"),
     (lambda c: c["securityContext"].update(allowPrivilegeEscalation=True), "allows privilege escalation"),
     (lambda c: c["securityContext"].update(capabilities={"drop": []}), "keeps capabilities"),
+    (lambda c: c["securityContext"].update(capabilities={"drop": ["ALL"], "add": ["SYS_ADMIN"]}),
+     "adds capabilities beyond NET_BIND_SERVICE"),
+    (lambda c: c["ports"].append({"name": "host", "containerPort": 9000, "hostPort": 9000}), "uses a host port"),
 ])
 def test_containers_run_restricted(break_it, expected):
     deployment = resource("platform", "kubernetes:apps/v1:Deployment", "detector-deployment")
@@ -113,6 +116,17 @@ def test_containers_run_restricted(break_it, expected):
     break_it(container(deployment))
     said, = violations(deployment, "containers-restricted")
     assert expected in said
+
+
+def test_a_host_path_volume_is_refused_and_a_writable_root_too():
+    deployment = resource("platform", "kubernetes:apps/v1:Deployment", "detector-deployment")
+    assert violations(deployment, "containers-read-only-root") == []
+    deployment["inputs"]["spec"]["template"]["spec"]["volumes"].append({"name": "host", "hostPath": {"path": "/"}})
+    container(deployment)["securityContext"]["readOnlyRootFilesystem"] = False
+    said, = violations(deployment, "containers-restricted")
+    assert "volume host is of a disallowed type hostPath" in said
+    said, = violations(deployment, "containers-read-only-root")
+    assert "writable root filesystem" in said
 
 
 @pytest.mark.parametrize("image, refused", [

@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from components.config_reader import SettingsError
-from tests.helpers import FIXTURES, NS, config, keyed, load_settings, restricted_violations, stack_plan
+from policy import rules
+from tests.helpers import FIXTURES, NS, config, keyed, load_settings, stack_plan
 from tools import mocks, render
 from tools.stack_config import ROOT
 
@@ -191,7 +192,7 @@ def test_every_manifest_passes_kubernetes_validate_strict_for_the_stack_version(
 @pytest.mark.parametrize("stack", RENDERED)
 def test_every_rendered_workload_follows_the_restricted_standard(rendered, stack):
     for path in (rendered / stack / "manifests").glob("*-deployment-*.yaml"):
-        assert restricted_violations(yaml.safe_load(path.read_text())["spec"]["template"]["spec"]) == []
+        assert rules.restricted_problems(yaml.safe_load(path.read_text())["spec"]["template"]["spec"]) == []
 
 
 def test_the_secret_manifests_are_masked(rendered):
