@@ -4,7 +4,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 import pulumi_kubernetes as kubernetes
 
-from components import settings as stack_settings
+import config as stack_settings
 from components import workloads
 from components.alertmanager_routing import AlertmanagerRouting
 from components.azure_monitoring import AzureMonitoring, ServiceAlerting

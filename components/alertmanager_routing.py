@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config_reader import SecretValue
+from config.settings import SecretValue
 from model import routing
 
 API = "monitoring.coreos.com/v1alpha1"

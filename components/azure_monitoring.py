@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import alertsmanagement, applicationinsights, monitor, operationalinsights, resources
 
-from components.settings import AlertRule, AvailabilityTest, AzureSettings, StackIdentity
+from config.settings import AlertRule, AvailabilityTest, AzureSettings, StackIdentity
 from model.catalogue import Alert
 from model.contract import PROBE_PATHS, MetricContract
 from model.dialects import azure as dialect

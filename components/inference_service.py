@@ -10,7 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workloads
-from components.settings import (
+from config.settings import (
     DatadogSettings,
     KubernetesSettings,
     PrometheusSettings,

@@ -16,8 +16,8 @@ from components.collector_config import (
     collector_config,
     memory_limits,
 )
-from components.quantities import mebibytes
-from components.settings import CollectorSettings, KubernetesSettings, StackIdentity
+from model.quantities import mebibytes
+from config.settings import CollectorSettings, KubernetesSettings, StackIdentity
 from model.catalogue import Alert
 from model.contract import METRICS_PATH
 from model.dialects import prometheus as prometheus_dialect

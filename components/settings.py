@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 
 from components import kubernetes_shapes
 from components.config_reader import REQUIRED, Check, ConfigReader, SecretValue, Section
-from components.quantities import mebibytes, memory_bytes, millicores
+from model.quantities import mebibytes, memory_bytes, millicores
 from model import burn_rate, presets, routing
 from model.contract import Histogram, MetricContract
 from model.durations import iso_minutes

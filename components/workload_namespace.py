@@ -6,8 +6,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workloads
-from components.config_reader import SecretValue
-from components.settings import KubernetesSettings
+from config.settings import SecretValue
+from config.settings import KubernetesSettings
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRET_NAME
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from components.settings import Resources
+from config.settings import Resources
 
 RUN_AS = 10001  # an unprivileged UID/GID; the images must not need root
 SCRATCH_SIZE = "1Gi"  # the writable /tmp on an otherwise read-only filesystem

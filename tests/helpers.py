@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components import settings as stack_settings
-from components.config_reader import SettingsError
-from components.settings import Settings
+from config import ConfigError
+from config import load as load_config
+from config.settings import Settings
 from tools import mocks, stack_config
 
 NS = "ai-observability"
@@ -65,7 +65,7 @@ def config(stack: str, overrides: Mapping[str, Any] | None = None,
 def load_settings(stack: str, overrides: Mapping[str, Any] | None = None,
                   secrets: Mapping[str, Any] | None = None, config_dir: Path | None = None) -> Settings:
     cfg = config(stack, overrides, secrets, config_dir)
-    return stack_settings.load(cfg.values, cfg.secret_keys, cfg.stack, cfg.project)
+    return load_config(cfg.values, cfg.secret_keys, cfg.stack, cfg.project)
 
 
 def problems(stack: str, overrides: Mapping[str, Any] | None = None,
@@ -73,7 +73,7 @@ def problems(stack: str, overrides: Mapping[str, Any] | None = None,
     """The problems settings report for a config; fails the test if there are none."""
     try:
         load_settings(stack, overrides, secrets)
-    except SettingsError as error:
+    except ConfigError as error:
         return error.problems
     raise AssertionError(f"expected configuration problems for {overrides or secrets}")
 
@@ -96,7 +96,7 @@ def run_component(build: Callable[[Settings], Any], stack: str = "staging",
                   secrets: Mapping[str, Any] | None = None) -> mocks.Plan:
     """Runs just `build(settings)` under mocks, with settings from the stack file."""
     cfg = config(stack, overrides, secrets)
-    return mocks.run(lambda: build(stack_settings.load(cfg.values, cfg.secret_keys, cfg.stack, cfg.project)), cfg)
+    return mocks.run(lambda: build(load_config(cfg.values, cfg.secret_keys, cfg.stack, cfg.project)), cfg)
 
 
 def free_port() -> int:

@@ -23,8 +23,8 @@ from typing import Any
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_classic
 
-from components.config_reader import SettingsError
-from components.settings import ServiceSettings
+from config import ConfigError
+from config.settings import ServiceSettings
 from model import catalogue
 from model.contract import COUNTER, Histogram, Matcher, MetricContract, Series
 from model.numbers import plain
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError:
         print(f"stack {args.stack} has no service {args.service!r}; it has {', '.join(services)}", file=sys.stderr)
         return 2
-    except (SettingsError, StackFileError, FileNotFoundError) as error:
+    except (ConfigError, StackFileError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return 2
     try:

@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from components.config_reader import SettingsError
+from config import ConfigError
 from model.naming.markers import deployment_tags
 from tools import stack_config
 from tools.render import settings_of
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ)
         services = settings_of(stack_config.load(args.stack, config_dir=args.config_dir)).services
         when = (datetime.datetime.fromisoformat(args.time) if args.time
                 else datetime.datetime.now(datetime.UTC))
-    except (SettingsError, StackFileError, FileNotFoundError, ValueError) as error:
+    except (ConfigError, StackFileError, FileNotFoundError, ValueError) as error:
         print(error, file=sys.stderr)
         return 2
     unknown = set(args.service or ()) - {s.name for s in services}

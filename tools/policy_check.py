@@ -28,7 +28,7 @@ from pulumi_policy import (
     StackValidationArgs,
 )
 
-from components.config_reader import SettingsError
+from config import ConfigError
 from policy.rules import POLICIES, production_stacks
 from tools import mocks, stack_config
 from tools.stack_file import StackFileError
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan = json.loads(args.plan.read_text()) if args.plan else \
             mocks.run_program(stack_config.load(args.stack, config_dir=args.config_dir)).to_json()
-    except (SettingsError, StackFileError, FileNotFoundError) as error:
+    except (ConfigError, StackFileError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return 2
     violations = check(plan, args.config_dir)

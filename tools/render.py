@@ -29,8 +29,8 @@ import kubernetes_validate.utils
 import yaml
 from kubernetes_validate.utils import SchemaNotFoundError, ValidationError, VersionNotSupportedError
 
-from components import settings as stack_settings
-from components.config_reader import SettingsError
+from config import ConfigError, Settings
+from config import load as load_settings
 from model.naming.kubernetes import GRAFANA_DASHBOARD_LABEL
 from tools import mocks, stack_config
 from tools.stack_file import StackFileError
@@ -199,8 +199,8 @@ def leaked_secrets(files: list[Path], secrets: set[str]) -> list[str]:
     return [str(f) for f in files if any(s in f.read_text() for s in distinctive)]
 
 
-def settings_of(config: stack_config.StackConfig) -> stack_settings.Settings:
-    return stack_settings.load(config.values, config.secret_keys, config.stack, config.project)
+def settings_of(config: stack_config.StackConfig) -> Settings:
+    return load_settings(config.values, config.secret_keys, config.stack, config.project)
 
 
 def package(type_: str) -> str:
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Pulumi.{args.stack}.yaml cannot be read as the Pulumi CLI reads it; nothing was written:\n  "
               + "\n  ".join(error.problems), file=sys.stderr)
         return BAD_CONFIG
-    except (SettingsError, FileNotFoundError) as error:
+    except (ConfigError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return BAD_CONFIG
 

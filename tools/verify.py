@@ -26,8 +26,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
-from components.config_reader import SettingsError
-from components.settings import ServiceSettings
+from config import ConfigError
+from config.settings import ServiceSettings
 from model import catalogue, verification
 from model.contract import Matcher
 from model.durations import prometheus_seconds
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
     try:
         settings = settings_of(stack_config.load(args.stack, config_dir=args.config_dir))
-    except (SettingsError, StackFileError, FileNotFoundError) as error:
+    except (ConfigError, StackFileError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return 2
     services = [s for s in settings.services if not args.service or s.name in args.service]

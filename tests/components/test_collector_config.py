@@ -12,7 +12,7 @@ from components.collector_config import (
     collector_config,
     memory_limits,
 )
-from components.settings import COLLECTOR_EXPORTERS
+from config.limits import COLLECTOR_EXPORTERS
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRETS_DIR
 from tests.helpers import collector_config_problems as problems
 

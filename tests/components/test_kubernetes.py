@@ -12,7 +12,7 @@ import pulumi
 import pytest
 import yaml
 
-from components import settings as stack_settings
+from config import limits
 from components.collector_config import PORTS
 from components.inference_service import InferenceService
 from components.otel_collector import OtelCollector
@@ -254,7 +254,7 @@ def test_the_program_sets_only_the_environment_a_service_may_not_override(alerti
     for plan, name in ((alerting, "chat"), (gpu, "llm")):
         service, = [s for s in load_settings(plan.stack).services if s.name == name]
         program = [n for n in env(main_container(plan, name)) if n not in service.env]
-        assert set(program) <= set(stack_settings.PROGRAM_ENV)
+        assert set(program) <= set(limits.PROGRAM_ENV)
 
 
 def test_deployment_labels_rollout_spread_and_grace_period(platform):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from components.config_reader import ConfigReader, SecretValue, SettingsError
+from components.config_reader import ConfigReader, SecretValue, ConfigError
 
 
 def reader(values, secret_keys=()):
@@ -26,7 +26,7 @@ def test_every_problem_is_reported_at_once_with_key_stack_value_and_what_is_allo
     r.root.boolean("flag")
     r.root.text("name", pattern="[a-z]+", hint="must be lowercase letters")
     r.root.text("required")
-    with pytest.raises(SettingsError) as error:
+    with pytest.raises(ConfigError) as error:
         r.finish()
     assert error.value.problems == [
         'proj:count = 7 in stack "dev": must be an integer from 30 to 730',
@@ -42,7 +42,7 @@ def test_nested_values_are_typed_json_and_keep_their_path():
     rule = r.root.section("alerts").section("rule")
     assert rule.integer("severity", 3) == 3  # the default stands in while the problem is reported
     rule.text("window", "PT5M")
-    with pytest.raises(SettingsError) as error:
+    with pytest.raises(ConfigError) as error:
         r.finish()
     assert error.value.problems == [
         'proj:alerts.rule.severity = "2" in stack "dev": must be an integer',
@@ -54,7 +54,7 @@ def test_unknown_keys_are_errors_with_a_suggestion():
     r = reader({"retentionDays": "30", "retentionDay": "30", "obj": '{"sevrity": 1}'})
     r.root.integer("retentionDays")
     r.root.section("obj").integer("severity", 2)
-    with pytest.raises(SettingsError) as error:
+    with pytest.raises(ConfigError) as error:
         r.finish()
     assert any(p.startswith('proj:retentionDay in stack "dev": unknown key; did you mean retentionDays?')
                for p in error.value.problems)
@@ -65,7 +65,7 @@ def test_unknown_keys_are_errors_with_a_suggestion():
 def test_other_namespaces_are_reported_but_pulumi_settings_are_fine():
     r = ConfigReader("proj", "dev", {"azure-native:location": "westeurope",
                                      "pulumi:disable-default-providers": '["*"]'})
-    with pytest.raises(SettingsError) as error:
+    with pytest.raises(ConfigError) as error:
         r.finish()
     assert error.value.problems == [
         'azure-native:location in stack "dev": is not read by this program; azure-native:* config would be ignored']
@@ -74,7 +74,7 @@ def test_other_namespaces_are_reported_but_pulumi_settings_are_fine():
 def test_a_secret_must_come_from_secret_config_and_is_never_printed():
     plain = reader({"token": "hunter2-plain"})
     assert plain.root.secret("token") is None
-    with pytest.raises(SettingsError) as error:
+    with pytest.raises(ConfigError) as error:
         plain.finish()
     assert "must be set as a secret: pulumi config set --secret token <value>" in str(error.value)
     assert "hunter2" not in str(error.value)
@@ -89,7 +89,7 @@ def test_a_secret_must_come_from_secret_config_and_is_never_printed():
 def test_problems_inside_a_secret_mapping_hide_the_value():
     r = reader({"hooks": '{"slack": "http://hooks.example.com/T0/B0/hunter2"}'}, secret_keys=["hooks"])
     r.root.secret_mapping("hooks", value=lambda v: None if v.startswith("https://") else "must be https")
-    with pytest.raises(SettingsError) as error:
+    with pytest.raises(ConfigError) as error:
         r.finish()
     assert error.value.problems == ['proj:hooks.slack = [secret] in stack "dev": must be https']
 
@@ -97,7 +97,7 @@ def test_problems_inside_a_secret_mapping_hide_the_value():
 def test_lists_report_bad_and_repeated_items_by_index():
     r = reader({"names": '["a", 3, "a"]'})
     assert r.root.text_list("names") == ("a",)
-    with pytest.raises(SettingsError) as error:
+    with pytest.raises(ConfigError) as error:
         r.finish()
     assert error.value.problems == ['proj:names[1] = 3 in stack "dev": must be a string',
                                     'proj:names[2] = "a" in stack "dev": is listed twice']
@@ -107,7 +107,7 @@ def test_wrong_container_types_are_reported():
     r = reader({"obj": '["not", "a", "map"]', "items": '{"a": 1}'})
     r.root.section("obj")
     r.root.sections("items")
-    with pytest.raises(SettingsError) as error:
+    with pytest.raises(ConfigError) as error:
         r.finish()
     assert error.value.problems == [
         'proj:obj = ["not", "a", "map"] in stack "dev": must be an object (a YAML map)',

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from components import settings as stack_settings
+import config as stack_settings
 from components.config_reader import ConfigReader
 from tests.helpers import NS, config
 from tools import stack_config

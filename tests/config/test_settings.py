@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from components import settings as stack_settings
-from components.config_reader import SettingsError
+import config
+from config import limits
+from config.settings import AlertRule, ModelCache, Resources, Scheduling
+from config import ConfigError
 from tests.helpers import NS, config, keyed, load_settings, metric_of, problem_for, problems
 
 
@@ -30,13 +32,13 @@ def test_a_stack_with_only_the_required_keys_takes_defaults_that_work_together()
     # default exports to every backend the stack sets up: the two defaults agree.
     assert azure.app_insights_local_auth is True
     assert s.collector.exporters == ("azuremonitor", "prometheus")
-    assert azure.alerts.request_duration == stack_settings.AlertRule(1000, 2, "PT1M", "PT5M")
-    assert azure.alerts.daily_cap == stack_settings.AlertRule(0, 2, "PT1H", "P1D")
+    assert azure.alerts.request_duration == AlertRule(1000, 2, "PT1M", "PT5M")
+    assert azure.alerts.daily_cap == AlertRule(0, 2, "PT1H", "P1D")
     # Each stack gets its own namespace, so stacks can share a cluster.
     assert s.kubernetes.namespace == "ai-inference-minimal"
     assert (s.kubernetes.version, s.kubernetes.context, s.kubernetes.kubeconfig) == ("1.34", None, None)
     assert (s.kubernetes.monitoring_namespaces, s.kubernetes.client_namespaces) == (("monitoring",), ())
-    assert (s.collector.image, s.collector.version, s.collector.replicas) == (stack_settings.COLLECTOR_IMAGE,
+    assert (s.collector.image, s.collector.version, s.collector.replicas) == (limits.COLLECTOR_IMAGE,
                                                                              "0.153.0", 2)
     assert (s.datadog.enabled, s.alertmanager.receivers) == (False, {})
 
@@ -46,11 +48,11 @@ def test_stack_values_merge_into_the_defaults_field_by_field():
     assert s.identity.resource_name("logs") == "obs-platform-logs"
     assert dict(s.identity.tags) == {"environment": "platform", "service": "vision", "managed-by": "pulumi",
                                      "cost-center": "cc-42", "owner": "platform"}
-    assert s.azure.alerts.request_duration == stack_settings.AlertRule(800, 1, "PT1M", "PT5M")
-    assert s.azure.alerts.failed_requests == stack_settings.AlertRule(20, 2, "PT1M", "PT5M")
-    assert s.azure.alerts.availability == stack_settings.AlertRule(3, 0, "PT1M", "PT5M")
+    assert s.azure.alerts.request_duration == AlertRule(800, 1, "PT1M", "PT5M")
+    assert s.azure.alerts.failed_requests == AlertRule(20, 2, "PT1M", "PT5M")
+    assert s.azure.alerts.availability == AlertRule(3, 0, "PT1M", "PT5M")
     assert s.kubernetes.namespace == "vision-platform"
-    assert s.collector.resources == stack_settings.Resources("250m", "256Mi", "1", "1Gi")
+    assert s.collector.resources == Resources("250m", "256Mi", "1", "1Gi")
 
 
 def test_settings_are_frozen():
@@ -147,8 +149,8 @@ def test_reserved_and_malformed_tags_are_refused():
 
 def test_the_stack_name_must_fit_resource_names():
     cfg = config("minimal")
-    with pytest.raises(SettingsError) as error:
-        stack_settings.load(cfg.values, cfg.secret_keys, "Staging_EU")
+    with pytest.raises(ConfigError) as error:
+        config.load(cfg.values, cfg.secret_keys, "Staging_EU")
     assert any(p.startswith('the stack name in stack "Staging_EU": must be lowercase') for p in error.value.problems)
 
 
@@ -199,7 +201,7 @@ def test_availability_tests_read_with_azure_recommended_defaults():
     test, = load_settings("platform").azure.availability_tests
     assert (test.name, test.url) == ("api-health", "https://vision.example.com/health")
     assert (test.frequency_seconds, test.timeout_seconds, len(test.locations)) == (300, 30, 5)
-    assert set(test.locations) <= set(stack_settings.WEBTEST_LOCATIONS)
+    assert set(test.locations) <= set(limits.WEBTEST_LOCATIONS)
 
 
 def test_no_daily_cap_is_allowed():
@@ -222,12 +224,12 @@ def test_services_read_with_defaults_and_version_from_the_image_tag():
         ("ai-inference", "1.0.0", "classifier", "1")
     assert (service.min_replicas, service.max_replicas, service.autoscaling.target_cpu_utilization) == (2, 6, 70)
     assert (service.http_port, service.metrics_port) == (8080, 8000)
-    assert service.resources == stack_settings.Resources("500m", "512Mi", "1", "1Gi")
+    assert service.resources == Resources("500m", "512Mi", "1", "1Gi")
     assert (service.termination_grace_seconds, service.startup_seconds) == (60, 300)
     assert metric_of(service.metrics, "requests") == "ai_inference_requests_total"
     assert metric_of(service.metrics, "latency") == "ai_inference_latency_seconds"
     assert (service.scheduling, service.env, service.shm_size, service.model_cache) == \
-        (stack_settings.Scheduling({}, (), None, None), {}, None, None)
+        (Scheduling({}, (), None, None), {}, None, None)
 
 
 def test_datadog_settings_when_enabled():
@@ -356,14 +358,14 @@ def test_without_key_auth_the_default_exporters_leave_out_azuremonitor():
 def test_the_newest_kubernetes_release_accepted_is_the_newest_the_render_validates_against():
     import kubernetes_validate.utils
     newest = kubernetes_validate.utils.latest_version()
-    assert newest.startswith(f"1.{stack_settings.KUBERNETES_MAX_MINOR}.")
+    assert newest.startswith(f"1.{limits.KUBERNETES_MAX_MINOR}.")
 
 
 def test_datadog_keys_come_from_secret_config():
     cfg = config("alerting")
     values = {k: v for k, v in cfg.values.items() if k != f"{NS}:datadog.apiKey"}
-    with pytest.raises(SettingsError) as error:
-        stack_settings.load(values, cfg.secret_keys - {f"{NS}:datadog.apiKey"}, "alerting")
+    with pytest.raises(ConfigError) as error:
+        config.load(values, cfg.secret_keys - {f"{NS}:datadog.apiKey"}, "alerting")
     assert "is required when datadog.enabled is true" in problem_for("datadog.apiKey", error.value.problems)
     bad = problems("alerting", secrets={"datadog.apiKey": "not-a-key"})
     assert problem_for("datadog.apiKey", bad) == \
@@ -383,7 +385,7 @@ def test_a_gpu_service_reads_its_devices_placement_memory_and_cache():
     assert set(service.scheduling.affinity or {}) == {"nodeAffinity", "podAntiAffinity"}
     assert (service.scheduling.runtime_class_name, service.shm_size, service.startup_seconds) == ("nvidia", "8Gi", 1800)
     assert dict(service.env) == {"VLLM_WORKER_MULTIPROC_METHOD": "spawn", "HF_HUB_OFFLINE": "1"}
-    assert service.model_cache == stack_settings.ModelCache("/models", "60Gi", None, False)
+    assert service.model_cache == ModelCache("/models", "60Gi", None, False)
 
 
 GPU: dict[str, Any] = {"name": "llm", "image": "registry.example.com/llm/server:1",
@@ -446,7 +448,7 @@ def test_bad_gpu_service_settings_name_their_key(fields, key, allowed):
 def test_a_model_cache_can_be_an_existing_claim_mounted_read_only():
     service = {**GPU, "modelCache": {"mountPath": "/models", "claimName": "llama-weights", "readOnly": True}}
     loaded, = load_settings("gpu", {"services": [service]}).services
-    assert loaded.model_cache == stack_settings.ModelCache("/models", None, "llama-weights", True)
+    assert loaded.model_cache == ModelCache("/models", None, "llama-weights", True)
 
 
 # -- SLOs ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from components import settings as stack_settings
+import config
 from tests.helpers import FIXTURES
 from tools import promote, stack_config
 
@@ -32,7 +32,7 @@ def test_the_image_moves_in_every_stack_running_its_repository_and_nothing_else_
     assert (stacks / "Pulumi.alerting.yaml").read_text() == before["Pulumi.alerting.yaml"]
     # The production stack still loads, and its service runs the new image at the tag's version.
     config = stack_config.load("platform", config_dir=stacks)
-    service, = stack_settings.load(config.values, config.secret_keys, config.stack, config.project).services
+    service, = config.load(config.values, config.secret_keys, config.stack, config.project).services
     assert (service.image, service.version) == (DETECTOR, "3.2.0")
 
 

@@ -10,7 +10,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from components.config_reader import SettingsError
+from config import ConfigError
 from policy import rules
 from tests.helpers import FIXTURES, NS, config, keyed, load_settings, stack_plan
 from tools import mocks, render
@@ -97,7 +97,7 @@ BAD_CONFIGS = [
 @pytest.mark.parametrize("overrides, key", BAD_CONFIGS, ids=[key for _, key in BAD_CONFIGS])
 def test_bad_config_stops_the_program_naming_the_key_and_registers_nothing(overrides, key):
     monitor = mocks.RecordingMonitor(mocks.PlanMocks())
-    with pytest.raises(SettingsError) as error:
+    with pytest.raises(ConfigError) as error:
         mocks.run_program(config("minimal", overrides), monitor)
     assert any(keyed(p).startswith(f"{NS}:{key} ") and 'in stack "minimal"' in p for p in error.value.problems), \
         error.value.problems
