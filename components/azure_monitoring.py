@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import alertsmanagement, applicationinsights, monitor, operationalinsights, resources
 
+from components.secrets import secret_output
 from config.settings import AlertRule, AvailabilityTest, AzureSettings, StackIdentity
 from model.catalogue import Alert
 from model.contract import PROBE_PATHS, MetricContract
@@ -68,6 +69,13 @@ class ServiceAlerting:
     namespace: str  # the Kubernetes namespace its Prometheus series carry
 
 
+@dataclass(frozen=True, kw_only=True)
+class AzureMonitoringArgs:
+    identity: StackIdentity  # names, tags, team, and whether the stack is production (protected)
+    azure: AzureSettings
+    services: tuple[ServiceAlerting, ...]
+
+
 class AzureMonitoring(pulumi.ComponentResource):
     """Log Analytics, workspace-based Application Insights, an action group and the alerts on them."""
 
@@ -78,9 +86,9 @@ class AzureMonitoring(pulumi.ComponentResource):
     action_group_id: pulumi.Output[str]
     prometheus_workspace_id: pulumi.Output[str] | None  # with azure.managedPrometheus
 
-    def __init__(self, name: str, identity: StackIdentity, azure: AzureSettings, team: str,
-                 services: Sequence[ServiceAlerting], opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: AzureMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:azure:AzureMonitoring", name, None, opts)
+        identity, azure = args.identity, args.azure
         self._name, self._identity, self._azure = name, identity, azure
         self._tags = dict(identity.tags)
         # Losing the workspace or App Insights loses telemetry history and the connection string.
@@ -93,7 +101,7 @@ class AzureMonitoring(pulumi.ComponentResource):
         self._action_group_id = action_group.id
         self._platform_alerts(component, workspace.id)
         prometheus_workspace = self._prometheus_workspace() if azure.managed_prometheus else None
-        for service in services:
+        for service in args.services:
             placed = {alert: dialect.placement(alert, service.contract, azure.managed_prometheus)
                       for alert in service.alerts}
             for alert, where in placed.items():
@@ -101,7 +109,7 @@ class AzureMonitoring(pulumi.ComponentResource):
                     self._service_alert(alert, service.role, component.id)
             on_prometheus = tuple(alert for alert, where in placed.items() if where == dialect.PROMETHEUS)
             if prometheus_workspace is not None and on_prometheus:
-                self._prometheus_rules(service, on_prometheus, team, prometheus_workspace.id)
+                self._prometheus_rules(service, on_prometheus, identity.team, prometheus_workspace.id)
         self.prometheus_workspace_id = prometheus_workspace.id if prometheus_workspace else None
 
         self.workspace_id = workspace.id
@@ -168,7 +176,7 @@ class AzureMonitoring(pulumi.ComponentResource):
             enabled=True,
             email_receivers=[{"name": r.name, "email_address": r.address, "use_common_alert_schema": True}
                              for r in self._azure.email_receivers],
-            webhook_receivers=[{"name": r.name, "service_uri": r.url.output(), "use_common_alert_schema": True}
+            webhook_receivers=[{"name": r.name, "service_uri": secret_output(r.url), "use_common_alert_schema": True}
                                for r in self._azure.webhook_receivers],
             tags=self._tags,
             opts=pulumi.ResourceOptions(parent=self),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_datadog as datadog
@@ -47,17 +48,34 @@ def thresholds(monitor: dialect.Monitor) -> datadog.MonitorMonitorThresholdsArgs
     return datadog.MonitorMonitorThresholdsArgs(critical=plain(monitor.critical), critical_recovery=recovery, ok=ok)
 
 
+@dataclass(frozen=True, kw_only=True)
+class DatadogMonitoringArgs:
+    alerts: tuple[Alert, ...]  # the service's catalogue entries its server can measure
+    slo: ServiceSlo
+    contract: MetricContract
+    env: str
+    team: str
+    namespace: str  # the Kubernetes namespace the service's series carry
+    notify: Mapping[str, Sequence[str]]  # route -> the @-handles it notifies
+    # The stack's tag configurations, when it manages them: the SLOs' threshold queries and the latency
+    # monitors read nothing until percentiles are on, so they are created after them.
+    percentiles: pulumi.Resource | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatadogLatencyPercentilesArgs:
+    contracts: tuple[MetricContract, ...]  # every service's
+
+
 class DatadogMonitoring(pulumi.ComponentResource):
     """A service's SLO, its burn-rate monitors on that SLO, its signal monitors, and its dashboard."""
 
     slo_id: pulumi.Output[str]
 
-    def __init__(self, name: str, alerts: tuple[Alert, ...], service_slo: ServiceSlo, contract: MetricContract,
-                 env: str, team: str, namespace: str, notify: Mapping[str, Sequence[str]],
-                 percentiles: pulumi.Resource | None = None, opts: pulumi.ResourceOptions | None = None):
-        """`percentiles`: the stack's tag configurations, when it manages them: the SLOs' threshold queries and
-        the latency monitors read nothing until percentiles are on, so they are created after them."""
+    def __init__(self, name: str, args: DatadogMonitoringArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:datadog:DatadogMonitoring", name, None, opts)
+        alerts, service_slo, contract, env, team = args.alerts, args.slo, args.contract, args.env, args.team
+        namespace, notify, percentiles = args.namespace, args.notify, args.percentiles
         objective = service_slo.objective
         child = pulumi.ResourceOptions(parent=self, depends_on=[percentiles] if percentiles else None)
         service = alerts[0].service
@@ -135,10 +153,10 @@ class DatadogLatencyPercentiles(pulumi.ComponentResource):
     """Percentiles on each latency distribution the services' monitors, SLOs and dashboards query: p95 and
     p99, and the threshold queries (`count(v: v<=x)`) of the latency SLOs, which need them on."""
 
-    def __init__(self, name: str, contracts: Sequence[MetricContract], opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: DatadogLatencyPercentilesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:datadog:DatadogLatencyPercentiles", name, None, opts)
         distributions: dict[str, set[str]] = {}
-        for contract in contracts:
+        for contract in args.contracts:
             for role in HISTOGRAM_ROLES:
                 histogram = contract.role(role)
                 if isinstance(histogram, Histogram):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -13,10 +14,16 @@ from model.dashboards import grafana
 from model.naming.kubernetes import GRAFANA_DASHBOARD_LABEL
 
 
+@dataclass(frozen=True, kw_only=True)
+class GrafanaDashboardArgs:
+    dashboard: grafana.DashboardInputs
+    metadata: Mapping  # the ConfigMap's; the sidecar's label is added here
+
+
 class GrafanaDashboard(pulumi.ComponentResource):
-    def __init__(self, name: str, inputs: grafana.DashboardInputs, metadata: Mapping,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: GrafanaDashboardArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:grafana:GrafanaDashboard", name, None, opts)
+        inputs, metadata = args.dashboard, args.metadata
         meta = {**metadata, "labels": {**metadata.get("labels", {}), **GRAFANA_DASHBOARD_LABEL}}
         k8s.core.v1.ConfigMap(
             f"{name}-config-map", metadata=meta,

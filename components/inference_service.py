@@ -4,12 +4,14 @@ or the queue, or a KEDA ScaledObject), network policy."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workloads
+from components.workloads import APPINSIGHTS_KEY
 from config.settings import (
     DatadogSettings,
     KubernetesSettings,
@@ -17,7 +19,6 @@ from config.settings import (
     ServiceSettings,
     StackIdentity,
 )
-from components.workloads import APPINSIGHTS_KEY
 from model import autoscaling
 from model.contract import HEALTH_PATH, METRICS_PATH, READY_PATH
 from model.naming import azure as azure_naming
@@ -131,23 +132,33 @@ def scheduling(service: ServiceSettings) -> dict:
     return {key: value for key, value in fields.items() if value}
 
 
+@dataclass(frozen=True, kw_only=True)
+class InferenceServiceArgs:
+    identity: StackIdentity
+    service: ServiceSettings
+    kubernetes: KubernetesSettings
+    datadog: DatadogSettings
+    prometheus: PrometheusSettings
+    namespace: pulumi.Input[str]
+    secret_name: pulumi.Input[str]  # the Secret holding the App Insights connection string
+    collector_endpoint: pulumi.Input[str]  # where the service sends OTLP
+
+
 class InferenceService(pulumi.ComponentResource):
     """A model server instrumented for Prometheus, Datadog, OpenTelemetry and App Insights."""
 
     service_name: pulumi.Output[str]
 
-    def __init__(self, name: str, identity: StackIdentity, service: ServiceSettings, kubernetes: KubernetesSettings,
-                 datadog: DatadogSettings, namespace: pulumi.Input[str], secret_name: pulumi.Input[str],
-                 collector_endpoint: pulumi.Input[str], prometheus: PrometheusSettings,
-                 opts: pulumi.ResourceOptions | None = None):
+    def __init__(self, name: str, args: InferenceServiceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:kubernetes:InferenceService", name, None, opts)
-        self._name, self._service, self._namespace = name, service, namespace
+        identity, service, kubernetes, datadog = args.identity, args.service, args.kubernetes, args.datadog
+        self._name, self._service, self._namespace = name, service, args.namespace
         self._child = pulumi.ResourceOptions(parent=self)
         self._pod_selector = workloads.selector(service.name, identity.stack)
         self._labels = workloads.labels(service.name, identity.stack, service.version, "inference",
                                         identity.application)
 
-        deployment = self._deployment(identity, datadog.enabled, collector_endpoint, secret_name)
+        deployment = self._deployment(identity, datadog.enabled, args.collector_endpoint, args.secret_name)
         k8s_service = k8s.core.v1.Service(
             f"{name}-service",
             metadata=self._meta(),
@@ -160,7 +171,7 @@ class InferenceService(pulumi.ComponentResource):
         )
         k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=self._meta(),
                                           spec=workloads.disruption_budget(self._pod_selector), opts=self._child)
-        self._autoscaler(deployment, kubernetes.namespace, prometheus)
+        self._autoscaler(deployment, kubernetes.namespace, args.prometheus)
         scrapers = [*kubernetes.monitoring_namespaces, *([datadog.agent_namespace] if datadog.enabled else [])]
         self._network_policy(kubernetes.client_namespaces, scrapers)
         self.service_name = k8s_service.metadata.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -16,13 +17,13 @@ from components.collector_config import (
     collector_config,
     memory_limits,
 )
-from model.quantities import mebibytes
 from config.settings import CollectorSettings, KubernetesSettings, StackIdentity
 from model.catalogue import Alert
 from model.contract import METRICS_PATH
 from model.dialects import prometheus as prometheus_dialect
 from model.naming import kubernetes as kubernetes_naming
 from model.naming import prometheus as prometheus_naming
+from model.quantities import mebibytes
 
 NAME = "otel-collector"
 CONFIG_FILE = "config.yaml"
@@ -40,18 +41,28 @@ def scraped_ports(collector: CollectorSettings) -> list[str]:
     return ["metrics", *(["prometheus"] if "prometheus" in collector.exporters else [])]
 
 
+@dataclass(frozen=True, kw_only=True)
+class OtelCollectorArgs:
+    identity: StackIdentity
+    collector: CollectorSettings
+    kubernetes: KubernetesSettings
+    datadog_site: str  # where the datadog exporter sends, when it is on
+    rule_labels: Mapping[str, str]  # the labels the Prometheus operator selects rules and monitors by
+    namespace: pulumi.Input[str]
+    secret_name: pulumi.Input[str]  # the Secret holding the exporters' credentials
+    alerts: tuple[Alert, ...]  # the pipeline's own (catalogue.pipeline_alerts), on the metrics it exposes
+
+
 class OtelCollector(pulumi.ComponentResource):
     """Receives OTLP from the services and exports to the enabled backends."""
 
     otlp_grpc_endpoint: pulumi.Output[str]  # http://<service>.<namespace>.svc.cluster.local:4317
     service_name: pulumi.Output[str]
 
-    def __init__(self, name: str, identity: StackIdentity, collector: CollectorSettings,
-                 kubernetes: KubernetesSettings, datadog_site: str, rule_labels: Mapping[str, str],
-                 namespace: pulumi.Input[str], secret_name: pulumi.Input[str], alerts: tuple[Alert, ...] = (),
-                 opts: pulumi.ResourceOptions | None = None):
-        """`alerts`: the pipeline's own (catalogue.pipeline_alerts), on the metrics its PodMonitor scrapes."""
+    def __init__(self, name: str, args: OtelCollectorArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:kubernetes:OtelCollector", name, None, opts)
+        identity, collector, kubernetes, namespace = args.identity, args.collector, args.kubernetes, args.namespace
+        rule_labels, secret_name, alerts = args.rule_labels, args.secret_name, args.alerts
         self._name, self._collector, self._namespace = name, collector, namespace
         self._child = pulumi.ResourceOptions(parent=self)
         self._pod_selector = workloads.selector(NAME, identity.stack)
@@ -61,7 +72,7 @@ class OtelCollector(pulumi.ComponentResource):
         account = k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=self._meta(),
                                              automount_service_account_token=False, opts=self._child)
         self._rbac(account, kubernetes.namespace)
-        config = config_yaml(collector, datadog_site)
+        config = config_yaml(collector, args.datadog_site)
         # Named by its content, as kustomize's configMapGenerator does: a new config is a new ConfigMap, created
         # before the old one is deleted, and the Deployment rolls onto it; no pod ever mounts a missing one.
         config_map = k8s.core.v1.ConfigMap(

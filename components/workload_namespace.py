@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import workloads
-from config.settings import SecretValue
-from config.settings import KubernetesSettings
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRET_NAME
+from config.settings import KubernetesSettings
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadNamespaceArgs:
+    application: str
+    kubernetes: KubernetesSettings
+    connection_string: pulumi.Input[str]  # App Insights'
+    datadog_api_key: pulumi.Input[str] | None  # a secret, when Datadog is on: the collector's exporter reads it
 
 
 class WorkloadNamespace(pulumi.ComponentResource):
@@ -19,12 +28,10 @@ class WorkloadNamespace(pulumi.ComponentResource):
     secret_name: pulumi.Output[str]
     secret_keys: tuple[str, ...]  # the keys the Secret holds, for secretKeyRefs
 
-    def __init__(self, name: str, application: str, kubernetes: KubernetesSettings,
-                 connection_string: pulumi.Input[str], datadog_api_key: SecretValue | None,
-                 opts: pulumi.ResourceOptions | None = None):
-        """`datadog_api_key`: when Datadog is on, for the collector's datadog exporter."""
+    def __init__(self, name: str, args: WorkloadNamespaceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:kubernetes:WorkloadNamespace", name, None, opts)
-        common = workloads.common_labels(application)
+        kubernetes = args.kubernetes
+        common = workloads.common_labels(args.application)
         level = "restricted"
         namespace = k8s.core.v1.Namespace(
             name,
@@ -37,9 +44,9 @@ class WorkloadNamespace(pulumi.ComponentResource):
             }},
             opts=pulumi.ResourceOptions(parent=self),
         )
-        credentials = {APPINSIGHTS_KEY: pulumi.Output.secret(connection_string)}
-        if datadog_api_key is not None:
-            credentials[DATADOG_API_KEY] = datadog_api_key.output()
+        credentials = {APPINSIGHTS_KEY: pulumi.Output.secret(args.connection_string)}
+        if args.datadog_api_key is not None:
+            credentials[DATADOG_API_KEY] = pulumi.Output.secret(args.datadog_api_key)
         secret = k8s.core.v1.Secret(
             f"{name}-{SECRET_NAME}",
             metadata={"name": SECRET_NAME, "namespace": namespace.metadata.name, "labels": common},

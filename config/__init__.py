@@ -92,13 +92,15 @@ def load(values: Mapping[str, str], secret_keys: Iterable[str], stack: str, proj
     names = item_names(decoded)
     valid: dict[str, Any] = {}
     services: checks.Services = []
-    for alias, raw in ours.items():
+    exposed: set[str] = set()  # secret keys set in plain text: that is their problem, not what checks.py would say
+    for alias in ours:
         if alias not in FIELDS:
             found.append((unknown(alias, list(FIELDS), ""), alias in secrets))
             continue
         name, field = FIELDS[alias]
         if is_secret(field) and alias not in secrets:
             found.append((Problem(alias, f"must be set as a secret: pulumi config set --secret {alias} <value>"), True))
+            exposed.add(alias)
             continue
         value = decoded[alias]
         if alias == "services" and isinstance(value, list):
@@ -129,7 +131,7 @@ def load(values: Mapping[str, str], secret_keys: Iterable[str], stack: str, proj
     for index, service in services:
         found += [(p, False) for p in checks.repeats(service, f"services[{index}].")]
     found += [(p, any(p.key == s or p.key.startswith(f"{s}.") for s in secrets))
-              for p in checks.stack_problems(valid, services, names, stack)]
+              for p in checks.stack_problems(valid, services, names, stack) if p.key not in exposed]
     if found:
         raise ConfigError(stack, [describe(p, project, stack, names, secret) for p, secret in found])
     return build(schema.StackSpec.model_construct(**valid), stack, project)

@@ -40,7 +40,7 @@ def repeats(model: BaseModel, where: str) -> Iterator[Problem]:
     for name, field in type(model).model_fields.items():
         value, key = getattr(model, name, None), f"{where}{field.alias or name}"
         if isinstance(value, list) and any(isinstance(m, Unique) for m in field.metadata):
-            yield from (Problem(f"{key}[{i}]", item, "is listed twice") for i, item in enumerate(value)
+            yield from (Problem(f"{key}[{i}]", "is listed twice", item) for i, item in enumerate(value)
                         if item in value[:i])
         for i, item in enumerate(value if isinstance(value, list) else [value]):
             if isinstance(item, BaseModel):
@@ -259,7 +259,8 @@ def _azure(get: Any) -> Iterator[Problem]:
                                                f"whole map with: {how}")
         for name in urls:
             if name not in hooks:
-                yield Problem("azure.webhookUrls", f'has a URL for "{name}", which azure.webhookReceivers does not list')
+                yield Problem("azure.webhookUrls",
+                              f'has a URL for "{name}", which azure.webhookReceivers does not list')
     alerts: schema.AzureAlerts | None = get("azure_alerts")
     tests = get("azure_availability_tests") or []
     if alerts is not None:
@@ -327,8 +328,9 @@ def _collector(get: Any, production: bool) -> Iterator[Problem]:
     if "datadog" in exporters and get("datadog_enabled") is False:
         yield Problem("collector.exporters", "may list datadog only when datadog.enabled is true", exporters)
     if "azuremonitor" in exporters and get("azure_app_insights_local_auth") is False:
-        yield Problem("collector.exporters", "lists azuremonitor, whose exporter authenticates with the instrumentation "
-                                             "key only; set azure.appInsightsLocalAuth to true, or drop azuremonitor",
+        yield Problem("collector.exporters", "lists azuremonitor, whose exporter authenticates with the "
+                                             "instrumentation key only; set azure.appInsightsLocalAuth to true, "
+                                             "or drop azuremonitor",
                       exporters)
 
 

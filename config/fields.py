@@ -52,12 +52,12 @@ def _checked(value: Any, check: Check | None) -> Any:
 
 def Text(*, pattern: str = "", hint: str = "", max_length: int = 0, choices: Iterable[str] = (),  # noqa: N802
          check: Check | None = None) -> Leaf:
-    """A string; `hint` says in words what `pattern` allows."""
+    """A string; `hint` says in words what `pattern` or `choices` allow."""
     options = tuple(choices)
 
     def validate(value: Any) -> str:
         if options and value not in options:
-            fail(f"must be one of {', '.join(options)}")
+            fail(f"{hint}: {', '.join(options)}" if hint else f"must be one of {', '.join(options)}")
         if not isinstance(value, str):
             fail("must be a string (quote it in YAML)")
         if max_length and len(value) > max_length:

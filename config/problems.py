@@ -76,10 +76,10 @@ def aliases(model: type[BaseModel]) -> list[str]:
 
 
 def unknown(key: str, known: list[str], prefix: str) -> Problem:
-    hint = difflib.get_close_matches(key.rsplit(".", 1)[-1] if prefix else key, known, n=1)
+    """`key` under `prefix` (`services[0].affinity.`), or a top-level key (`azure.retentionDays`) without one."""
+    hint = difflib.get_close_matches(key, known, n=1)
     suggestion = f"; did you mean {prefix}{hint[0]}?" if hint else ""
-    return Problem(f"{prefix}{key.rsplit('.', 1)[-1]}" if prefix else key,
-                   f"unknown key{suggestion} (known here: {', '.join(sorted(known))})")
+    return Problem(f"{prefix}{key}", f"unknown key{suggestion} (known here: {', '.join(sorted(known))})")
 
 
 def from_pydantic(error: ErrorDetails, root: type[BaseModel], prefix: tuple[Any, ...] = ()) -> Problem:

@@ -109,7 +109,7 @@ class AvailabilityTest(Spec):
     frequency_seconds: Annotated[int, Integer(check=lambda v: None if v in limits.WEBTEST_FREQUENCIES
                                               else "must be one of 300, 600, 900")] = 300
     timeout_seconds: Annotated[int, Integer(minimum=5, maximum=120)] = 30
-    locations: Annotated[list[Annotated[str, Text(choices=limits.WEBTEST_LOCATIONS)]], Unique()] = Field(
+    locations: Annotated[list[Annotated[str, Text(choices=limits.WEBTEST_LOCATIONS, hint="must be an availability test location id")]], Unique()] = Field(
         default_factory=lambda: list(limits.DEFAULT_WEBTEST_LOCATIONS),
         description="Azure test location ids; five across Europe and the US by default.")
 

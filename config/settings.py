@@ -295,7 +295,7 @@ def contract(metrics: schema.Metrics, model: str) -> MetricContract:
 
 def resources(spec: schema.Resources | schema.ServiceResources, defaults: Resources) -> Resources:
     requests, limit = spec.requests, spec.limits
-    extended = {name: int(count) for name, count in (getattr(limit, "model_extra", None) or {}).items()}
+    extended = dict(getattr(limit, "model_extra", None) or {})  # whole devices: checks.py says they are integers
     return Resources(requests.cpu or defaults.cpu_request, requests.memory or defaults.memory_request,
                      limit.cpu or defaults.cpu_limit, limit.memory or defaults.memory_limit,
                      MappingProxyType(extended))
@@ -347,8 +347,8 @@ def service(spec: schema.Service) -> ServiceSettings:
                                 spec.autoscaling.queue_requests_per_replica))
 
 
-def _rule(spec: schema.Spec, threshold: float) -> AlertRule:
-    return AlertRule(threshold, getattr(spec, "severity"), getattr(spec, "frequency"), getattr(spec, "window"))
+def _rule(spec: schema.MetricAlertRule | schema.DailyCap, threshold: float) -> AlertRule:
+    return AlertRule(threshold, spec.severity, spec.frequency, spec.window)
 
 
 def azure(spec: schema.StackSpec) -> AzureSettings:

@@ -3,7 +3,13 @@
 import pulumi
 import pytest
 
-from components.azure_monitoring import APP_INSIGHTS_METRICS, DAILY_CAP_QUERY, AzureMonitoring, metric_criteria
+from components.azure_monitoring import (
+    APP_INSIGHTS_METRICS,
+    DAILY_CAP_QUERY,
+    AzureMonitoring,
+    AzureMonitoringArgs,
+    metric_criteria,
+)
 from tests.helpers import run_component
 
 WORKSPACE = "azure-native:operationalinsights:Workspace"
@@ -22,7 +28,8 @@ def azure_plan(stack="minimal", overrides=None, export=False):
     """`minimal` takes every default; `platform` is a production stack setting the rest."""
     def build(settings):
         # The services' alerts are test_alerting's: here the stack's own resources.
-        azure = AzureMonitoring("azure-monitoring", settings.identity, settings.azure, settings.identity.team, [])
+        args = AzureMonitoringArgs(identity=settings.identity, azure=settings.azure, services=())
+        azure = AzureMonitoring("azure-monitoring", args)
         if export:
             pulumi.export("connectionString", azure.connection_string)
             pulumi.export("instrumentationKey", azure.instrumentation_key)

@@ -12,8 +12,8 @@ from components.collector_config import (
     collector_config,
     memory_limits,
 )
-from config.limits import COLLECTOR_EXPORTERS
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRETS_DIR
+from config.limits import COLLECTOR_EXPORTERS
 from tests.helpers import collector_config_problems as problems
 
 COMBINATIONS = [c for n in range(1, 4) for c in itertools.combinations(COLLECTOR_EXPORTERS, n)]

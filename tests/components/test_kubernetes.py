@@ -12,12 +12,13 @@ import pulumi
 import pytest
 import yaml
 
-from config import limits
 from components.collector_config import PORTS
 from components.inference_service import InferenceService
 from components.otel_collector import OtelCollector
 from components.workload_namespace import WorkloadNamespace
+from components.wiring import Wiring
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRET_NAME
+from config import limits
 from model.naming import datadog as datadog_naming
 from policy import rules
 from tests.helpers import COLLECTOR_CONFIG_MAP, container_port, load_settings, run_component
@@ -32,15 +33,11 @@ POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 def cluster_plan(stack, overrides=None, secrets=None):
     def build(settings):
-        datadog_key = settings.datadog.api_key if settings.datadog.enabled else None
-        namespace = WorkloadNamespace("workloads", settings.identity.application, settings.kubernetes,
-                                      pulumi.Output.secret(CONNECTION_STRING), datadog_key)
-        collector = OtelCollector("otel-collector", settings.identity, settings.collector, settings.kubernetes,
-                                  settings.datadog.site, settings.prometheus.rule_labels, namespace.name,
-                                  namespace.secret_name)
+        wire = Wiring(settings)
+        namespace = WorkloadNamespace("workloads", wire.workload_namespace(pulumi.Output.secret(CONNECTION_STRING)))
+        collector = OtelCollector("otel-collector", wire.otel_collector(namespace))
         for service in settings.services:
-            InferenceService(service.name, settings.identity, service, settings.kubernetes, settings.datadog,
-                             namespace.name, namespace.secret_name, collector.otlp_grpc_endpoint, settings.prometheus)
+            InferenceService(service.name, wire.inference_service(service, namespace, collector))
     return run_component(build, stack, overrides, secrets)
 
 

@@ -1,8 +1,7 @@
 """The generic reader: typed reads, every problem collected, unknown keys, secrets kept hidden."""
 
 import pytest
-
-from components.config_reader import ConfigReader, SecretValue, ConfigError
+from components.config_reader import ConfigError, ConfigReader, SecretValue
 
 
 def reader(values, secret_keys=()):

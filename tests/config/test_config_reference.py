@@ -3,9 +3,9 @@
 import re
 
 import pytest
+from components.config_reader import ConfigReader
 
 import config as stack_settings
-from components.config_reader import ConfigReader
 from tests.helpers import NS, config
 from tools import stack_config
 from tools.stack_config import ROOT

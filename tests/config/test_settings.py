@@ -11,10 +11,9 @@ from typing import Any
 
 import pytest
 
-import config
-from config import limits
+import config as stack_settings
+from config import ConfigError, limits
 from config.settings import AlertRule, ModelCache, Resources, Scheduling
-from config import ConfigError
 from tests.helpers import NS, config, keyed, load_settings, metric_of, problem_for, problems
 
 
@@ -150,7 +149,7 @@ def test_reserved_and_malformed_tags_are_refused():
 def test_the_stack_name_must_fit_resource_names():
     cfg = config("minimal")
     with pytest.raises(ConfigError) as error:
-        config.load(cfg.values, cfg.secret_keys, "Staging_EU")
+        stack_settings.load(cfg.values, cfg.secret_keys, "Staging_EU")
     assert any(p.startswith('the stack name in stack "Staging_EU": must be lowercase') for p in error.value.problems)
 
 
@@ -365,7 +364,7 @@ def test_datadog_keys_come_from_secret_config():
     cfg = config("alerting")
     values = {k: v for k, v in cfg.values.items() if k != f"{NS}:datadog.apiKey"}
     with pytest.raises(ConfigError) as error:
-        config.load(values, cfg.secret_keys - {f"{NS}:datadog.apiKey"}, "alerting")
+        stack_settings.load(values, cfg.secret_keys - {f"{NS}:datadog.apiKey"}, "alerting")
     assert "is required when datadog.enabled is true" in problem_for("datadog.apiKey", error.value.problems)
     bad = problems("alerting", secrets={"datadog.apiKey": "not-a-key"})
     assert problem_for("datadog.apiKey", bad) == \
@@ -413,7 +412,7 @@ GPU: dict[str, Any] = {"name": "llm", "image": "registry.example.com/llm/server:
      "services[0].tolerations[0].tolerationSeconds", "applies to effect NoExecute only"),
     ({"tolerations": {"key": "a"}}, "services[0].tolerations", "must be a list"),
     ({"affinity": {"nodeAfinity": {}}}, "services[0].affinity.nodeAfinity",
-     "is not a field here; did you mean nodeAffinity?"),
+     "unknown key; did you mean services[0].affinity.nodeAffinity?"),
     ({"affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}}}},
      "services[0].affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms",
      "is required"),

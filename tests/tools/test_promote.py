@@ -31,8 +31,8 @@ def test_the_image_moves_in_every_stack_running_its_repository_and_nothing_else_
                        f"+      image: {DETECTOR}"]
     assert (stacks / "Pulumi.alerting.yaml").read_text() == before["Pulumi.alerting.yaml"]
     # The production stack still loads, and its service runs the new image at the tag's version.
-    config = stack_config.load("platform", config_dir=stacks)
-    service, = config.load(config.values, config.secret_keys, config.stack, config.project).services
+    stack = stack_config.load("platform", config_dir=stacks)
+    service, = config.load(stack.values, stack.secret_keys, stack.stack, stack.project).services
     assert (service.image, service.version) == (DETECTOR, "3.2.0")
 
 
