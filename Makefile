@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-emit-index-url --no-header --python-version 3.11
 
-.PHONY: help test test-fast lint render serve contract-check e2e diff promote policy verify marker dora preview up refresh destroy bench clean requirements
+.PHONY: help test test-fast lint docs render serve contract-check e2e diff promote policy verify marker dora preview up refresh destroy bench clean requirements
 
 help: ## | this list
 	@echo "make <command> [VARIABLE=value ...]; the first command installs .venv (about 1.4 GB, once)"
@@ -44,6 +44,10 @@ lint: $(INSTALLED) ## | ruff, mypy, actionlint and zizmor
 	$(VENV)/bin/mypy
 	$(VENV)/bin/actionlint
 	$(VENV)/bin/zizmor --offline --quiet --persona=auditor .github
+
+# Written from config/schema.py, never by hand: a test fails when one is stale.
+docs: $(INSTALLED) ## | regenerates schema/stack.schema.json, docs/configuration.md and Pulumi.yaml's config
+	$(PYTHON) -m config.generate
 
 render: $(INSTALLED) ## [STACK=staging] | the stack's plan offline, into build/<stack>/ (plan, manifests, rules)
 	$(PYTHON) -m tools.render $(STACK)

@@ -67,10 +67,12 @@ def item_names(data: Mapping[str, Any]) -> dict[str, str]:
             for i, item in enumerate(value) if isinstance(item, dict) and isinstance(item.get("name"), str)}
 
 
-def _unique(alias: str, field: FieldInfo, value: Any) -> Iterable[Problem]:
-    if isinstance(value, list) and any(isinstance(m, Unique) for m in _metadata(field)):
-        yield from (Problem(f"{alias}[{i}]", "is listed twice", item) for i, item in enumerate(value)
-                    if item in value[:i])
+def _unique(alias: str, field: FieldInfo, raw: Any, value: Any) -> Iterable[Problem]:
+    """Repeats in a top-level list as written (so beside its other items' problems), and anywhere in the objects
+    the schema let through."""
+    if isinstance(raw, list) and any(isinstance(m, Unique) for m in _metadata(field)):
+        yield from (Problem(f"{alias}[{i}]", "is listed twice", item) for i, item in enumerate(raw)
+                    if item in raw[:i])
     for i, item in enumerate(value if isinstance(value, list) else [value]):
         if isinstance(item, schema.BaseModel):
             yield from checks.repeats(item, f"{alias}[{i}]." if isinstance(value, list) else f"{alias}.")
@@ -127,7 +129,7 @@ def load(values: Mapping[str, str], secret_keys: Iterable[str], stack: str, proj
         else:
             valid[name] = field.get_default(call_default_factory=True)
     for alias, (name, field) in FIELDS.items():
-        found += [(p, alias in secrets) for p in _unique(alias, field, valid.get(name))]
+        found += [(p, alias in secrets) for p in _unique(alias, field, decoded.get(alias), valid.get(name))]
     for index, service in services:
         found += [(p, False) for p in checks.repeats(service, f"services[{index}].")]
     found += [(p, any(p.key == s or p.key.startswith(f"{s}.") for s in secrets))

@@ -10,10 +10,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, GetJsonSchemaHandler
+from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError, core_schema
+
+from config import limits
+from config import values as check
 
 Check = Callable[[Any], str | None]
 """None when the value is fine, else the sentence saying what is allowed."""
@@ -31,6 +35,7 @@ class Leaf:
 
     validate: Callable[[Any], Any]
     schema: dict[str, Any] = field(default_factory=dict)
+    allowed: str = ""  # in words, for the reference: "an integer from 30 to 730"
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         return core_schema.no_info_plain_validator_function(self.validate)
@@ -73,7 +78,12 @@ def Text(*, pattern: str = "", hint: str = "", max_length: int = 0, choices: Ite
         schema["pattern"] = f"^(?:{pattern})$"
     if max_length:
         schema["maxLength"] = max_length
-    return Leaf(validate, schema)
+    said = hint.removeprefix("must be ") if hint else (check.__doc__ or "").strip().rstrip(".") if check else ""
+    if options:
+        said = f"{said}: one of {', '.join(options)}" if said else f"one of {', '.join(options)}"
+    elif max_length and not said:
+        said = f"at most {max_length} characters"
+    return Leaf(validate, schema, said[:1].lower() + said[1:])
 
 
 def _range(minimum: float | None, maximum: float | None) -> str:
@@ -96,13 +106,15 @@ def Integer(*, minimum: int | None = None, maximum: int | None = None,  # noqa: 
 
     schema: dict[str, Any] = {"type": "integer"}
     schema.update({k: v for k, v in (("minimum", minimum), ("maximum", maximum)) if v is not None})
-    return Leaf(validate, schema)
+    return Leaf(validate, schema, (check.__doc__ or "").strip().rstrip(".") if check else
+                allowed.removeprefix("must be "))
 
 
 def Number(*, minimum: float | None = None, maximum: float | None = None, above: float | None = None,  # noqa: N802
            below: float | None = None, check: Check | None = None) -> Leaf:
-    bounds = [f"at least {minimum}" if minimum is not None else "", f"at most {maximum}" if maximum is not None else "",
-              f"greater than {above}" if above is not None else "", f"less than {below}" if below is not None else ""]
+    bounds = [f"at least {minimum}" if minimum is not None else "",
+              f"greater than {above}" if above is not None else "",
+              f"at most {maximum}" if maximum is not None else "", f"less than {below}" if below is not None else ""]
     allowed = "must be a number" + (" " + " and ".join(b for b in bounds if b) if any(bounds) else "")
 
     def validate(value: Any) -> float:
@@ -115,7 +127,8 @@ def Number(*, minimum: float | None = None, maximum: float | None = None, above:
     schema: dict[str, Any] = {"type": "number"}
     schema.update({k: v for k, v in (("minimum", minimum), ("maximum", maximum), ("exclusiveMinimum", above),
                                      ("exclusiveMaximum", below)) if v is not None})
-    return Leaf(validate, schema)
+    said = (check.__doc__ or "").strip().rstrip(".") if check else allowed.removeprefix("must be ")
+    return Leaf(validate, schema, said)
 
 
 def _boolean(value: Any) -> bool:
@@ -124,7 +137,7 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-BOOLEAN = Leaf(_boolean, {"type": "boolean"})
+BOOLEAN = Leaf(_boolean, {"type": "boolean"}, "true or false")
 
 
 def _secret(value: Any) -> str:
@@ -135,7 +148,7 @@ def _secret(value: Any) -> str:
 
 # In the stack file a secret is ciphertext, {secure: <ciphertext>}; the program is given the plain string.
 SECRET = Leaf(_secret, {"type": "object", "properties": {"secure": {"type": "string"}}, "required": ["secure"],
-                        "additionalProperties": False})
+                        "additionalProperties": False}, "a secret: pulumi config set --secret")
 
 
 def Retired(instead: str) -> Leaf:  # noqa: N802
@@ -143,4 +156,38 @@ def Retired(instead: str) -> Leaf:  # noqa: N802
     def validate(value: Any) -> None:
         fail(f"is no longer read: {instead}", KEY)
 
-    return Leaf(validate, {"not": {}, "description": f"No longer read: {instead}"})
+    return Leaf(validate, {"not": {}}, f"nothing: no longer read; {instead}")
+
+
+class Spec(BaseModel):
+    """An object of the stack file: its keys in camelCase, each known, the whole frozen."""
+
+    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True)
+
+
+class Open(Spec):
+    """An object whose other keys checks.py reads (extended resources under a service's limits)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, extra="allow", frozen=True)
+
+
+# Kinds used in several places.
+Str = Annotated[str, Text()]
+Strings = Annotated[list[Str], Unique()]
+Flag = Annotated[bool, BOOLEAN]
+Secret = Annotated[str, SECRET]
+Location = Annotated[str, Text(choices=limits.WEBTEST_LOCATIONS, hint="must be an availability test location id")]
+DnsLabel = Annotated[str, Text(pattern=limits.DNS_LABEL, max_length=63, hint=limits.DNS_LABEL_HINT)]
+LabelValue = Annotated[str, Text(pattern=limits.LABEL_VALUE, max_length=63, hint=limits.LABEL_VALUE_HINT)]
+Labels = dict[Annotated[str, Text(check=check.label_key)], Annotated[str, Text(check=check.label_value)]]
+Image = Annotated[str, Text(pattern=limits.IMAGE, hint=limits.IMAGE_HINT)]
+Cpu = Annotated[str, Text(check=check.cpu)]
+Memory = Annotated[str, Text(check=check.memory)]
+Positive = Annotated[float, Number(above=0)]
+Ratio = Annotated[float, Number(above=0, below=1)]
+Share = Annotated[float, Number(above=0, maximum=1)]
+MetricName = Annotated[str, Text(pattern=limits.PROMETHEUS_METRIC, hint="must be a Prometheus metric name")]
+CounterName = Annotated[str, Text(pattern=limits.PROMETHEUS_METRIC, hint="must be a Prometheus metric name",
+                                  check=check.counter_name)]
+LabelName = Annotated[str, Text(pattern=limits.PROMETHEUS_LABEL, hint="must be a Prometheus label name")]
+Weight = Annotated[int, Integer(minimum=1, maximum=100)]

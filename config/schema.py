@@ -12,47 +12,37 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
 
 from config import limits
 from config import values as check
-from config.fields import BOOLEAN, SECRET, Integer, Number, Retired, Text, Unique
+from config.fields import (
+    CounterName,
+    Cpu,
+    DnsLabel,
+    Flag,
+    Image,
+    Integer,
+    LabelName,
+    Labels,
+    LabelValue,
+    Location,
+    Memory,
+    MetricName,
+    Number,
+    Open,
+    Positive,
+    Ratio,
+    Retired,
+    Secret,
+    Share,
+    Spec,
+    Str,
+    Text,
+    Unique,
+)
+from config.kubernetes_shapes import Affinity, Toleration
 from model import burn_rate, presets, routing
 from model.slo import DEFAULT_ROUTING, ROUTES, SEVERITIES
-
-
-class Spec(BaseModel):
-    """An object of the stack file: its keys in camelCase, each known, the whole frozen."""
-
-    model_config = ConfigDict(alias_generator=to_camel, extra="forbid", frozen=True)
-
-
-class Open(Spec):
-    """An object whose other keys checks.py reads (extended resources under a service's limits)."""
-
-    model_config = ConfigDict(alias_generator=to_camel, extra="allow", frozen=True)
-
-
-# Kinds used in several places.
-Str = Annotated[str, Text()]
-Strings = Annotated[list[Str], Unique()]
-Flag = Annotated[bool, BOOLEAN]
-Secret = Annotated[str, SECRET]
-DnsLabel = Annotated[str, Text(pattern=limits.DNS_LABEL, max_length=63, hint=limits.DNS_LABEL_HINT)]
-LabelValue = Annotated[str, Text(pattern=limits.LABEL_VALUE, max_length=63, hint=limits.LABEL_VALUE_HINT)]
-Labels = dict[Annotated[str, Text(check=check.label_key)], Annotated[str, Text(check=check.label_value)]]
-Image = Annotated[str, Text(pattern=limits.IMAGE, hint=limits.IMAGE_HINT)]
-Cpu = Annotated[str, Text(check=check.cpu)]
-Memory = Annotated[str, Text(check=check.memory)]
-Positive = Annotated[float, Number(above=0)]
-Ratio = Annotated[float, Number(above=0, below=1)]
-Share = Annotated[float, Number(above=0, maximum=1)]
-MetricName = Annotated[str, Text(pattern=limits.PROMETHEUS_METRIC, hint="must be a Prometheus metric name")]
-CounterName = Annotated[str, Text(pattern=limits.PROMETHEUS_METRIC, hint="must be a Prometheus metric name",
-                                  check=check.counter_name)]
-LabelName = Annotated[str, Text(pattern=limits.PROMETHEUS_LABEL, hint="must be a Prometheus label name")]
-Weight = Annotated[int, Integer(minimum=1, maximum=100)]
-
 
 # -- Azure -----------------------------------------------------------------------------------------
 
@@ -76,7 +66,8 @@ class RequestCount(MetricAlertRule):
 
 
 class Availability(MetricAlertRule):
-    severity: Annotated[int, Integer(minimum=limits.AZURE_SEVERITIES[0], maximum=limits.AZURE_SEVERITIES[1])] = 1
+    severity: Annotated[int, Integer(minimum=limits.AZURE_SEVERITIES[0], maximum=limits.AZURE_SEVERITIES[1])] = Field(
+        1, description="Azure severity, 0 (critical) to 4 (verbose).")
     failed_locations: Annotated[int, Integer(minimum=1)] | None = Field(
         None, description="Failing locations that fire it; by default each test's locations minus two "
                           "(Microsoft's guidance), at least one.")
@@ -85,9 +76,12 @@ class Availability(MetricAlertRule):
 class DailyCap(Spec):
     """The Azure Monitor Baseline Alerts rule: the workspace reached its daily cap (a log alert)."""
 
-    severity: Annotated[int, Integer(minimum=limits.AZURE_SEVERITIES[0], maximum=limits.AZURE_SEVERITIES[1])] = 2
-    frequency: Annotated[str, Text(choices=limits.LOG_ALERT_FREQUENCIES)] = "PT1H"
-    window: Annotated[str, Text(choices=limits.LOG_ALERT_WINDOWS)] = "P1D"
+    severity: Annotated[int, Integer(minimum=limits.AZURE_SEVERITIES[0], maximum=limits.AZURE_SEVERITIES[1])] = Field(
+        2, description="Azure severity, 0 (critical) to 4 (verbose).")
+    frequency: Annotated[str, Text(choices=limits.LOG_ALERT_FREQUENCIES)] = Field(
+        "PT1H", description="How often it is evaluated.")
+    window: Annotated[str, Text(choices=limits.LOG_ALERT_WINDOWS)] = Field(
+        "P1D", description="The window it looks at, at least the frequency.")
 
 
 class AzureAlerts(Spec):
@@ -104,12 +98,16 @@ class AzureAlerts(Spec):
 
 
 class AvailabilityTest(Spec):
-    name: Annotated[str, Text(pattern=limits.DNS_LABEL, max_length=40, hint=limits.DNS_LABEL_HINT)]
+    """A standard web test: Azure requests the URL from each location, and an alert fires when enough fail."""
+
+    name: Annotated[str, Text(pattern=limits.DNS_LABEL, max_length=40, hint=limits.DNS_LABEL_HINT)] = Field(
+        description="Names the test and its alert.")
     url: Annotated[str, Text(check=check.https_url)] = Field(description="The https URL it requests.")
-    frequency_seconds: Annotated[int, Integer(check=lambda v: None if v in limits.WEBTEST_FREQUENCIES
-                                              else "must be one of 300, 600, 900")] = 300
-    timeout_seconds: Annotated[int, Integer(minimum=5, maximum=120)] = 30
-    locations: Annotated[list[Annotated[str, Text(choices=limits.WEBTEST_LOCATIONS, hint="must be an availability test location id")]], Unique()] = Field(
+    frequency_seconds: Annotated[int, Integer(check=check.webtest_frequency)] = Field(
+        300, description="How often each location requests it: 300, 600 or 900.")
+    timeout_seconds: Annotated[int, Integer(minimum=5, maximum=120)] = Field(
+        30, description="How long a request may take before it counts as failed.")
+    locations: Annotated[list[Location], Unique()] = Field(
         default_factory=lambda: list(limits.DEFAULT_WEBTEST_LOCATIONS),
         description="Azure test location ids; five across Europe and the US by default.")
 
@@ -117,6 +115,8 @@ class AvailabilityTest(Spec):
 # -- a service -------------------------------------------------------------------------------------
 
 class Model(Spec):
+    """The model it serves: a label on its series and its telemetry."""
+
     name: LabelValue = Field(description="The model the service serves, a label on its series.")
     version: LabelValue = Field(description="The model's version.")
 
@@ -130,15 +130,15 @@ class Ports(Spec):
 
 
 class Quantities(Spec):
-    cpu: Cpu | None = None
-    memory: Memory | None = None
+    cpu: Cpu | None = Field(None, description="CPU, in Kubernetes' quantity.")
+    memory: Memory | None = Field(None, description="Memory, in Kubernetes' quantity.")
 
 
 class OpenQuantities(Open):
     """cpu and memory; under a service's limits, extended resources too (nvidia.com/gpu: 1)."""
 
-    cpu: Cpu | None = None
-    memory: Memory | None = None
+    cpu: Cpu | None = Field(None, description="CPU, in Kubernetes' quantity.")
+    memory: Memory | None = Field(None, description="Memory, in Kubernetes' quantity.")
 
 
 class Resources(Spec):
@@ -159,14 +159,14 @@ class Metrics(Spec):
         "default", description="Whose names: default, vllm, tgi, triton or otel-genai.")
     backend_model: LabelValue | None = Field(
         None, description="triton: the engine model behind the served ensemble (tensorrt_llm).")
-    requests: CounterName = "ai_inference_requests_total"
-    latency: MetricName = "ai_inference_latency_seconds"
-    tokens: CounterName = "ai_tokens_used_total"
-    cost: CounterName = "ai_inference_cost_dollars_total"
-    model_label: LabelName = "model"
-    status_label: LabelName = "status"
-    error_status: Str = "error"
-    token_type_label: LabelName = "token_type"
+    requests: CounterName = Field("ai_inference_requests_total", description="default: the requests counter.")
+    latency: MetricName = Field("ai_inference_latency_seconds", description="default: the latency histogram.")
+    tokens: CounterName = Field("ai_tokens_used_total", description="default: the tokens counter.")
+    cost: CounterName = Field("ai_inference_cost_dollars_total", description="default: the cost counter, USD.")
+    model_label: LabelName = Field("model", description="default: the label naming the model.")
+    status_label: LabelName = Field("status", description="default: the label saying success or error.")
+    error_status: Str = Field("error", description="default: the status label's value for a failed request.")
+    token_type_label: LabelName = Field("token_type", description="default: the label saying input or output.")
     latency_buckets: list[Positive] = Field(default_factory=lambda: list(presets.LATENCY_BUCKETS),
                                             description="The latency histogram's finite bounds, seconds, ascending.")
 
@@ -182,12 +182,16 @@ class LatencyObjective(Spec):
 
 
 class LatencyObjectives(Spec):
-    request_duration: LatencyObjective | None = None
-    time_to_first_token: LatencyObjective | None = None
-    time_per_output_token: LatencyObjective | None = None
+    """Latency SLOs over the service's period, each with the availability SLO's burn-rate alerts."""
+
+    request_duration: LatencyObjective | None = Field(None, description="Whole requests.")
+    time_to_first_token: LatencyObjective | None = Field(None, description="The first token (LLM servers).")
+    time_per_output_token: LatencyObjective | None = Field(None, description="Each output token (LLM servers).")
 
 
 class Saturation(Spec):
+    """Thresholds of the saturation alerts, where the server measures them."""
+
     queue_requests: Positive = Field(10.0, description="Waiting requests per replica.")
     kv_cache_usage: Share = Field(0.9, description="The fullest replica's KV-cache usage.")
     gpu_utilization: Share = Field(0.95, description="GPU services only.")
@@ -195,21 +199,24 @@ class Saturation(Spec):
 
 
 class Quality(Spec):
-    min_score: Positive | None = None
-    max_drift: Positive | None = None
-    max_hallucination_rate: Ratio | None = None
-    max_negative_feedback: Ratio | None = None
+    """Model-quality alerts, each only when set, and only for a server whose preset has the metric."""
+
+    min_score: Positive | None = Field(None, description="Accuracy, or any score where higher is better.")
+    max_drift: Positive | None = Field(None, description="The drift score.")
+    max_hallucination_rate: Ratio | None = Field(None, description="The share of answers judged hallucinated.")
+    max_negative_feedback: Ratio | None = Field(None, description="The share of a day's feedback that is negative.")
 
 
 class Slo(Spec):
     """The seeds' defaults: 99% over 30 days, errors over 5%, P95 1 s, P99 5 s, $100 an hour."""
 
     availability: Ratio = Field(0.99, description="The success-ratio target.")
-    period: Annotated[str, Text(choices=[f"{days}d" for days in burn_rate.PERIODS_DAYS])] = "30d"
+    period: Annotated[str, Text(choices=[f"{days}d" for days in burn_rate.PERIODS_DAYS])] = Field(
+        "30d", description="The SLO period, which picks the burn-rate windows (docs/alerting.md).")
     error_rate: Ratio = Field(0.05, description="The error-ratio alert.")
-    latency: Latency = Field(default_factory=Latency)
+    latency: Latency = Field(default_factory=Latency, description="The percentile alerts' objectives, seconds.")
     cost_per_hour: Positive = Field(100.0, description="USD an hour.")
-    tokens_per_hour: Annotated[int, Integer(minimum=1)] = 5_000_000
+    tokens_per_hour: Annotated[int, Integer(minimum=1)] = Field(5_000_000, description="The token budget an hour.")
     routing: dict[Annotated[str, Text(check=lambda v: None if v in SEVERITIES
                                       else f"is not a severity; severities are {', '.join(SEVERITIES)}")],
                   Annotated[str, Text(choices=ROUTES)]] = Field(
@@ -220,117 +227,56 @@ class Slo(Spec):
 
 
 class Autoscaling(Spec):
-    metric: Annotated[str, Text(choices=limits.AUTOSCALING_METRICS)] = "cpu"
-    engine: Annotated[str, Text(choices=limits.AUTOSCALING_ENGINES)] = "hpa"
-    queue_requests_per_replica: Positive = 4.0
+    """What the replica count follows (docs/llm-serving.md, scaling on the queue)."""
+
+    metric: Annotated[str, Text(choices=limits.AUTOSCALING_METRICS)] = Field(
+        "cpu", description="cpu, or queue: waiting requests per replica.")
+    engine: Annotated[str, Text(choices=limits.AUTOSCALING_ENGINES)] = Field(
+        "hpa", description="An HPA, or a KEDA ScaledObject (queue only; needs prometheus.url).")
+    queue_requests_per_replica: Positive = Field(4.0, description="The queue each replica should hold.")
 
 
 class ModelCache(Spec):
-    mount_path: Annotated[str, Text(pattern=r"/[^:]+", hint="must be an absolute path like /models")]
-    size_limit: Memory | None = None
+    """Where the weights are kept: an emptyDir (sizeLimit) or an existing PersistentVolumeClaim (claimName)."""
+
+    mount_path: Annotated[str, Text(pattern=r"/[^:]+", hint="must be an absolute path like /models")] = Field(
+        description="Where the container sees it.")
+    size_limit: Memory | None = Field(None, description="An emptyDir of this size.")
     claim_name: Annotated[str, Text(pattern=limits.DNS_SUBDOMAIN, max_length=253,
-                                    hint="must be a PersistentVolumeClaim name")] | None = None
-    read_only: Flag = False
-
-
-# Kubernetes' own shapes (kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1, Scheduling);
-# the render checks the whole manifest again with kubernetes-validate --strict.
-
-class Toleration(Spec):
-    key: Str | None = None
-    operator: Annotated[str, Text(choices=("Exists", "Equal"))] | None = None
-    value: Str | None = None
-    effect: Annotated[str, Text(choices=("NoSchedule", "PreferNoSchedule", "NoExecute"))] | None = None
-    toleration_seconds: Annotated[int, Integer()] | None = None
-
-
-class LabelSelectorRequirement(Spec):
-    key: Str
-    operator: Annotated[str, Text(choices=("In", "NotIn", "Exists", "DoesNotExist"))]
-    values: list[Str] | None = None
-
-
-class LabelSelector(Spec):
-    match_labels: dict[Str, Str] | None = None
-    match_expressions: list[LabelSelectorRequirement] | None = None
-
-
-class NodeSelectorRequirement(Spec):
-    key: Str
-    operator: Annotated[str, Text(choices=("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"))]
-    values: list[Str] | None = None
-
-
-class NodeSelectorTerm(Spec):
-    match_expressions: list[NodeSelectorRequirement] | None = None
-    match_fields: list[NodeSelectorRequirement] | None = None
-
-
-class NodeSelector(Spec):
-    node_selector_terms: list[NodeSelectorTerm]
-
-
-class PreferredNode(Spec):
-    weight: Weight
-    preference: NodeSelectorTerm
-
-
-class NodeAffinity(Spec):
-    required_during_scheduling_ignored_during_execution: NodeSelector | None = None
-    preferred_during_scheduling_ignored_during_execution: list[PreferredNode] | None = None
-
-
-class PodAffinityTerm(Spec):
-    label_selector: LabelSelector | None = None
-    namespace_selector: LabelSelector | None = None
-    namespaces: list[Str] | None = None
-    topology_key: Str
-    match_label_keys: list[Str] | None = None
-    mismatch_label_keys: list[Str] | None = None
-
-
-class PreferredPod(Spec):
-    weight: Weight
-    pod_affinity_term: PodAffinityTerm
-
-
-class PodAffinity(Spec):
-    required_during_scheduling_ignored_during_execution: list[PodAffinityTerm] | None = None
-    preferred_during_scheduling_ignored_during_execution: list[PreferredPod] | None = None
-
-
-class Affinity(Spec):
-    node_affinity: NodeAffinity | None = None
-    pod_affinity: PodAffinity | None = None
-    pod_anti_affinity: PodAffinity | None = None
+                                    hint="must be a PersistentVolumeClaim name")] | None = Field(
+        None, description="An existing PersistentVolumeClaim.")
+    read_only: Flag = Field(False, description="Mount the claim read-only.")
 
 
 class Service(Spec):
     """One inference service: what it runs, how big, where, and what it is held to."""
 
     name: Annotated[str, Text(pattern=limits.DNS_1035, max_length=40, hint=(
-        "must be a DNS name: lowercase letters, digits and hyphens, starting with a letter"))]
+        "must be a DNS name: lowercase letters, digits and hyphens, starting with a letter"))] = Field(
+        description="Names its Kubernetes objects, its series' service and its alerts; unique in the stack.")
     image: Image = Field(description="In a production stack pinned by digest: name:tag@sha256:….")
     version: LabelValue | None = Field(
         None, description="What it runs; by default the image's tag, required without one naming a version.")
     model: Model
-    min_replicas: Annotated[int, Integer(minimum=1, maximum=100)] = 2
-    max_replicas: Annotated[int, Integer(minimum=1, maximum=100)] = 6
-    target_cpu_utilization: Annotated[int, Integer(minimum=10, maximum=100)] = 70
+    min_replicas: Annotated[int, Integer(minimum=1, maximum=100)] = Field(2, description="The autoscaler's floor.")
+    max_replicas: Annotated[int, Integer(minimum=1, maximum=100)] = Field(6, description="The autoscaler's ceiling.")
+    target_cpu_utilization: Annotated[int, Integer(minimum=10, maximum=100)] = Field(
+        70, description="Percent of the CPU request, when scaling on cpu.")
     autoscaling: Autoscaling = Field(default_factory=Autoscaling)
-    resources: ServiceResources = Field(default_factory=ServiceResources)
-    ports: Ports = Field(default_factory=Ports)
+    resources: ServiceResources = Field(default_factory=ServiceResources, description="Requests and limits.")
+    ports: Ports = Field(default_factory=Ports, description="The container's ports.")
     termination_grace_period_seconds: Annotated[int, Integer(minimum=10, maximum=3600)] = Field(
         60, description="Long enough for in-flight inference to finish.")
     startup_seconds: Annotated[int, Integer(minimum=10, maximum=4 * 3600)] = Field(
         300, description="How long the model may take to load before /health answers.")
     metrics: Metrics = Field(default_factory=Metrics)
     slo: Slo = Field(default_factory=Slo)
-    node_selector: Labels = Field(default_factory=dict)
-    tolerations: list[Toleration] = Field(default_factory=list)
-    affinity: Affinity | None = None
+    node_selector: Labels = Field(default_factory=dict, description="Nodes it may run on, by label (GPU nodes).")
+    tolerations: list[Toleration] = Field(default_factory=list, description="Taints it tolerates (GPU nodes).")
+    affinity: Affinity | None = Field(None, description="Node and pod affinity, as Kubernetes writes it.")
     runtime_class_name: Annotated[str, Text(pattern=limits.DNS_SUBDOMAIN, max_length=253,
-                                            hint="must be a RuntimeClass name like nvidia")] | None = None
+                                            hint="must be a RuntimeClass name like nvidia")] | None = Field(
+        None, description="The container runtime, e.g. nvidia.")
     env: dict[Annotated[str, Text(check=check.env_name)], Str] = Field(
         default_factory=dict, description="Extra plain environment variables (never secrets).")
     shm_size: Memory | None = Field(None, description="A memory-backed /dev/shm of this size, within the limit.")
@@ -338,9 +284,11 @@ class Service(Spec):
 
 
 class Collector(Spec):
+    """The OpenTelemetry Collector the services send OTLP to."""
+
     image: Image = Field(limits.COLLECTOR_IMAGE, description="The contrib distribution, by digest.")
-    replicas: Annotated[int, Integer(minimum=1, maximum=20)] = 2
-    resources: Resources = Field(default_factory=Resources)
+    replicas: Annotated[int, Integer(minimum=1, maximum=20)] = Field(2, description="Its Deployment's replicas.")
+    resources: Resources = Field(default_factory=Resources, description="Requests and limits.")
     exporters: Annotated[list[Annotated[str, Text(choices=limits.COLLECTOR_EXPORTERS)]], Unique()] | None = Field(
         None, description="By default every backend the stack sets up.")
 
@@ -349,8 +297,8 @@ Handles = Annotated[list[Annotated[str, Text(check=check.datadog_handle)]], Uniq
 
 
 class Notify(Spec):
-    page: Handles = Field(default_factory=list)
-    ticket: Handles = Field(default_factory=list)
+    page: Handles = Field(default_factory=list, description="Who a page notifies.")
+    ticket: Handles = Field(default_factory=list, description="Who a ticket notifies.")
 
 
 Route = Annotated[str, Text(check=lambda v: None if v in ROUTES else f"is not a route; routes are {', '.join(ROUTES)}")]

@@ -15,8 +15,8 @@ import yaml
 from components.collector_config import PORTS
 from components.inference_service import InferenceService
 from components.otel_collector import OtelCollector
-from components.workload_namespace import WorkloadNamespace
 from components.wiring import Wiring
+from components.workload_namespace import WorkloadNamespace
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRET_NAME
 from config import limits
 from model.naming import datadog as datadog_naming

@@ -1,11 +1,14 @@
 """The burn-rate policy against Datadog's published table and the SRE workbook's slow burn, and the limits every
 backend sets."""
 
+import re
+
 import pytest
 
 from model import burn_rate
 from model.slo import Objective
 from tests.helpers import POLICY_ROWS
+from tools.stack_config import ROOT
 
 
 def detection_minutes(window, objective, error_ratio):
@@ -85,3 +88,20 @@ def test_a_target_is_possible_only_when_every_window_can_fire(days, loosest):
     assert burn_rate.impossible_windows(Objective(loosest + 0.001, days)) == []
     too_loose = burn_rate.impossible_windows(Objective(loosest - 0.001, days))
     assert [w.long_minutes for w in too_loose] == [60]
+
+
+def test_the_alerting_pages_burn_rate_table_is_the_policy():
+    readme = (ROOT / "docs" / "alerting.md").read_text()
+    table = readme.split("| period | route | windows |", 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| (\d+)d \| (\w+) \| (\d+)h / (\d+)m \| ([\d.]+)× \| (\d+)% "
+                      r"\| ([\d.]+) min \| ([\d.]+) min \|$",
+                      table, flags=re.MULTILINE)
+    documented = [(int(d), route, int(h) * 60, int(m), float(burn), int(share), float(at99), float(at999))
+                  for d, route, h, m, burn, share, at99, at999 in rows]
+    expected = [(days, w.route, w.long_minutes, w.short_minutes, w.burn_rate,
+                 round(100 * w.burn_rate * w.long_minutes / (days * 1440)),  # the budget spent over the long window
+                 round(w.long_minutes * w.burn_rate * 0.01, 2), round(w.long_minutes * w.burn_rate * 0.001, 2))
+                for days, windows in burn_rate.POLICY.items() for w in windows]
+    assert documented == expected
+    for days in burn_rate.POLICY:
+        assert f"{round(100 * burn_rate.loosest_target(days), 2)}% for {days}" in readme.replace("\n", " ")

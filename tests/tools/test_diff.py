@@ -300,7 +300,7 @@ def test_make_diff_names_a_stack_it_cannot_plan(branch):
     finally:
         stack.write_text(saved)
     assert result.returncode == 1
-    assert "stack review at the working tree: ConfigError" in result.stderr
+    assert "stack review at the working tree: SettingsError" in result.stderr
     assert "azure.dailyCapGb" in result.stderr
 
 

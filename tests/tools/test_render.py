@@ -132,20 +132,21 @@ def test_make_render_exits_2_once_per_problem_and_leaves_no_earlier_plan(stacks_
 
 @pytest.mark.parametrize("line, written, said", [
     # Pulumi reads YAML 1.2: yes is a string, an unquoted 1.30 is the number 1.3, a date is not text.
-    (f"{NS}:datadog.enabled: yes", "line 3", 'datadog.enabled: yes is the string "yes" to Pulumi, which reads '
+    (f"{NS}:datadog.enabled: yes", "line {0}", 'datadog.enabled: yes is the string "yes" to Pulumi, which reads '
                                                "YAML 1.2; write true or false"),
-    (f'{NS}:kubernetes.version: 1.30', "line 3", "kubernetes.version: 1.30 is read as the number 1.3, which is "
+    (f'{NS}:kubernetes.version: 1.30', "line {0}", "kubernetes.version: 1.30 is read as the number 1.3, which is "
                                                  'what the program gets; write 1.3, or quote it ("1.30")'),
-    (f"{NS}:team: 2024-06-01", "line 3", 'team: 2024-06-01 is a date to YAML but not to the program; '
+    (f"{NS}:team: 2024-06-01", "line {0}", 'team: 2024-06-01 is a date to YAML but not to the program; '
                                          'quote it: "2024-06-01"'),
     (f"{NS}:alertmanager.receivers:\n    ticket: webhook\n   page: slack",
-     "line 5, column 4, in ai-observability:alertmanager.receivers", "not valid YAML"),
+     "line {2}, column 4, in ai-observability:alertmanager.receivers", "not valid YAML"),
 ])
 def test_a_stack_file_the_cli_would_read_otherwise_is_refused_naming_file_line_and_key(
         stacks_dir, tmp_path, line, written, said):
     path = stacks_dir / "Pulumi.minimal.yaml"
     text = path.read_text().replace(f'  {NS}:kubernetes.version: "1.34"\n', "")
-    path.write_text(text.replace("config:\n", f"config:\n  {line}\n"))  # line 3: the comment, config:, this
+    path.write_text(text.replace("config:\n", f"config:\n  {line}\n"))
+    written = written.format(*range(text[:text.index("config:\n")].count("\n") + 2, 100))  # the line after config:
     result = run_render("minimal", stacks_dir, tmp_path / "build")
     assert result.returncode == render.BAD_CONFIG, result.stderr
     assert f"Pulumi.minimal.yaml {written}" in result.stderr
