@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import alertsmanagement, applicationinsights, monitor, operationalinsights, resources
 
+from components import by_type
 from components.secrets import secret_output
 from config.settings import AlertRule, AvailabilityTest, AzureSettings, StackIdentity
 from model.catalogue import Alert
@@ -18,6 +19,7 @@ from model.durations import iso, prometheus_seconds
 from model.slo import ServiceSlo
 
 APP_INSIGHTS_NAMESPACE = "microsoft.insights/components"
+LOG_ALERT = "azure-native:monitor:ScheduledQueryRule"  # one per service alert: registered by type (by_type.py)
 # The App Insights standard metrics alerted on, with the aggregations Azure offers for each
 # (learn.microsoft.com: Application Insights standard metrics). Percentiles are not among them,
 # which is why the services' latency alerts are log alerts.
@@ -211,7 +213,7 @@ class AzureMonitoring(pulumi.ComponentResource):
                             "telemetry is being dropped until the cap resets.",
                             alerts.daily_cap, workspace_id, {
                                 "query": DAILY_CAP_QUERY,
-                                "time_aggregation": "Count",
+                                "timeAggregation": "Count",
                                 "operator": "GreaterThan",
                                 "threshold": 0,
                             })
@@ -237,31 +239,30 @@ class AzureMonitoring(pulumi.ComponentResource):
         )
 
     def _log_alert(self, what: str, description: str, rule: AlertRule,
-                   scope: pulumi.Input[str], condition: dict) -> monitor.ScheduledQueryRule:
-        return monitor.ScheduledQueryRule(
-            f"{self._name}-{what}",
-            rule_name=self._identity.resource_name(what),
-            resource_group_name=self._group_name,
-            location=self._azure.location,
-            kind="LogAlert",
-            display_name=self._identity.resource_name(what),
-            description=description,
-            severity=rule.severity,
-            enabled=True,
-            scopes=[scope],
-            evaluation_frequency=rule.frequency,
-            window_size=rule.window,
-            criteria={"all_of": [{
+                   scope: pulumi.Input[str], condition: dict) -> pulumi.CustomResource:
+        """`condition`: the criterion's query, aggregation, operator and threshold, as the API names them."""
+        return by_type.register(LOG_ALERT, f"{self._name}-{what}", {
+            "ruleName": self._identity.resource_name(what),
+            "resourceGroupName": self._group_name,
+            "location": self._azure.location,
+            "kind": "LogAlert",
+            "displayName": self._identity.resource_name(what),
+            "description": description,
+            "severity": rule.severity,
+            "enabled": True,
+            "scopes": [scope],
+            "evaluationFrequency": rule.frequency,
+            "windowSize": rule.window,
+            "criteria": {"allOf": [{
                 **condition,
-                "failing_periods": {"number_of_evaluation_periods": 1, "min_failing_periods_to_alert": 1},
+                "failingPeriods": {"numberOfEvaluationPeriods": 1, "minFailingPeriodsToAlert": 1},
             }]},
-            auto_mitigate=True,
-            actions={"action_groups": [self._action_group_id]},
-            tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+            "autoMitigate": True,
+            "actions": {"actionGroups": [self._action_group_id]},
+            "tags": self._tags,
+        }, pulumi.ResourceOptions(parent=self))
 
-    def _service_alert(self, alert: Alert, role: str, scope: pulumi.Input[str]) -> monitor.ScheduledQueryRule:
+    def _service_alert(self, alert: Alert, role: str, scope: pulumi.Input[str]) -> pulumi.CustomResource:
         """A catalogue entry as KQL over the service's requests; it fires when the query returns a row."""
         frequency, window = dialect.schedule(alert)
         rule = AlertRule(threshold=0, severity=dialect.ROUTE_SEVERITY[alert.route], frequency=frequency,
@@ -269,7 +270,7 @@ class AzureMonitoring(pulumi.ComponentResource):
         return self._log_alert(f"{alert.service}-{alert.slug}", f"{alert.description} Runbook: {alert.runbook_url}",
                                rule, scope, {
                                    "query": dialect.query(alert, role, PROBE_PATHS),
-                                   "time_aggregation": "Count",
+                                   "timeAggregation": "Count",
                                    "operator": "GreaterThan",
                                    "threshold": 0,
                                })

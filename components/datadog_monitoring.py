@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_datadog as datadog
 
+from components import by_type
 from model import catalogue
 from model.catalogue import Alert
 from model.contract import HISTOGRAM_ROLES, Histogram, MetricContract
@@ -23,6 +24,7 @@ from model.naming import datadog as naming
 from model.numbers import plain
 from model.slo import AVAILABILITY, Objective, ServiceSlo
 
+MONITOR = "datadog:index/monitor:Monitor"  # one per alert and window: registered by type (by_type.py)
 # The OpenMetrics check submits every 15 s; a minute's delay keeps the last bucket complete.
 EVALUATION_DELAY = 60
 RENOTIFY_MINUTES = {"critical": 30, "warning": 240}
@@ -40,12 +42,11 @@ def message(alert: Alert, handles: Sequence[str], monitor: dialect.Monitor, comp
                       *(f"{{{{#{state}}}}}{who}{{{{/{state}}}}}" for state in states)])
 
 
-def thresholds(monitor: dialect.Monitor) -> datadog.MonitorMonitorThresholdsArgs | None:
+def thresholds(monitor: dialect.Monitor) -> dict[str, str] | None:
     if monitor.critical is None:
         return None
-    recovery = plain(monitor.recovery) if monitor.recovery is not None else None
-    ok = plain(monitor.ok) if monitor.ok is not None else None
-    return datadog.MonitorMonitorThresholdsArgs(critical=plain(monitor.critical), critical_recovery=recovery, ok=ok)
+    levels = {"critical": monitor.critical, "criticalRecovery": monitor.recovery, "ok": monitor.ok}
+    return {level: plain(value) for level, value in levels.items() if value is not None}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,7 +99,7 @@ class DatadogMonitoring(pulumi.ComponentResource):
         slo_ids = pulumi.Output.all(**{slo_name: slo.id for slo_name, slo in slos.items()})
 
         for alert in alerts:
-            created: dict[str, datadog.Monitor] = {}
+            created: dict[str, pulumi.CustomResource] = {}
             for monitor in dialect.monitors(alert, objective, contract, env, namespace):
                 if monitor.parts:
                     query = pulumi.Output.all(*(created[part].id for part in monitor.parts)).apply(" && ".join)
@@ -106,21 +107,20 @@ class DatadogMonitoring(pulumi.ComponentResource):
                     query = slo_ids.apply(functools.partial(dialect.with_slo_ids, monitor.query))
                 else:
                     query = pulumi.Output.from_input(monitor.query)
-                created[monitor.key] = datadog.Monitor(
-                    f"{name}-{monitor.key}",
-                    name=f"[{env}] {monitor.title}",
-                    type=monitor.type,
-                    query=query,
-                    message=message(alert, notify.get(alert.route, ()), monitor, f"[{env}] {alert.summary}"),
-                    monitor_thresholds=thresholds(monitor),
-                    notify_no_data=monitor.no_data_minutes is not None,
-                    no_data_timeframe=monitor.no_data_minutes,
-                    renotify_interval=RENOTIFY_MINUTES[alert.severity] if monitor.notifies else None,
-                    evaluation_delay=EVALUATION_DELAY if monitor.type == "query alert" else None,
-                    require_full_window=False if monitor.type == "query alert" else None,  # sparse counters count
-                    tags=tags + [f"alert:{alert.name}", f"severity:{alert.severity}", f"routing:{alert.route}"],
-                    opts=child,
-                )
+                inputs = {
+                    "name": f"[{env}] {monitor.title}",
+                    "type": monitor.type,
+                    "query": query,
+                    "message": message(alert, notify.get(alert.route, ()), monitor, f"[{env}] {alert.summary}"),
+                    "monitorThresholds": thresholds(monitor),
+                    "notifyNoData": monitor.no_data_minutes is not None,
+                    "noDataTimeframe": monitor.no_data_minutes,
+                    "renotifyInterval": RENOTIFY_MINUTES[alert.severity] if monitor.notifies else None,
+                    "evaluationDelay": EVALUATION_DELAY if monitor.type == "query alert" else None,
+                    "requireFullWindow": False if monitor.type == "query alert" else None,  # sparse counters count
+                    "tags": tags + [f"alert:{alert.name}", f"severity:{alert.severity}", f"routing:{alert.route}"],
+                }
+                created[monitor.key] = by_type.register(MONITOR, f"{name}-{monitor.key}", inputs, child)
         datadog.DashboardJson(f"{name}-dashboard", dashboard=slo_ids.apply(lambda ids: json.dumps(
             dashboards.service_dashboard(env, service, contract, service_slo, ids), sort_keys=True)), opts=child)
         self.register_outputs({"sloId": self.slo_id})

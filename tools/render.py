@@ -22,7 +22,9 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import kubernetes_validate
 import kubernetes_validate.utils
@@ -85,16 +87,17 @@ def manifest_file(manifest: dict) -> str:
     return f"{rank:02d}-{kind_name}-{manifest['metadata']['name']}.yaml"
 
 
-def write_manifests(plan: mocks.Plan, out: Path) -> list[Path]:
+def write_manifests(plan: mocks.Plan, out: Path) -> dict[Path, dict]:
+    """Each file written, with the object it holds."""
     directory = out / "manifests"
     directory.mkdir()
-    written = []
+    written: dict[Path, dict] = {}
     for manifest in manifests(plan):
         path = directory / manifest_file(manifest)
         if path in written:  # two objects of a kind with one name, in different namespaces
             raise ValueError(f"two {manifest['kind']} objects named {manifest['metadata']['name']}: {path.name}")
         path.write_text(yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False, width=200))
-        written.append(path)
+        written[path] = manifest
     return written
 
 
@@ -110,21 +113,41 @@ def is_operator_resource(manifest: dict) -> bool:
     return manifest["apiVersion"].startswith(CUSTOM_GROUPS)
 
 
-def invalid_manifests(files: list[Path], kubernetes_version: str) -> list[str]:
-    """What kubernetes-validate --strict says of each manifest, for the stack's Kubernetes version."""
+def shape(value: Any) -> Any:
+    """What kubernetes-validate's schemas judge of a manifest: its keys, nesting and JSON types. (Their only
+    constraints on a value are the enums of apiVersion and kind, which invalid_manifests keeps beside this.)"""
+    if isinstance(value, dict):
+        return tuple((key, shape(inner)) for key, inner in value.items())
+    if isinstance(value, list):
+        return tuple(shape(item) for item in value)
+    return type(value).__name__
+
+
+def invalid_manifests(files: Mapping[Path, dict], kubernetes_version: str) -> list[str]:
+    """What kubernetes-validate --strict says of each manifest file's object, for the stack's Kubernetes version.
+
+    Validated once per shape: 100 services' Deployments differ in names and values, not in what is checked."""
     problems = []
-    for path in files:
-        manifest = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
+    said: dict[Any, str | None] = {}  # per (apiVersion, kind, shape): the problem, or None when valid
+    for path, manifest in files.items():
         if is_operator_resource(manifest):
             continue
-        try:
-            kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
-        except ValidationError as error:
-            location = ".".join(str(p) for p in error.path)
-            problems.append(f"{path.name}: {location}: {error.message}")
-        except (SchemaNotFoundError, VersionNotSupportedError) as error:
-            problems.append(f"{path.name}: {error.message}")
+        key = (manifest.get("apiVersion"), manifest.get("kind"), shape(manifest))
+        if key not in said:
+            said[key] = validation_problem(manifest, kubernetes_version)
+        if said[key] is not None:
+            problems.append(f"{path.name}: {said[key]}")
     return problems
+
+
+def validation_problem(manifest: dict, kubernetes_version: str) -> str | None:
+    try:
+        kubernetes_validate.validate(manifest, kubernetes_version, strict=True)
+    except ValidationError as error:
+        return f"{'.'.join(str(p) for p in error.path)}: {error.message}"
+    except (SchemaNotFoundError, VersionNotSupportedError) as error:
+        return error.message
+    return None
 
 
 DATADOG_DASHBOARD = "datadog:index/dashboardJson:DashboardJson"
@@ -252,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     written = write_plan(plan, out)
     manifest_files = write_manifests(plan, out)
     rules = write_rules(plan, out)
-    written += manifest_files + [rules] + write_dashboards(plan, out)
+    written += [*manifest_files, rules, *write_dashboards(plan, out)]
 
     kubernetes_version = settings_of(config).kubernetes.version
     invalid = invalid_manifests(manifest_files, kubernetes_version)
@@ -276,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
     print(summary(plan))
     if config.placeholders:
         print("secrets not available offline, rendered with placeholders: " + ", ".join(config.placeholders))
-    checked = sum(not is_operator_resource(m) for m in manifests(plan))
+    checked = sum(not is_operator_resource(m) for m in manifest_files.values())
     groups = len(rule_groups(plan)["groups"])
     print(f"wrote {os.path.relpath(out / 'plan.json')}; {len(manifest_files)} manifests in "
           f"{os.path.relpath(out / 'manifests')} ({checked} valid for Kubernetes {kubernetes_version} under "

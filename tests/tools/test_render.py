@@ -206,11 +206,18 @@ def test_the_secret_manifests_are_masked(rendered):
 
 
 def test_an_invalid_manifest_is_reported_with_its_file_and_field(tmp_path):
-    bad = tmp_path / "00-deployment-bad.yaml"
-    bad.write_text(yaml.safe_dump({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad"},
-                                   "spec": {"replicas": "three", "selector": {}, "template": {}, "surprise": 1}}))
-    found = render.invalid_manifests([bad], "1.34")
-    assert len(found) == 1 and found[0].startswith("00-deployment-bad.yaml: spec")
+    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad"},
+           "spec": {"replicas": "three", "selector": {}, "template": {}, "surprise": 1}}
+    good = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fine"}, "data": {"a": "b"}}
+    # Two objects of the same shape: validated once, reported for each file.
+    again = {**bad, "metadata": {"name": "bad-too"}}
+    found = render.invalid_manifests({tmp_path / "00-deployment-bad.yaml": bad, tmp_path / "01-configmap.yaml": good,
+                                      tmp_path / "02-deployment-bad-too.yaml": again}, "1.34")
+    assert len(found) == 2 and found[0].startswith("00-deployment-bad.yaml: spec"), found
+    assert found[1] == found[0].replace("00-deployment-bad.yaml", "02-deployment-bad-too.yaml")
+    # A value of another type is another shape, and is judged on its own.
+    fixed = {**bad, "spec": {**bad["spec"], "replicas": 3}}
+    assert render.shape(fixed) != render.shape(bad)
 
 
 @pytest.mark.parametrize("stack", RENDERED)
