@@ -5,6 +5,7 @@ import pulumi
 from components import wiring
 from components.alertmanager_routing import AlertmanagerRouting
 from components.azure_monitoring import AzureMonitoring
+from components.datadog_monitoring import DatadogLatencyPercentiles, DatadogMonitoring
 from components.grafana_dashboards import GrafanaDashboard
 from components.inference_service import InferenceService
 from components.otel_collector import OtelCollector
@@ -32,7 +33,6 @@ for output, value in {"workspaceId": azure.workspace_id, "appInsightsId": azure.
     if value is not None:
         pulumi.export(output, value)
 if on.datadog:
-    from components.datadog_monitoring import DatadogLatencyPercentiles, DatadogMonitoring
     percentiles = (DatadogLatencyPercentiles("datadog-latency-percentiles", wanted, opts=on.datadog)
                    if (wanted := wire.datadog_percentiles()) else None)
     pulumi.export("datadogSloIds", {service.name: DatadogMonitoring(

@@ -1,15 +1,18 @@
-"""Resources a stack makes one of per alert, registered as the engine receives every resource: the provider's
-type token and camelCase inputs, through the same explicit provider the component's `opts` carry.
+"""Resources registered as the engine receives every resource: the provider's type token and camelCase inputs,
+through the explicit provider the component's `opts` carry. The plan, the diff and the policy pack see the same
+type and inputs as from a typed SDK class.
 
-A typed SDK class costs more than such a resource's own inputs: the Datadog Monitor makes an Output for each
-of the ~45 properties the provider has, and Azure's ScheduledQueryRule resolves 17 aliases (its earlier API
-versions, which these stacks never used). At 100 services, 2,600 monitors and 600 log alerts, that was a
-third of the render (make bench). The plan, the diff and the policy pack see the same type and inputs.
+Used where the typed classes cost more than the resources: all of Datadog, whose Python SDK takes seconds to
+import (its inputs module defines thousands of classes), once in every render, test worker and subprocess; and
+the resources a stack makes one of per alert, where the typed class outweighs the inputs (the Datadog Monitor
+makes an Output for each of the ~45 properties the provider has; Azure's ScheduledQueryRule resolves 17 aliases
+of API versions these stacks never used). make bench measures both.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib.metadata
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -20,3 +23,12 @@ def register(type_token: str, name: str, inputs: Mapping[str, Any],
     """Unset inputs (None) are left out, as the typed classes leave them out."""
     return pulumi.CustomResource(type_token, name, {key: value for key, value in inputs.items() if value is not None},
                                  opts)
+
+
+def provider(package: str, name: str, inputs: Mapping[str, Any], secrets: Sequence[str]) -> pulumi.ProviderResource:
+    """The package's provider at the version installed beside the program, which its typed class would pin;
+    `secrets`: the inputs its state keeps secret, as the typed class marks them."""
+    return pulumi.ProviderResource(
+        package, name, {key: value for key, value in inputs.items() if value is not None},
+        pulumi.ResourceOptions(version=importlib.metadata.version(f"pulumi-{package}"),
+                               additional_secret_outputs=list(secrets)))

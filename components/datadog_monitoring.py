@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_datadog as datadog
 
 from components import by_type
 from model import catalogue
@@ -24,7 +23,11 @@ from model.naming import datadog as naming
 from model.numbers import plain
 from model.slo import AVAILABILITY, Objective, ServiceSlo
 
-MONITOR = "datadog:index/monitor:Monitor"  # one per alert and window: registered by type (by_type.py)
+# Registered by type token (by_type.py): the Datadog SDK is never imported.
+MONITOR = "datadog:index/monitor:Monitor"
+SLO = "datadog:index/serviceLevelObjective:ServiceLevelObjective"
+DASHBOARD = "datadog:index/dashboardJson:DashboardJson"
+TAG_CONFIGURATION = "datadog:index/metricTagConfiguration:MetricTagConfiguration"
 # The OpenMetrics check submits every 15 s; a minute's delay keeps the last bucket complete.
 EVALUATION_DELAY = 60
 RENOTIFY_MINUTES = {"critical": 30, "warning": 240}
@@ -121,32 +124,29 @@ class DatadogMonitoring(pulumi.ComponentResource):
                     "tags": tags + [f"alert:{alert.name}", f"severity:{alert.severity}", f"routing:{alert.route}"],
                 }
                 created[monitor.key] = by_type.register(MONITOR, f"{name}-{monitor.key}", inputs, child)
-        datadog.DashboardJson(f"{name}-dashboard", dashboard=slo_ids.apply(lambda ids: json.dumps(
-            dashboards.service_dashboard(env, service, contract, service_slo, ids), sort_keys=True)), opts=child)
+        by_type.register(DASHBOARD, f"{name}-dashboard", {"dashboard": slo_ids.apply(lambda ids: json.dumps(
+            dashboards.service_dashboard(env, service, contract, service_slo, ids), sort_keys=True))}, child)
         self.register_outputs({"sloId": self.slo_id})
 
     @staticmethod
     def _slo(name: str, slo_name: str, service: str, env: str, objective: Objective, description: str,
-             query: tuple[str, str], tags: list[str], child: pulumi.ResourceOptions) -> datadog.ServiceLevelObjective:
+             query: tuple[str, str], tags: list[str], child: pulumi.ResourceOptions) -> pulumi.CustomResource:
         numerator, denominator = query
         target, warning = dialect.slo_percent(objective)  # the warning: a heads-up halfway through the budget
         views = sorted({objective.period_days, 7}, reverse=True)  # the SLO's period, and a 7-day view
         # The availability SLO keeps its first resource name, so existing stacks do not replace it.
         suffix = "slo" if slo_name == AVAILABILITY else f"{slo_name}-slo"
-        return datadog.ServiceLevelObjective(
-            f"{name}-{suffix}",
-            name=f"[{env}] {service} {slo_name}",
-            type="metric",
-            description=description,
-            query=datadog.ServiceLevelObjectiveQueryArgs(numerator=numerator, denominator=denominator),
-            thresholds=[datadog.ServiceLevelObjectiveThresholdArgs(timeframe=f"{days}d", target=target,
-                                                                   warning=warning) for days in views],
-            timeframe=f"{objective.period_days}d",
-            target_threshold=target,
-            warning_threshold=warning,
-            tags=tags + [f"slo:{slo_name}"],
-            opts=child,
-        )
+        return by_type.register(SLO, f"{name}-{suffix}", {
+            "name": f"[{env}] {service} {slo_name}",
+            "type": "metric",
+            "description": description,
+            "query": {"numerator": numerator, "denominator": denominator},
+            "thresholds": [{"timeframe": f"{days}d", "target": target, "warning": warning} for days in views],
+            "timeframe": f"{objective.period_days}d",
+            "targetThreshold": target,
+            "warningThreshold": warning,
+            "tags": tags + [f"slo:{slo_name}"],
+        }, child)
 
 
 class DatadogLatencyPercentiles(pulumi.ComponentResource):
@@ -163,7 +163,7 @@ class DatadogLatencyPercentiles(pulumi.ComponentResource):
                     distributions.setdefault(naming.distribution(histogram.metric), set()).update(
                         naming.percentile_tags(contract))
         for metric, tags in sorted(distributions.items()):
-            datadog.MetricTagConfiguration(
-                f"{name}-{metric}", metric_name=metric, metric_type="distribution", tags=sorted(tags),
-                include_percentiles=True, opts=pulumi.ResourceOptions(parent=self))
+            by_type.register(TAG_CONFIGURATION, f"{name}-{metric}", {
+                "metricName": metric, "metricType": "distribution", "tags": sorted(tags), "includePercentiles": True,
+            }, pulumi.ResourceOptions(parent=self))
         self.register_outputs({})

@@ -7,16 +7,16 @@ alerted on comes from catalogue.for_service, once, and every backend gets that s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_azure_native as azure_native
 import pulumi_kubernetes as kubernetes
 
 import config
-from components import workloads
+from components import by_type, workloads
 from components.alertmanager_routing import AlertmanagerRoutingArgs
 from components.azure_monitoring import AzureMonitoringArgs, ServiceAlerting
+from components.datadog_monitoring import DatadogLatencyPercentilesArgs, DatadogMonitoringArgs
 from components.grafana_dashboards import GrafanaDashboardArgs
 from components.inference_service import InferenceServiceArgs
 from components.otel_collector import OtelCollector, OtelCollectorArgs
@@ -28,9 +28,6 @@ from model import catalogue
 from model.dashboards.grafana import DashboardInputs
 from model.naming import azure as azure_naming
 from model.naming import prometheus as prometheus_naming
-
-if TYPE_CHECKING:  # the Datadog SDK is imported only when Datadog is on: it alone takes seconds
-    from components.datadog_monitoring import DatadogLatencyPercentilesArgs, DatadogMonitoringArgs
 
 
 class SettingsError(config.ConfigError, pulumi.RunError):
@@ -62,13 +59,11 @@ def providers(settings: Settings) -> Providers:
     cluster = kubernetes.Provider("kubernetes", context=kube.context, namespace=kube.namespace,
                                   kubeconfig=secret_output(kube.kubeconfig) if kube.kubeconfig else None)
     datadog = None
-    if settings.datadog.enabled:
-        import pulumi_datadog  # only when used: the Datadog SDK alone takes seconds to import
-
+    if settings.datadog.enabled:  # by type token, as all of Datadog (by_type.py)
         api_key, app_key = settings.datadog.credentials()
-        datadog = pulumi.ResourceOptions(providers=[pulumi_datadog.Provider(
-            "datadog", api_key=secret_output(api_key), app_key=secret_output(app_key),
-            api_url=settings.datadog.api_url)])
+        datadog = pulumi.ResourceOptions(providers=[by_type.provider(
+            "datadog", "datadog", {"apiKey": secret_output(api_key), "appKey": secret_output(app_key),
+                                   "apiUrl": settings.datadog.api_url}, secrets=("apiKey", "appKey"))])
     return Providers(pulumi.ResourceOptions(providers=[azure]), pulumi.ResourceOptions(providers=[cluster]), datadog)
 
 
@@ -140,16 +135,12 @@ class Wiring:
 
     def datadog_percentiles(self) -> DatadogLatencyPercentilesArgs | None:
         """None when another stack of the same Datadog organisation manages them (manageLatencyPercentiles)."""
-        from components.datadog_monitoring import DatadogLatencyPercentilesArgs
-
         if not self.settings.datadog.manage_latency_percentiles:
             return None
         return DatadogLatencyPercentilesArgs(contracts=tuple(service.metrics for service in self.settings.services))
 
     def datadog_monitoring(self, service: ServiceSettings,
                            percentiles: pulumi.Resource | None) -> DatadogMonitoringArgs:
-        from components.datadog_monitoring import DatadogMonitoringArgs
-
         return DatadogMonitoringArgs(
             alerts=self.alerts[service.name].alerts, slo=service.slo, contract=service.metrics,
             env=self.identity.stack, team=self.identity.team, namespace=self.kube.namespace,

@@ -130,6 +130,7 @@ def test_make_render_exits_2_once_per_problem_and_leaves_no_earlier_plan(stacks_
     assert not (out / "minimal").exists(), "a failed render leaves nothing that looks current"
 
 
+@pytest.mark.slow  # renders in subprocesses
 @pytest.mark.parametrize("line, written, said", [
     # Pulumi reads YAML 1.2: yes is a string, an unquoted 1.30 is the number 1.3, a date is not text.
     (f"{NS}:datadog.enabled: yes", "line {0}", 'datadog.enabled: yes is the string "yes" to Pulumi, which reads '
