@@ -15,6 +15,7 @@ failure build/<stack>/ holds nothing.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import functools
 import json
 import os
@@ -272,19 +273,20 @@ def main(argv: list[str] | None = None) -> int:
         return BAD_CONFIG
 
     out.mkdir(parents=True)
-    written = write_plan(plan, out)
-    manifest_files = write_manifests(plan, out)
     rules = write_rules(plan, out)
-    written += [*manifest_files, rules, *write_dashboards(plan, out)]
-
-    kubernetes_version = settings_of(config).kubernetes.version
-    invalid = invalid_manifests(manifest_files, kubernetes_version)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as background:
+        promtool = background.submit(promtool_check, rules)  # its own process: it checks while the rest is written
+        written = [*write_plan(plan, out), rules, *write_dashboards(plan, out)]
+        manifest_files = write_manifests(plan, out)
+        written += manifest_files
+        kubernetes_version = settings_of(config).kubernetes.version
+        invalid = invalid_manifests(manifest_files, kubernetes_version)
+        rules_valid, promtool_said = promtool.result()
     if invalid:
         print(f"manifests invalid for Kubernetes {kubernetes_version}:\n  " + "\n  ".join(invalid), file=sys.stderr)
         shutil.rmtree(out)
         return BAD_RENDER
 
-    rules_valid, promtool_said = promtool_check(rules)
     if rules_valid is False:
         print(f"promtool check rules failed:\n{promtool_said}", file=sys.stderr)
         shutil.rmtree(out)
