@@ -34,12 +34,14 @@ def replay(resources: list[dict[str, Any]]) -> None:
     # A custom resource's package has a provider in the plan; a component's (ai-observability:…) has none.
     packages = {r["type"][len(PROVIDERS):] for r in resources if r["type"].startswith(PROVIDERS)}
     registered: dict[str, pulumi.Resource] = {}
+    providers: dict[str, pulumi.ProviderResource] = {}
     for resource in sorted(resources, key=depth):
         opts = pulumi.ResourceOptions(parent=registered.get(resource.get("parent", "")),
-                                      provider=registered.get(resource.get("provider", "")))
+                                      provider=providers.get(resource.get("provider", "")))
         kind, name, inputs = resource["type"], resource["name"], resource.get("inputs", {})
         if kind.startswith(PROVIDERS):
-            registered[resource["urn"]] = pulumi.ProviderResource(kind[len(PROVIDERS):], name, inputs, opts)
+            registered[resource["urn"]] = providers[resource["urn"]] = pulumi.ProviderResource(
+                kind[len(PROVIDERS):], name, inputs, opts)
         elif kind.split(":", 1)[0] in packages:
             registered[resource["urn"]] = pulumi.CustomResource(kind, name, inputs, opts)
         else:

@@ -5,6 +5,7 @@ import json
 import shutil
 import subprocess
 import sys
+from typing import Any
 
 import kubernetes_validate
 import pytest
@@ -207,7 +208,7 @@ def test_the_secret_manifests_are_masked(rendered):
 
 
 def test_an_invalid_manifest_is_reported_with_its_file_and_field(tmp_path):
-    bad = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad"},
+    bad: dict[str, Any] = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "bad"},
            "spec": {"replicas": "three", "selector": {}, "template": {}, "surprise": 1}}
     good = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "fine"}, "data": {"a": "b"}}
     # Two objects of the same shape: validated once, reported for each file.
