@@ -1,5 +1,5 @@
-"""One AI inference service on Kubernetes: Deployment, Service, disruption budget, autoscaler (an HPA on CPU
-or the queue, or a KEDA ScaledObject), network policy."""
+"""One AI inference service on Kubernetes: Deployment (or an Argo Rollouts Rollout and its analysis),
+Service, disruption budget, autoscaler (an HPA on CPU or the queue, or a KEDA ScaledObject), network policy."""
 
 from __future__ import annotations
 
@@ -19,11 +19,12 @@ from config.settings import (
     ServiceSettings,
     StackIdentity,
 )
-from model import autoscaling
+from model import autoscaling, canary, verification
 from model.contract import HEALTH_PATH, METRICS_PATH, READY_PATH
 from model.naming import azure as azure_naming
 from model.naming import datadog as datadog_naming
 from model.naming import prometheus as prometheus_naming
+from model.verification import Tolerance
 
 CONTAINER = "inference"
 HTTP_SERVICE_PORT = 80
@@ -145,7 +146,8 @@ class InferenceServiceArgs:
 
 
 class InferenceService(pulumi.ComponentResource):
-    """A model server instrumented for Prometheus, Datadog, OpenTelemetry and App Insights."""
+    """A model server instrumented for Prometheus, Datadog, OpenTelemetry and App Insights: a Deployment, or
+    with `rollout.enabled` an Argo Rollouts Rollout and the AnalysisTemplate that judges its canaries."""
 
     service_name: pulumi.Output[str]
 
@@ -158,10 +160,30 @@ class InferenceService(pulumi.ComponentResource):
         self._labels = workloads.labels(service.name, identity.stack, service.version, "inference",
                                         identity.application)
 
-        deployment = self._deployment(identity, datadog.enabled, args.collector_endpoint, args.secret_name)
-        k8s_service = k8s.core.v1.Service(
-            f"{name}-service",
-            metadata=self._meta(),
+        template = self._pod_template(identity, datadog.enabled, args.collector_endpoint, args.secret_name)
+        k8s_service = self._service_object(f"{name}-service", service.name)
+        if service.rollout.enabled:
+            target = self._rollout(template, args, k8s_service)
+        else:
+            deployment = k8s.apps.v1.Deployment(f"{name}-deployment", metadata=self._meta(), spec={
+                # No replicas here: the autoscaler owns the count between its bounds, and a
+                # replicas field would reset it on every `pulumi up`.
+                "selector": {"matchLabels": self._pod_selector}, "strategy": workloads.rolling_update(),
+                "revisionHistoryLimit": 5, "template": template}, opts=self._child)
+            target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.metadata.name}
+        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=self._meta(),
+                                          spec=workloads.disruption_budget(self._pod_selector), opts=self._child)
+        self._autoscaler(target, kubernetes.namespace, args.prometheus)
+        scrapers = [*kubernetes.monitoring_namespaces, *([datadog.agent_namespace] if datadog.enabled else [])]
+        self._network_policy(kubernetes.client_namespaces, scrapers)
+        self.service_name = k8s_service.metadata.name
+        self.register_outputs({"serviceName": self.service_name})
+
+    def _service_object(self, resource_name: str, name: str) -> k8s.core.v1.Service:
+        service = self._service
+        return k8s.core.v1.Service(
+            resource_name,
+            metadata=workloads.metadata(name, self._namespace, self._labels),
             spec={"type": "ClusterIP", "selector": self._pod_selector, "ports": [
                 {"name": "http", "port": HTTP_SERVICE_PORT, "targetPort": "http", "protocol": "TCP"},
                 *([{"name": "metrics", "port": service.metrics_port, "targetPort": "metrics", "protocol": "TCP"}]
@@ -169,28 +191,51 @@ class InferenceService(pulumi.ComponentResource):
             ]},
             opts=self._child,
         )
-        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=self._meta(),
-                                          spec=workloads.disruption_budget(self._pod_selector), opts=self._child)
-        self._autoscaler(deployment, kubernetes.namespace, args.prometheus)
-        scrapers = [*kubernetes.monitoring_namespaces, *([datadog.agent_namespace] if datadog.enabled else [])]
-        self._network_policy(kubernetes.client_namespaces, scrapers)
-        self.service_name = k8s_service.metadata.name
-        self.register_outputs({"serviceName": self.service_name})
 
-    def _autoscaler(self, deployment: k8s.apps.v1.Deployment, namespace: str,
-                    prometheus: PrometheusSettings) -> None:
+    def _rollout(self, template: dict, args: InferenceServiceArgs, stable: k8s.core.v1.Service) -> dict:
+        """The Rollout owns the pods (no Deployment: see docs/delivery.md), and its canaries are judged by an
+        AnalysisTemplate built from the gate's checks; with an NGINX Ingress, a canary Service beside the
+        stable one (Argo points each at its version's pods) carries the canary's share of the traffic."""
+        service, rollout = self._service, self._service.rollout
+        found = canary.prometheus_metrics(service.metrics, service.slo, service.name, args.kubernetes.namespace,
+                                          rollout.analysis_window, Tolerance(), verification.MIN_REQUESTS)
+        datadog = (canary.datadog_queries(service.metrics, args.identity.stack, service.name)
+                   if args.prometheus.url is None else None)
+        analysis = k8s.apiextensions.CustomResource(
+            f"{self._name}-analysis", api_version=canary.API_VERSION, kind="AnalysisTemplate", metadata=self._meta(),
+            spec=canary.analysis_template(
+                found, {"address": args.prometheus.url or ""}, datadog=datadog, interval=rollout.analysis_interval,
+                window=rollout.analysis_window, failure_limit=rollout.failure_limit,
+                count=canary.measurements(rollout.steps, rollout.analysis_interval, rollout.analysis_window)),
+            opts=self._child)
+        traffic = None
+        if rollout.nginx_ingress:
+            canary_service = self._service_object(f"{self._name}-canary-service", f"{service.name}-canary")
+            traffic = {"stable": stable.metadata.name, "canary": canary_service.metadata.name,
+                       "ingress": rollout.nginx_ingress}
+        workload = k8s.apiextensions.CustomResource(
+            f"{self._name}-rollout", api_version=canary.API_VERSION, kind="Rollout", metadata=self._meta(),
+            spec={"selector": {"matchLabels": self._pod_selector}, "revisionHistoryLimit": 5, "template": template,
+                  "strategy": {"canary": analysis.metadata["name"].apply(
+                      lambda name: canary.canary_strategy(rollout.steps, name, service.version, traffic))}},
+            opts=self._child)
+        return {"apiVersion": canary.API_VERSION, "kind": "Rollout", "name": workload.metadata["name"]}
+
+    def _autoscaler(self, target: dict, namespace: str, prometheus: PrometheusSettings) -> None:
         """CPU or queue through an HPA, or the queue through KEDA, which then owns the HPA."""
         service, scaling = self._service, self._service.autoscaling
         selector = prometheus_naming.selector(service.name, namespace)
         if scaling.engine == "keda":
-            if prometheus.url is None:
+            server = prometheus.url
+            if server is None:
                 raise ValueError("KEDA's Prometheus scaler needs prometheus.url")  # settings require it
             k8s.apiextensions.CustomResource(
                 f"{self._name}-scaled-object", api_version=autoscaling.KEDA_API, kind="ScaledObject",
-                metadata=self._meta(), spec=deployment.metadata.name.apply(lambda name: autoscaling.scaled_object(
-                    name, service.min_replicas, service.max_replicas, {"scaleDown": SCALE_DOWN}, prometheus.url,
-                    autoscaling.queue_query(service.metrics, selector), scaling.queue_per_replica,
-                    prometheus.keda_authentication)),
+                metadata=self._meta(), spec=pulumi.Output.from_input(target).apply(
+                    lambda ref: autoscaling.scaled_object(
+                        ref, service.min_replicas, service.max_replicas, {"scaleDown": SCALE_DOWN}, server,
+                        autoscaling.queue_query(service.metrics, selector), scaling.queue_per_replica,
+                        prometheus.keda_authentication)),
                 opts=self._child)
             return
         metric = (autoscaling.external_metric(service.metrics, selector, scaling.queue_per_replica)
@@ -201,7 +246,7 @@ class InferenceService(pulumi.ComponentResource):
             f"{self._name}-hpa",
             metadata=self._meta(),
             spec={
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.metadata.name},
+                "scaleTargetRef": target,
                 "minReplicas": service.min_replicas,
                 "maxReplicas": service.max_replicas,
                 "metrics": [metric],
@@ -213,8 +258,8 @@ class InferenceService(pulumi.ComponentResource):
     def _meta(self) -> dict:
         return workloads.metadata(self._service.name, self._namespace, self._labels)
 
-    def _deployment(self, identity: StackIdentity, datadog: bool, collector_endpoint: pulumi.Input[str],
-                    secret_name: pulumi.Input[str]) -> k8s.apps.v1.Deployment:
+    def _pod_template(self, identity: StackIdentity, datadog: bool, collector_endpoint: pulumi.Input[str],
+                      secret_name: pulumi.Input[str]) -> dict:
         service = self._service
         pod_labels = dict(self._labels)
         if datadog:  # Datadog's unified service tagging: the env and service tags every monitor scopes by
@@ -222,31 +267,21 @@ class InferenceService(pulumi.ComponentResource):
         account = k8s.core.v1.ServiceAccount(f"{self._name}-service-account", metadata=self._meta(),
                                              automount_service_account_token=False, opts=self._child)
         pod_volumes, _ = volumes(service, secret_name)
-        return k8s.apps.v1.Deployment(
-            f"{self._name}-deployment",
-            metadata=self._meta(),
-            spec={
-                # No replicas here: the autoscaler owns the count between its bounds, and a
-                # replicas field would reset it on every `pulumi up`.
-                "selector": {"matchLabels": self._pod_selector},
-                "strategy": workloads.rolling_update(),
-                "revisionHistoryLimit": 5,
-                "template": {
-                    "metadata": {"labels": pod_labels, "annotations": pod_annotations(service, datadog)},
-                    "spec": {
-                        "serviceAccountName": account.metadata.name,
-                        "automountServiceAccountToken": False,
-                        "securityContext": workloads.pod_security_context(),
-                        "terminationGracePeriodSeconds": service.termination_grace_seconds,
-                        "topologySpreadConstraints": workloads.spread(self._pod_selector),
-                        **scheduling(service),
-                        "containers": [container(identity, service, datadog, collector_endpoint, secret_name)],
-                        "volumes": pod_volumes,
-                    },
-                },
+        # Each version's pods spread on their own: a Deployment's carry pod-template-hash, a Rollout's Argo's label.
+        version_label = canary.HASH_LABEL if service.rollout.enabled else "pod-template-hash"
+        return {
+            "metadata": {"labels": pod_labels, "annotations": pod_annotations(service, datadog)},
+            "spec": {
+                "serviceAccountName": account.metadata.name,
+                "automountServiceAccountToken": False,
+                "securityContext": workloads.pod_security_context(),
+                "terminationGracePeriodSeconds": service.termination_grace_seconds,
+                "topologySpreadConstraints": workloads.spread(self._pod_selector, version_label),
+                **scheduling(service),
+                "containers": [container(identity, service, datadog, collector_endpoint, secret_name)],
+                "volumes": pod_volumes,
             },
-            opts=self._child,
-        )
+        }
 
     def _network_policy(self, client_namespaces: tuple[str, ...], scrapers: list[str]) -> None:
         """Clients: this namespace and the listed client namespaces; metrics: the scrapers only."""

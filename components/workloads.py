@@ -95,11 +95,13 @@ def pre_stop() -> dict:
     return {"preStop": {"sleep": {"seconds": PRE_STOP_SECONDS}}}
 
 
-def spread(pod_selector: Mapping[str, str]) -> list[dict]:
-    """Spread replicas over zones, then nodes; best effort, so small clusters still schedule."""
+def spread(pod_selector: Mapping[str, str], version_label: str = "pod-template-hash") -> list[dict]:
+    """Spread replicas over zones, then nodes; best effort, so small clusters still schedule. Each version on
+    its own (`version_label`: the label its controller puts on one version's pods), or a rollout's new pods
+    would be placed to balance the old ones."""
     return [
         {"maxSkew": 1, "topologyKey": key, "whenUnsatisfiable": "ScheduleAnyway",
-         "labelSelector": {"matchLabels": dict(pod_selector)}, "matchLabelKeys": ["pod-template-hash"]}
+         "labelSelector": {"matchLabels": dict(pod_selector)}, "matchLabelKeys": [version_label]}
         for key in ("topology.kubernetes.io/zone", "kubernetes.io/hostname")
     ]
 

@@ -23,7 +23,7 @@ from config.settings import COLLECTOR_RESOURCES, SERVICE_RESOURCES, contract, re
 from config.values import https_url, parses
 from model import burn_rate
 from model.contract import Histogram, MetricContract
-from model.durations import iso_minutes
+from model.durations import iso_minutes, prometheus_seconds
 from model.numbers import plain
 from model.quantities import mebibytes, memory_bytes, millicores
 from model.slo import DEFAULT_ROUTING, LATENCY_SLOS, Objective
@@ -79,6 +79,23 @@ def service_problems(at: str, spec: schema.Service, production: bool) -> Iterato
     if spec.autoscaling.metric == "cpu" and spec.autoscaling.engine != "hpa":
         yield Problem(f"{at}.autoscaling.engine", "must be hpa when scaling on cpu (KEDA here scales on the queue)",
                       spec.autoscaling.engine)
+    if spec.rollout.enabled:
+        yield from _rollout(f"{at}.rollout", spec.rollout, metrics)
+
+
+def _rollout(at: str, rollout: schema.Rollout, metrics: MetricContract) -> Iterator[Problem]:
+    """Steps that rise, and an analysis that can measure the canary."""
+    if not rollout.steps:
+        yield Problem(f"{at}.steps", "must hold at least one step: a canary without steps is a plain rollout")
+    for i, (before, step) in enumerate(zip(rollout.steps, rollout.steps[1:], strict=False), start=1):
+        if step.weight <= before.weight:
+            yield Problem(f"{at}.steps[{i}].weight", f"must be above the step before it ({before.weight})",
+                          step.weight)
+    if missing := metrics.missing(("requests", "errors")):
+        yield Problem(f"{at}.enabled", f"cannot be analysed: {missing}", True)
+    if prometheus_seconds(rollout.analysis_window) < prometheus_seconds(rollout.analysis_interval):
+        yield Problem(f"{at}.analysisWindow", f"must cover at least the interval ({rollout.analysis_interval}): "
+                                              "measurements would skip requests", rollout.analysis_window)
 
 
 def _image_problem(at: str, image: str, production: bool) -> list[Problem]:
@@ -226,6 +243,11 @@ def stack_problems(values: Mapping[str, Any], services: Services, names: Mapping
     routed = _routed(services, names)
     yield from _datadog(get, services, routed)
     yield from _alertmanager(get, routed)
+    canaries = [spec.name for _, spec in services if spec.rollout.enabled]
+    if canaries and not get("prometheus_url") and not get("datadog_enabled"):
+        yield Problem("prometheus.url", f"is required: {', '.join(canaries)} roll(s) out as canaries, whose analysis "
+                                        "asks Prometheus (or Datadog, with datadog.enabled); set the in-cluster "
+                                        "Prometheus URL")
     scaled = [spec.name for _, spec in services if spec.autoscaling.engine == "keda"]
     if scaled and not get("prometheus_url"):
         yield Problem("prometheus.url", f"is required: {', '.join(scaled)} scale(s) with KEDA's Prometheus scaler, "

@@ -91,6 +91,8 @@ def default_of(field: FieldInfo) -> str:
     value = field.get_default(call_default_factory=True)
     if value is None or isinstance(value, BaseModel):
         return ""  # none, or an object's: its keys say theirs
+    if isinstance(value, list):  # a list of objects as the stack file writes it
+        value = [item.model_dump(by_alias=True) if isinstance(item, BaseModel) else item for item in value]
     return json.dumps(value) if not isinstance(value, str) else value
 
 

@@ -248,6 +248,38 @@ class ModelCache(Spec):
     read_only: Flag = Field(False, description="Mount the claim read-only.")
 
 
+class CanaryStep(Spec):
+    """One step of a canary release: the share of pods on the new version, then a wait."""
+
+    weight: Annotated[int, Integer(minimum=1, maximum=99)] = Field(description=(
+        "Percent of the pods on the new version (of the traffic too, with traffic routing)."))
+    pause: Annotated[str, Text(check=check.duration)] = Field(description="How long it runs at this weight: 5m.")
+
+
+def _default_steps() -> list[CanaryStep]:
+    return [CanaryStep(weight=10, pause="5m"), CanaryStep(weight=25, pause="5m"), CanaryStep(weight=50, pause="10m")]
+
+
+class Rollout(Spec):
+    """Canary releases through Argo Rollouts, judged by an analysis generated from the service's objectives."""
+
+    enabled: Flag = Field(False, description=(
+        "An Argo Rollouts Rollout instead of a Deployment: each new version goes through the steps while the "
+        "analysis judges it; a failed analysis aborts it and the stable version serves again."))
+    steps: list[CanaryStep] = Field(default_factory=_default_steps, description=(
+        "The canary's steps, weights rising; after the last, the new version is promoted to every pod."))
+    analysis_interval: Annotated[str, Text(check=check.duration)] = Field(
+        "1m", description="How often the analysis measures the canary.")
+    analysis_window: Annotated[str, Text(check=check.duration)] = Field(
+        "5m", description="The window each measurement covers.")
+    failure_limit: Annotated[int, Integer(minimum=0, maximum=10)] = Field(1, description=(
+        "Failed measurements tolerated: one more aborts the rollout."))
+    nginx_ingress: Annotated[str, Text(pattern=limits.DNS_SUBDOMAIN, max_length=253,
+                                       hint="must be an Ingress name")] | None = Field(None, description=(
+        "The NGINX Ingress that routes to this service: the canary's weight then splits the traffic too; "
+        "without one the split follows the replica ratio."))
+
+
 class Service(Spec):
     """One inference service: what it runs, how big, where, and what it is held to."""
 
@@ -281,6 +313,7 @@ class Service(Spec):
         default_factory=dict, description="Extra plain environment variables (never secrets).")
     shm_size: Memory | None = Field(None, description="A memory-backed /dev/shm of this size, within the limit.")
     model_cache: ModelCache | None = None
+    rollout: Rollout = Field(default_factory=Rollout, description="Canary releases (Argo Rollouts).")
 
 
 class Collector(Spec):

@@ -147,6 +147,18 @@ class Autoscaling:
 
 
 @dataclass(frozen=True)
+class RolloutSettings:
+    """Canary releases through Argo Rollouts: the steps (weight percent, pause) and how the analysis measures."""
+
+    enabled: bool
+    steps: tuple[tuple[int, str], ...]
+    analysis_interval: str
+    analysis_window: str
+    failure_limit: int
+    nginx_ingress: str | None  # traffic routing through this Ingress; None: the replica ratio
+
+
+@dataclass(frozen=True)
 class ServiceSettings:
     """One inference service: what it runs, how big, where, and what it is held to."""
 
@@ -169,6 +181,7 @@ class ServiceSettings:
     shm_size: str | None  # a memory-backed /dev/shm of this size (counts against the memory limit)
     model_cache: ModelCache | None
     autoscaling: Autoscaling
+    rollout: RolloutSettings
 
     @property
     def metrics_port_name(self) -> str:
@@ -327,7 +340,7 @@ def _snake(camel: str) -> str:
 
 def service(spec: schema.Service) -> ServiceSettings:
     metrics = contract(spec.metrics, spec.model.name)
-    cache = spec.model_cache
+    cache, rollout = spec.model_cache, spec.rollout
     return ServiceSettings(
         name=spec.name, image=spec.image, version=version(spec), model_name=spec.model.name,
         model_version=spec.model.version, min_replicas=spec.min_replicas, max_replicas=spec.max_replicas,
@@ -344,7 +357,11 @@ def service(spec: schema.Service) -> ServiceSettings:
         model_cache=ModelCache(cache.mount_path, cache.size_limit, cache.claim_name, cache.read_only)
         if cache else None,
         autoscaling=Autoscaling(spec.autoscaling.metric, spec.autoscaling.engine, spec.target_cpu_utilization,
-                                spec.autoscaling.queue_requests_per_replica))
+                                spec.autoscaling.queue_requests_per_replica),
+        rollout=RolloutSettings(
+            enabled=rollout.enabled, steps=tuple((step.weight, step.pause) for step in rollout.steps),
+            analysis_interval=rollout.analysis_interval, analysis_window=rollout.analysis_window,
+            failure_limit=rollout.failure_limit, nginx_ingress=rollout.nginx_ingress))
 
 
 def _rule(spec: schema.MetricAlertRule | schema.DailyCap, threshold: float) -> AlertRule:

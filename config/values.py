@@ -124,3 +124,8 @@ def image_tag(image: str) -> str | None:
     name = image.split("@", 1)[0]
     last = name.rsplit("/", 1)[-1]
     return last.split(":", 1)[1] if ":" in last else None
+
+
+def duration(value: str) -> str | None:
+    """A duration in one unit: 30s, 5m, 1h."""
+    return None if re.fullmatch(r"[1-9]\d*[smh]", value) else "must be a duration in one unit, like 30s, 5m or 1h"

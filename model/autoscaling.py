@@ -35,16 +35,16 @@ def external_metric(contract: MetricContract, selector: Mapping[str, str], per_r
         "target": {"type": "AverageValue", "averageValue": plain(per_replica)}}}
 
 
-def scaled_object(deployment: str, min_replicas: int, max_replicas: int, behavior: Mapping, server: str,
+def scaled_object(target: Mapping[str, str], min_replicas: int, max_replicas: int, behavior: Mapping, server: str,
                   query: str, per_replica: float, authentication: str | None = None) -> dict:
-    """A ScaledObject's spec: KEDA makes and owns the HPA, so the service has none of its own.
-    `authentication` names the TriggerAuthentication the scaler asks Prometheus with."""
+    """A ScaledObject's spec: KEDA makes and owns the HPA, so the service has none of its own. `target`: the
+    workload's apiVersion, kind and name; `authentication` names the TriggerAuthentication the scaler uses."""
     trigger = {"type": "prometheus", "metricType": "AverageValue", "metadata": {
         "serverAddress": server, "query": query, "threshold": plain(per_replica)}}
     if authentication:
         trigger["authenticationRef"] = {"name": authentication}
     return {
-        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment},
+        "scaleTargetRef": dict(target),
         "minReplicaCount": min_replicas,
         "maxReplicaCount": max_replicas,
         "advanced": {"horizontalPodAutoscalerConfig": {"behavior": dict(behavior)}},

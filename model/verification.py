@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from model import catalogue
 from model.contract import Matcher, MetricContract, Series
 from model.dialects import prometheus as dialect
 from model.numbers import plain
@@ -21,6 +22,8 @@ from model.slo import ServiceSlo
 PASS, FAIL, NO_DATA = "pass", "fail", "no data"
 EXIT_CODES = {PASS: 0, FAIL: 1, NO_DATA: 2}  # no data: the gate could not judge
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
+# Requests a window needs to be judged: enough for P99 to mean anything (with fewer, one request decides it).
+MIN_REQUESTS = catalogue.min_requests(0.99)
 
 
 @dataclass(frozen=True)
@@ -117,15 +120,24 @@ def objectives(slo: ServiceSlo, measured: Mapping[str, float | None], min_reques
     requests = measured.get("requests")
     if requests is None or requests < min_requests:
         return [Check("requests", requests, min_requests, NO_DATA, f"at least {min_requests} to judge")]
-    limits = (("error ratio", "error_ratio", slo.error_rate, "slo.errorRate"),
-              ("P95 s", "p95", slo.p95_seconds, "slo.latency.p95Seconds"),
-              ("P99 s", "p99", slo.p99_seconds, "slo.latency.p99Seconds"),
-              ("tokens/h", "tokens_per_hour", slo.tokens_per_hour, "slo.tokensPerHour"),
-              ("cost/h USD", "cost_per_hour", slo.cost_per_hour, "slo.costPerHour"))
     # A signal the server does not provide was never asked for (queries), so it is not judged.
     return [Check("requests", requests, min_requests, PASS, f"at least {min_requests} to judge"),
-            *(at_most(name, measured.get(key), limit, source) for name, key, limit, source in limits
+            *(at_most(name, measured.get(key), limit, source) for name, key, limit, source in limits(slo)
               if key in measured)]
+
+
+def limits(slo: ServiceSlo) -> tuple[tuple[str, str, float, str], ...]:
+    """What a window is held to: (check, measured signal, limit, the stack key the limit comes from)."""
+    return (("error ratio", "error_ratio", slo.error_rate, "slo.errorRate"),
+            ("P95 s", "p95", slo.p95_seconds, "slo.latency.p95Seconds"),
+            ("P99 s", "p99", slo.p99_seconds, "slo.latency.p99Seconds"),
+            ("tokens/h", "tokens_per_hour", slo.tokens_per_hour, "slo.tokensPerHour"),
+            ("cost/h USD", "cost_per_hour", slo.cost_per_hour, "slo.costPerHour"))
+
+
+def latency_limit(reference: float, tolerance: Tolerance) -> float:
+    """How slow a quantile may measure against its reference's: a share slower, or a floor's worth."""
+    return max(reference * (1 + tolerance.latency), reference + tolerance.latency_floor_seconds)
 
 
 def regressions(measured: Mapping[str, float | None], reference: Mapping[str, float | None], against: str,
@@ -145,6 +157,5 @@ def regressions(measured: Mapping[str, float | None], reference: Mapping[str, fl
         if before is None:
             checks.append(Check(label, value, None, NO_DATA, source))
             continue
-        limit = max(before * (1 + tolerance.latency), before + tolerance.latency_floor_seconds)
-        checks.append(at_most(label, value, limit, source))
+        checks.append(at_most(label, value, latency_limit(before, tolerance), source))
     return checks

@@ -31,7 +31,9 @@ MIN_RETENTION_DAYS = 30
 PROJECT = Path(__file__).resolve().parent.parent  # the engine loads this pack from policy/, inside the project
 STATEFUL = ("azure-native:resources:ResourceGroup", "azure-native:operationalinsights:Workspace",
             "azure-native:applicationinsights:Component")
-WORKLOADS = {"kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
+ROLLOUT = "kubernetes:argoproj.io/v1alpha1:Rollout"  # Argo Rollouts: a Deployment's pod template, released as canaries
+REPLICATED = {"kubernetes:apps/v1:Deployment", ROLLOUT}  # what runs a service's replicas
+WORKLOADS = {*REPLICATED, "kubernetes:apps/v1:StatefulSet", "kubernetes:apps/v1:DaemonSet",
              "kubernetes:batch/v1:Job", "kubernetes:batch/v1:CronJob", "kubernetes:core/v1:Pod"}
 MASKED = "[secret]"  # how an offline plan shows a secret
 # Credentials by their shape: an App Insights connection string, a Slack or generic webhook with
@@ -272,7 +274,7 @@ def _pods_covered_by(kind: str, what: str) -> Callable[[StackValidationArgs, Rep
                                                        else "podSelector", {}).get("matchLabels") or {})
                      for r in args.resources if r.resource_type == kind]
         for resource in args.resources:
-            if resource.resource_type != "kubernetes:apps/v1:Deployment":
+            if resource.resource_type not in REPLICATED:
                 continue
             namespace = (resource.props.get("metadata") or {}).get("namespace")
             labels = ((((resource.props.get("spec") or {}).get("template") or {}).get("metadata") or {})
@@ -320,11 +322,11 @@ POLICIES: list[ResourceValidationPolicy | StackValidationPolicy] = [
     _policy("production-images-by-digest", "Production runs images by digest, pulled Always.",
             production_images_by_digest, ADVISORY, PRODUCTION_CONFIG),
     StackValidationPolicy(name="workloads-have-disruption-budgets",
-                          description="Every Deployment's pods are covered by a PodDisruptionBudget.",
+                          description="Every Deployment's or Rollout's pods are covered by a PodDisruptionBudget.",
                           validate=_pods_covered_by("kubernetes:policy/v1:PodDisruptionBudget", "PodDisruptionBudget"),
                           enforcement_level=ADVISORY),
     StackValidationPolicy(name="workloads-have-network-policies",
-                          description="Every Deployment's pods are selected by a NetworkPolicy.",
+                          description="Every Deployment's or Rollout's pods are selected by a NetworkPolicy.",
                           validate=_pods_covered_by("kubernetes:networking.k8s.io/v1:NetworkPolicy",
                                                     "NetworkPolicy"),
                           enforcement_level=ADVISORY),

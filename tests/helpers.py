@@ -16,6 +16,7 @@ from typing import Any
 from config import ConfigError
 from config import load as load_config
 from config.settings import Settings
+from policy.rules import REPLICATED
 from tools import mocks, stack_config
 
 NS = "ai-observability"
@@ -127,6 +128,17 @@ def stack_plan(stack: str, config_dir: Path | None = None) -> mocks.Plan:
     return mocks.run_program(config(stack, config_dir=config_dir))
 
 
+
+
+def replicated(plan: mocks.Plan) -> list[mocks.Resource]:
+    """What runs each service's pods: a Deployment, or an Argo Rollout for a service released as canaries."""
+    return [r for r in plan.resources if r.type in REPLICATED]
+
+
+def workload(plan: mocks.Plan, service: str) -> dict:
+    """The inputs of the Deployment or Rollout running `service`."""
+    found, = [r.inputs for r in replicated(plan) if r.inputs["metadata"]["name"] == service]
+    return found
 
 
 def container_port(container: dict, port) -> int:

@@ -104,9 +104,10 @@ def write_manifests(plan: mocks.Plan, out: Path) -> dict[Path, dict]:
 
 # Custom resources, which kubernetes-validate has no schema for: the Prometheus operator's (their rules
 # are checked by promtool instead, their routing by amtool in the tests), the AKS managed Prometheus
-# addon's PodMonitors, and KEDA's ScaledObjects (tests check their fields).
+# addon's PodMonitors, KEDA's ScaledObjects and Argo Rollouts' Rollouts and AnalysisTemplates (the tests
+# validate each against its CRD, vendored under tests/fixtures/crds/).
 AZURE_MONITORING_GROUP = "azmonitoring.coreos.com"
-CUSTOM_GROUPS = ("monitoring.coreos.com/", f"{AZURE_MONITORING_GROUP}/", "keda.sh/")
+CUSTOM_GROUPS = ("monitoring.coreos.com/", f"{AZURE_MONITORING_GROUP}/", "keda.sh/", "argoproj.io/")
 PROMETHEUS_RULE_API = "monitoring.coreos.com/v1"
 
 
@@ -306,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {os.path.relpath(out / 'plan.json')}; {len(manifest_files)} manifests in "
           f"{os.path.relpath(out / 'manifests')} ({checked} valid for Kubernetes {kubernetes_version} under "
           f"kubernetes-validate --strict; {len(manifest_files) - checked} custom resources (Prometheus operator, "
-          f"managed Prometheus, KEDA), which it has no schema for); {os.path.relpath(rules)} "
+          f"managed Prometheus, KEDA, Argo Rollouts), which it has no schema for); {os.path.relpath(rules)} "
           f"({groups} rule group{'' if groups == 1 else 's'}; "
           + (promtool_said.splitlines()[-1].strip() if rules_valid else promtool_said) + "); "
           f"{len(dashboards(plan))} dashboards in {os.path.relpath(out / 'dashboards')}")

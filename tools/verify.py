@@ -28,7 +28,7 @@ from pathlib import Path
 
 from config import ConfigError
 from config.settings import ServiceSettings
-from model import catalogue, verification
+from model import verification
 from model.contract import Matcher
 from model.durations import prometheus_seconds
 from model.naming import prometheus as naming
@@ -39,8 +39,6 @@ from tools.stack_file import StackFileError
 
 VERSION_LABEL = naming.VERSION_LABEL
 TIMEOUT_SECONDS = 15
-# Enough for P99 to mean anything: with fewer requests a single one decides it.
-DEFAULT_MIN_REQUESTS = catalogue.min_requests(0.99)
 VERDICTS = {PASS: "pass", FAIL: "FAIL", NO_DATA: "could not judge"}
 CANARY_VERDICTS = {PASS: "promote", FAIL: "roll back", NO_DATA: "could not judge"}
 
@@ -148,8 +146,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--window", default="10m", type=_window, help="the window judged (default 10m)")
     parser.add_argument("--baseline", type=_window, help="also compare with the window this long before")
     parser.add_argument("--canary", metavar="VERSION", help="compare this version's series with the others'")
-    parser.add_argument("--min-requests", type=int, default=DEFAULT_MIN_REQUESTS,
-                        help=f"requests a window needs to be judged (default {DEFAULT_MIN_REQUESTS})")
+    parser.add_argument("--min-requests", type=int, default=verification.MIN_REQUESTS,
+                        help=f"requests a window needs to be judged (default {verification.MIN_REQUESTS})")
     parser.add_argument("--wait", type=float, default=300, help="seconds to wait for them (default 300)")
     parser.add_argument("--poll", type=float, default=10, help=argparse.SUPPRESS)
     parser.add_argument("--error-tolerance", type=float, default=Tolerance.error_ratio,

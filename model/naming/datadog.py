@@ -96,6 +96,9 @@ def unified_service_labels(env: str, service: str, version: str) -> dict[str, st
             "tags.datadoghq.com/version": version}
 
 
+VERSION_TAG = "version"  # what unified service tagging names the pod's version: canaries are compared on it
+
+
 def scope(env: str, service: str) -> dict[str, str]:
     """The tags that select one service's telemetry: those unified service tagging sets."""
     labels = unified_service_labels(env, service, "")
@@ -111,7 +114,7 @@ KUBERNETES_TAGS = ("kube_namespace", "kube_deployment")
 def percentile_tags(contract: MetricContract) -> list[str]:
     """Tag keys kept queryable on a latency distribution. A tag configuration is an allowlist for the
     whole organization: the scope, the version (canary comparisons), the model and the pods."""
-    return sorted({"env", "service", "version", *([contract.model_label] if contract.model_label else []),
+    return sorted({"env", "service", VERSION_TAG, *([contract.model_label] if contract.model_label else []),
                    *KUBERNETES_TAGS})
 
 

@@ -17,7 +17,7 @@ from model import catalogue
 from model.dialects import datadog as dialect_datadog
 from model.durations import iso_minutes
 from model.slo import Objective
-from tests.helpers import COLLECTOR_CONFIG_MAP, POLICY_ROWS, config, load_settings, stack_plan
+from tests.helpers import COLLECTOR_CONFIG_MAP, POLICY_ROWS, config, load_settings, stack_plan, workload
 from tools import mocks, render, verify
 
 FIXTURE = "alerting"
@@ -91,7 +91,7 @@ def azure_rules(plan, service):
 
 
 def deployment(plan, service):
-    return plan.one(DEPLOYMENT, f"{service}-deployment").inputs
+    return workload(plan, service)
 
 
 def env(deployment_inputs):

@@ -21,11 +21,11 @@ from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRET_NAME
 from config import limits
 from model.naming import datadog as datadog_naming
 from policy import rules
-from tests.helpers import COLLECTOR_CONFIG_MAP, container_port, load_settings, run_component
+from tests.helpers import COLLECTOR_CONFIG_MAP, container_port, load_settings, replicated, run_component
 from tests.helpers import collector_config_problems as problems
+from tests.helpers import workload as service_workload
 
 CONNECTION_STRING = "InstrumentationKey=11111111-2222-3333-4444-555555555555;IngestionEndpoint=https://x.example.com/"
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
 SECRET = "kubernetes:core/v1:Secret"
 POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -57,7 +57,7 @@ def gpu():
 
 
 def deployment(plan, name):
-    return plan.one(DEPLOYMENT, f"{name}-deployment").inputs
+    return service_workload(plan, name)
 
 
 def pod(plan, name):
@@ -119,7 +119,7 @@ def test_secrets_reach_every_container_as_read_only_files_never_as_environment(s
     plan = {"alerting": alerting, "platform": platform, "gpu": gpu}[stack]
     secret = plan.one(SECRET)
     keys = set(secret.raw_inputs["stringData"])
-    for workload in plan.of_type(DEPLOYMENT):
+    for workload in replicated(plan):
         template = workload.inputs["spec"]["template"]
         container = template["spec"]["containers"][0]
         assert not [e for e in container["env"] if "secretKeyRef" in e.get("valueFrom", {})], workload.name
@@ -167,7 +167,7 @@ def test_only_the_collector_gets_a_service_account_token_and_that_one_short_live
     plan = {"alerting": alerting, "platform": platform, "gpu": gpu}[stack]
     for account in plan.of_type("kubernetes:core/v1:ServiceAccount"):
         assert account.inputs["automountServiceAccountToken"] is False, account.name
-    for workload in plan.of_type(DEPLOYMENT):
+    for workload in replicated(plan):
         spec = workload.inputs["spec"]["template"]["spec"]
         assert spec["automountServiceAccountToken"] is False, workload.name
         tokens = {v["name"]: source["serviceAccountToken"] for v in spec["volumes"]
@@ -182,11 +182,11 @@ def test_only_the_collector_gets_a_service_account_token_and_that_one_short_live
 
 
 def test_production_pins_every_image_by_digest_and_pulls_it_every_start(platform, alerting):
-    for workload in platform.of_type(DEPLOYMENT):
+    for workload in replicated(platform):
         container = workload.inputs["spec"]["template"]["spec"]["containers"][0]
         assert re.search(r"@sha256:[0-9a-f]{64}$", container["image"]), workload.name
         assert container["imagePullPolicy"] == "Always"
-    for workload in alerting.of_type(DEPLOYMENT):  # not production: the node's copy of a tag will do
+    for workload in replicated(alerting):  # not production: the node's copy of a tag will do
         assert workload.inputs["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"] == "IfNotPresent"
 
 
@@ -331,7 +331,7 @@ def test_without_scrapers_there_is_no_open_metrics_rule():
 @pytest.mark.parametrize("stack", ["alerting", "platform", "gpu"])
 def test_every_workload_is_restricted_and_hardened(stack, alerting, platform, gpu):
     plan = {"alerting": alerting, "platform": platform, "gpu": gpu}[stack]
-    for workload in plan.of_type(DEPLOYMENT):
+    for workload in replicated(plan):
         template = workload.inputs["spec"]["template"]
         assert rules.restricted_problems(template["spec"]) == [], workload.name
         mounts = {m["mountPath"] for m in template["spec"]["containers"][0]["volumeMounts"]}

@@ -8,23 +8,27 @@ total outage pages within its detection time, errors at half its budget never al
 stack file adds a stack here; nothing asserts the values a user is expected to edit.
 """
 
+import json
 import math
 import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
+from config import generate
 from model import catalogue
 from model.contract import Matcher, Series
 from model.dialects import azure as azure_dialect
 from policy import rules
-from tests.helpers import PUBLISHED_BURN_RATES, STACK_FILES, StackFile, counter
+from tests import crds
+from tests.helpers import PUBLISHED_BURN_RATES, STACK_FILES, StackFile, counter, replicated
 from tests.helpers import load_settings as settings_from
 from tests.helpers import stack_plan as plan_from
-from tools import policy_check, render
+from tools import policy_check, render, verify
 
 CHECKED = "stack file checked"  # a property of the render test's report, for the summary line (tests/conftest.py)
 PROMTOOL = shutil.which("promtool")
@@ -64,6 +68,58 @@ def test_the_stack_renders_valid_manifests_and_rules_without_a_secret(stack, ren
     assert code == 0
     assert (directory / "plan.json").exists() and (directory / "prometheus-rules.yaml").exists()
     record_property(CHECKED, str(stack))
+
+
+@pytest.mark.slow  # the CRDs' schemas over every custom resource the render writes
+def test_every_custom_resource_passes_its_crd_without_a_field_the_api_server_would_drop(stack, rendered):
+    code, directory = rendered(stack)
+    custom = [m for m in map(yaml.safe_load, map(Path.read_text, sorted((directory / "manifests").glob("*.yaml"))))
+              if render.is_operator_resource(m)]
+    assert custom, "every stack has PrometheusRules and PodMonitors"
+    for manifest in custom:
+        assert crds.problems(manifest) == [], (manifest["kind"], manifest["metadata"]["name"])
+
+
+def test_each_canary_is_judged_on_the_stack_files_own_numbers(stack):
+    """Per service the stack releases as canaries: a Rollout and an AnalysisTemplate whose limits are the numbers
+    the stack file writes (or, where it writes none, the generated schema's defaults) and make verify's
+    tolerances; for every other service, a Deployment and no analysis."""
+    written = yaml.safe_load((stack.directory / f"Pulumi.{stack.name}.yaml").read_text())["config"]
+    defaults = json.loads(generate.SCHEMA_FILE.read_text())["$defs"]
+    tolerance = verify.arguments([stack.name, "--prometheus", "http://unused"]).tolerance
+
+    def value(section: dict, model: str, key: str):
+        return section.get(key, defaults[model]["properties"][key].get("default"))
+
+    plan = stack_plan(stack)
+    kinds = {r.inputs["metadata"]["name"]: r.type.rsplit(":", 1)[-1] for r in replicated(plan)}
+    templates = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in plan.of_type(
+        "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate")}
+    for service in written["ai-observability:services"]:
+        rollout, slo = service.get("rollout", {}), service.get("slo", {})
+        if not value(rollout, "Rollout", "enabled"):
+            assert (kinds[service["name"]], service["name"] in templates) == ("Deployment", False)
+            continue
+        assert kinds[service["name"]] == "Rollout"
+        latency = slo.get("latency", {})
+        limits = {"error-ratio": value(slo, "Slo", "errorRate"), "error-ratio-vs-stable": tolerance.error_ratio,
+                  "p95-seconds": value(latency, "Latency", "p95Seconds"),
+                  "p99-seconds": value(latency, "Latency", "p99Seconds"),
+                  "p95-seconds-vs-stable": 0, "p99-seconds-vs-stable": 0}
+        for metric in templates[service["name"]]["metrics"]:
+            found = re.search(r"<= (-?[\d.]+)$", metric["successCondition"])
+            assert found, metric["successCondition"]
+            limit = float(found.group(1))
+            assert limit == limits[metric["name"]], (service["name"], metric["name"])
+            assert metric["failureCondition"] == metric["successCondition"].replace("<=", ">")
+            assert (metric["interval"], metric["initialDelay"], metric["failureLimit"]) == (
+                value(rollout, "Rollout", "analysisInterval"), value(rollout, "Rollout", "analysisWindow"),
+                value(rollout, "Rollout", "failureLimit"))
+            provider = metric["provider"]
+            if "ai-observability:prometheus.url" in written:
+                assert provider["prometheus"]["address"] == written["ai-observability:prometheus.url"]
+            else:
+                assert provider["datadog"]["interval"] == value(rollout, "Rollout", "analysisWindow")
 
 
 def test_resources_run_under_the_project_and_the_stacks_explicit_providers(stack):
