@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-emit-index-url --no-header --python-version 3.11
 
-.PHONY: help test test-fast lint docs render serve contract-check e2e diff promote policy verify marker dora preview up refresh destroy bench clean requirements
+.PHONY: help test test-fast lint docs render serve load contract-check e2e diff promote policy verify marker dora preview up refresh destroy bench clean requirements
 
 help: ## | this list
 	@echo "make <command> [VARIABLE=value ...]; the first command installs .venv (about 1.4 GB, once)"
@@ -55,6 +55,11 @@ render: $(INSTALLED) ## [STACK=staging] | the stack's plan offline, into build/<
 # The reference inference service on 127.0.0.1: http 8080 (/predict, /health, /ready), metrics 8000.
 serve: $(INSTALLED) ## [HTTP_PORT=8080] [METRICS_PORT=8000] | the reference inference service on 127.0.0.1
 	HOST=127.0.0.1 $(PYTHON) -m service
+
+# Locust, headless, with the reference service's request shapes (tools/locustfile.py); exit 1 when more than
+# 1% of the requests fail.
+load: $(INSTALLED) ## URL= [DURATION=30s] [USERS=10] | load on a running service: requests, failures, median, P95
+	$(PYTHON) -m tools.load $(URL) --duration $(or $(DURATION),30s) --users $(or $(USERS),10)
 
 # A service's /metrics against its stack's metric contract (the CI gate teams run on their own server).
 contract-check: $(INSTALLED) ## URL= STACK= SERVICE= | a running service's /metrics against its contract
