@@ -61,7 +61,9 @@ class AnalysisMetric:
 
 
 def _slug(check: str) -> str:
-    return check.lower().replace(" s", "-seconds").replace(" ", "-")
+    """The gate's check name as a metric name: "P95 s" -> p95-seconds."""
+    name = check.lower()
+    return (name.removesuffix(" s") + " seconds" if name.endswith(" s") else name).replace(" ", "-")
 
 
 def _judged(value: str, counts: list[str], min_requests: int) -> str:

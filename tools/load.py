@@ -26,6 +26,7 @@ from model.durations import prometheus_seconds
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 FIRST_TOKEN = "FIRST-TOKEN"  # tools/locustfile.py's request type for a stream's first token
+STOP_SECONDS = 30  # how long the last requests may take to finish
 
 
 @dataclass(frozen=True)
@@ -96,8 +97,11 @@ def run_locust(url: str, duration: str, users: int) -> list[dict]:
         prefix = Path(work) / "load"
         command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host", url,
                    "--users", str(users), "--spawn-rate", str(users), "--run-time", duration, "--only-summary",
+                   # Each user finishes the request it is in when the time is up: none is cut off half-counted.
+                   "--stop-timeout", str(STOP_SECONDS),
                    "--loglevel", "WARNING", "--json-file", str(prefix), "--exit-code-on-error", "0"]
-        ran = subprocess.run(command, capture_output=True, text=True, timeout=prometheus_seconds(duration) + 60)
+        ran = subprocess.run(command, capture_output=True, text=True,
+                             timeout=prometheus_seconds(duration) + STOP_SECONDS + 60)
         result = prefix.with_suffix(".json")
         if ran.returncode != 0 or not result.exists():
             raise RuntimeError(f"locust exited {ran.returncode}: {ran.stderr.strip()[-600:]}")
