@@ -8,7 +8,7 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-emit-index-url --no-header --python-version 3.11
 
-.PHONY: help test test-fast lint docs render serve load contract-check e2e diff promote policy verify marker dora preview up refresh destroy bench clean requirements
+.PHONY: help test test-fast lint docs render serve load rollouts contract-check e2e diff promote policy verify marker dora preview up refresh destroy bench clean requirements
 
 help: ## | this list
 	@echo "make <command> [VARIABLE=value ...]; the first command installs .venv (about 1.4 GB, once)"
@@ -91,7 +91,12 @@ verify: $(INSTALLED) ## STACK= PROMETHEUS_URL= [ARGS=] | the post-deploy gate ag
 
 # Records a deployment or a verify in Datadog, Grafana and App Insights, each if configured
 # (the environment variables tools/markers.py names), and in build/deployments.jsonl.
-marker: $(INSTALLED) ## STACK= EVENT= RESULT= | a deployment marker in Datadog, Grafana, App Insights
+# After pulumi up starts a canary: each Rollout to Healthy (promoted) or Degraded (aborted); exit 1 when any was
+# aborted or did not end in time.
+rollouts: $(INSTALLED) ## [STACK=staging] | waits for the stack's canaries: promoted (exit 0) or aborted (exit 1)
+	$(PYTHON) -m tools.rollouts $(STACK)
+
+marker: $(INSTALLED) ## STACK= EVENT=deploy|verify|rollout RESULT= | a deployment marker in Datadog, Grafana, App Insights
 	$(PYTHON) -m tools.markers $(STACK) --event $(EVENT) --result $(RESULT) $(ARGS)
 
 # Deployment frequency, lead time, change failure rate and time to restore, per stack, from the

@@ -2,7 +2,8 @@
 
 - deployment frequency: deployments a day over the period;
 - lead time for changes: from a commit to the deployment that first shipped it (median);
-- change failure rate: deployments that failed, at `pulumi up` or at the verify after it;
+- change failure rate: deployments that failed, at `pulumi up`, at the verify after it, or as a canary
+  its analysis aborted;
 - time to restore: from a failed deployment to the next good one of the stack (median).
 
 A deployment is one commit deployed to one stack (its services' markers together).
@@ -39,7 +40,7 @@ class Dora:
 
 def deployments(markers: Iterable[Mapping[str, str]], stack: str) -> list[Deployment]:
     """The stack's deployments in time order: deploy markers grouped by commit, failed if any
-    deploy or verify marker of that commit says failure."""
+    deploy, verify or rollout marker of that commit says failure."""
     found: dict[str, Deployment] = {}
     for marker in sorted((m for m in markers if m["stack"] == stack), key=lambda m: m["time"]):
         when = datetime.fromisoformat(marker["time"])

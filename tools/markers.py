@@ -1,4 +1,4 @@
-"""Deployment markers: `make marker STACK=<stack> EVENT=deploy|verify RESULT=success|failure [ARGS=...]`.
+"""Deployment markers: `make marker STACK=<stack> EVENT=deploy|verify|rollout RESULT=success|failure [ARGS=...]`.
 
 Records that a stack's services were deployed (or verified), with version, commit, author and
 result, wherever a regression will be looked for:
@@ -42,7 +42,9 @@ if TYPE_CHECKING:
     from datadog_api_client import Configuration
 
 TIMEOUT_SECONDS = 15
-EVENTS, RESULTS = ("deploy", "verify"), ("success", "failure")
+# deploy: pulumi up; verify: the post-deploy gate; rollout: a canary release's end, promoted (success) or
+# aborted by its analysis (failure).
+EVENTS, RESULTS = ("deploy", "verify", "rollout"), ("success", "failure")
 APP_INSIGHTS_API_VERSION = "2015-05-01"
 MANAGEMENT_URL = "https://management.azure.com"
 
@@ -55,7 +57,7 @@ class Marker:
     version: str
     commit: str
     author: str
-    event: str  # deploy or verify
+    event: str  # deploy, verify or rollout
     result: str  # success or failure
 
     @property

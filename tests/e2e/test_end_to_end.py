@@ -49,6 +49,9 @@ SCRAPE_SECONDS = 1
 RULE_INTERVAL = "2s"  # the rendered groups' 1m, shortened for the run
 TRAFFIC_SECONDS = 30
 USERS = 5  # per service, each at most a request a second (make load's users): 150 requests in the run
+# The healthy canary and its stable version: enough requests each that their P99s rest on more than one or
+# two (a P99 of 150 requests is its second slowest, whatever the version).
+CANARY_PAIR_USERS = 20
 START_SECONDS = 60  # for a service to load its model, or Prometheus to open its storage
 # Env a Deployment gives that points into the cluster: the collector's address, the mounted Secret.
 CLUSTER_ONLY = ("OTEL_EXPORTER_OTLP_ENDPOINT", "APPLICATIONINSIGHTS_CONNECTION_STRING_FILE")
@@ -114,6 +117,7 @@ class Service:
     target_labels: dict[str, str]  # what the operator's Prometheus attaches to each scraped series
     http_port: int = field(default_factory=free_port)
     metrics_port: int = field(default_factory=free_port)
+    users: int = USERS  # make load's
     load: dict[str, dict] = field(default_factory=dict)  # make load's figures, by request shape
 
     @property
@@ -153,7 +157,7 @@ class Service:
     def canary(self, version: str, env: dict[str, str]) -> Service:
         """A second version of this service beside it, as a canary Deployment's pods would be scraped."""
         return Service(f"{self.name}-canary", {**self.env, **env},
-                       {**self.target_labels, "pod": f"{self.name}-canary-e2e", "version": version})
+                       {**self.target_labels, "pod": f"{self.name}-canary-e2e", "version": version}, users=self.users)
 
     @property
     def job(self) -> str:
@@ -183,7 +187,7 @@ class Service:
     def load_command(self, figures: Path) -> list[str]:
         """make load on this service for the run's traffic (any failed share: the faults are the point)."""
         return [sys.executable, "-m", "tools.load", self.url, "--duration", f"{TRAFFIC_SECONDS}s", "--users",
-                str(USERS), "--max-failure-ratio", "1", "--json", str(figures)]
+                str(self.users), "--max-failure-ratio", "1", "--json", str(figures)]
 
 
 class Processes:
@@ -249,6 +253,7 @@ def run(tmp_path_factory) -> Iterator[Run]:
     directory = work / STACK
     groups = yaml.safe_load((directory / "prometheus-rules.yaml").read_text())["groups"]
     services = {name: Service.from_render(directory, name) for name in ("steady", "failing", "slow", "canary")}
+    services["steady"].users = CANARY_PAIR_USERS
     # The new version of each service the stack releases as canaries, beside its stable pods: one healthy, one slower.
     for canary in (services["steady"].canary(CANARY_VERSION, {}),
                    services["canary"].canary(CANARY_VERSION, {"EXTRA_LATENCY_SECONDS": CANARY_EXTRA_SECONDS})):

@@ -49,6 +49,17 @@ def test_the_four_metrics_of_a_worked_history():
     assert report.time_to_restore_hours == pytest.approx(3)  # b at 24 h, restored by c at 27 h
 
 
+def test_a_canary_its_analysis_aborted_is_a_failed_change():
+    history = [*MARKERS,
+               {"time": at(48), "stack": "prod", "service": "chat", "commit": "c", "event": "deploy",
+                "result": "success"},
+               {"time": at(48.5), "stack": "prod", "service": "chat", "commit": "c", "event": "rollout",
+                "result": "failure"}]
+    shipped = dora.deployments(history, "prod")
+    assert [(d.commit, d.failed) for d in shipped] == [("a", False), ("c", True)]
+    assert dora.metrics("prod", shipped, made, days=10).change_failure_rate == pytest.approx(1 / 2)
+
+
 def test_an_unrestored_failure_and_an_empty_stack_have_no_restore_time():
     shipped = dora.deployments(MARKERS[:5], "staging")
     assert dora.metrics("staging", shipped, made, 10).time_to_restore_hours is None
