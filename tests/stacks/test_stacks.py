@@ -25,7 +25,7 @@ from model.contract import Matcher, Series
 from model.dialects import azure as azure_dialect
 from policy import rules
 from tests import crds
-from tests.helpers import PUBLISHED_BURN_RATES, STACK_FILES, StackFile, counter, replicated
+from tests.helpers import PUBLISHED_BURN_RATES, STACK_FILES, StackFile, counter, replicated, workload
 from tests.helpers import load_settings as settings_from
 from tests.helpers import stack_plan as plan_from
 from tools import policy_check, render, verify
@@ -258,7 +258,7 @@ def outage_minutes(target, period_days):
 
 def scrape_labels(plan, service):
     """The job and namespace the operator gives a service's series, from its PodMonitor and pods."""
-    pods = plan.one("kubernetes:apps/v1:Deployment", f"{service}-deployment").inputs["spec"]["template"]
+    pods = workload(plan, service)["spec"]["template"]
     monitor = next(m.inputs["spec"] for m in plan.of_type("kubernetes:monitoring.coreos.com/v1:PodMonitor")
                    if m.inputs["metadata"]["name"] == service)
     return {"job": pods["metadata"]["labels"][monitor["jobLabel"]],

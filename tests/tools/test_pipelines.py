@@ -22,7 +22,11 @@ class GitLabLoader(yaml.SafeLoader):
     """YAML as GitLab reads it: `!reference [job, key]` is a list (GitLab resolves it)."""
 
 
-GitLabLoader.add_constructor("!reference", lambda loader, node: loader.construct_sequence(node))
+def _reference(loader: yaml.SafeLoader, node: yaml.Node) -> list:
+    return [loader.construct_object(item) for item in node.value]
+
+
+GitLabLoader.add_constructor("!reference", _reference)
 
 
 def gitlab(text: str) -> dict:
