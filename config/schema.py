@@ -316,6 +316,27 @@ class Service(Spec):
     rollout: Rollout = Field(default_factory=Rollout, description="Canary releases (Argo Rollouts).")
 
 
+class Redaction(Spec):
+    """What the collector removes from traces and logs before any exporter or connector sees them."""
+
+    enabled: Flag = Field(True, description=(
+        "Redaction in every traces and logs pipeline; false sends every attribute, event and log body as received."))
+    genai_content: Annotated[str, Text(choices=("drop", "truncate", "keep"))] = Field("drop", description=(
+        "Prompts, completions and system instructions (the GenAI conventions' gen_ai.input.messages, "
+        "gen_ai.output.messages, gen_ai.system_instructions, gen_ai.prompt, gen_ai.completion and their events): "
+        "dropped, cut to truncateTo characters, or kept."))
+    truncate_to: Annotated[int, Integer(minimum=16, maximum=65536)] = Field(
+        256, description="Characters of GenAI content kept with genaiContent: truncate.")
+
+
+class Sampling(Spec):
+    """Tail sampling: every trace with an error or slower than its service's P95 objective, a share of the rest."""
+
+    percentage: Annotated[float, Number(above=0, maximum=100)] = Field(100.0, description=(
+        "Percent of the other traces kept; 100 keeps every trace (no sampling). The alerts read the services' "
+        "/metrics, which sampling does not touch."))
+
+
 class Collector(Spec):
     """The OpenTelemetry Collector the services send OTLP to."""
 
@@ -324,6 +345,8 @@ class Collector(Spec):
     resources: Resources = Field(default_factory=Resources, description="Requests and limits.")
     exporters: Annotated[list[Annotated[str, Text(choices=limits.COLLECTOR_EXPORTERS)]], Unique()] | None = Field(
         None, description="By default every backend the stack sets up.")
+    redaction: Redaction = Field(default_factory=Redaction, description="Prompts and PII kept out of the backends.")
+    sampling: Sampling = Field(default_factory=Sampling, description="Which traces are kept.")
 
 
 Handles = Annotated[list[Annotated[str, Text(check=check.datadog_handle)]], Unique()]

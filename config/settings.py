@@ -196,12 +196,23 @@ class ServiceSettings:
 
 
 @dataclass(frozen=True)
+class Redaction:
+    """What the collector removes before any exporter: GenAI content (drop, truncate or keep) and common PII."""
+
+    enabled: bool
+    genai_content: str  # drop, truncate or keep
+    truncate_to: int  # characters, with truncate
+
+
+@dataclass(frozen=True)
 class CollectorSettings:
     image: str
     version: str  # the image tag, or the digest's first 12 hex digits
     replicas: int
     resources: Resources
     exporters: tuple[str, ...]
+    redaction: Redaction
+    sampling_percentage: float  # of the traces neither failed nor slow; 100: no sampling
 
 
 @dataclass(frozen=True)
@@ -428,4 +439,7 @@ def build(spec: schema.StackSpec, stack: str, project: str) -> Settings:
             image=collector.image,
             version=image_tag(collector.image) or collector.image.rsplit("@sha256:", 1)[-1][:12],
             replicas=collector.replicas, resources=resources(collector.resources, COLLECTOR_RESOURCES),
-            exporters=tuple(collector.exporters) if collector.exporters is not None else default_exporters(spec)))
+            exporters=tuple(collector.exporters) if collector.exporters is not None else default_exporters(spec),
+            redaction=Redaction(collector.redaction.enabled, collector.redaction.genai_content,
+                                collector.redaction.truncate_to),
+            sampling_percentage=collector.sampling.percentage))

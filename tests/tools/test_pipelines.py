@@ -97,3 +97,15 @@ def test_the_github_deploy_loads_staging_only_and_waits_for_every_stacks_canarie
         < names.index("Post-deploy gate (tools.verify, as make verify)")
     marker = steps[names.index("Rollout marker")]
     assert "EVENT=rollout" in marker["run"] and "steps.rollouts.outcome" in marker["env"]["RESULT"]
+
+
+def test_every_workflow_run_is_exported_as_a_trace_by_a_pinned_action():
+    traces = yaml.safe_load((WORKFLOWS / "ci-traces.yml").read_text())
+    names = {yaml.safe_load(path.read_text())["name"] for path in WORKFLOWS.glob("*.yml")}
+    called = {"pulumi up"}  # reusable: its jobs are part of the deploy run that calls it
+    trigger = traces[True]["workflow_run"]  # YAML 1.1 reads the key `on` as true
+    assert set(trigger["workflows"]) == names - called - {traces["name"]} and trigger["types"] == ["completed"]
+    step, = traces["jobs"]["export"]["steps"]
+    assert re.fullmatch(r"corentinmusard/otel-cicd-action@[0-9a-f]{40}", step["uses"])
+    assert step["with"]["runId"] == "${{ github.event.workflow_run.id }}"
+    assert traces["jobs"]["export"]["permissions"] == {"actions": "read"}
