@@ -1,8 +1,9 @@
 """The OpenTelemetry Collector's config, built from settings. Pure, so every backend combination is testable.
 
 Processors run memory_limiter first (refuse data before running out of memory),
-k8sattributes next, batch last. Each enabled backend adds its exporters; a
-pipeline exists only when something exports its signal.
+k8sattributes next, then, in the traces and logs pipelines, the redaction (model/redaction.py:
+GenAI content and PII, before any exporter or connector), batch last. Each enabled backend adds
+its exporters; a pipeline exists only when something exports its signal.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 import yaml
 
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, secret_file
+from config.settings import Redaction
+from model import redaction
 
 BASE = Path(__file__).resolve().parent.parent / "k8s" / "otel-collector.yaml"
 
@@ -23,6 +26,8 @@ PORTS = {"otlp-grpc": 4317, "otlp-http": 4318, "metrics": 8888, "prometheus": 88
 HEALTH_PATH = "/"
 SIGNALS = ("traces", "metrics", "logs")
 PROCESSORS = ["memory_limiter", "k8sattributes", "batch"]
+REDACTION = "transform/redaction"
+REDACTED = ("traces", "logs")  # the signals that carry content: attributes, span events, log bodies
 DATADOG_CONNECTOR = "datadog/connector"  # computes APM stats from the traces it is exported to
 # The connector's output, APM stats as one opaque metric (dd.internal.stats.payload, a serialized
 # payload attribute), means something to the Datadog exporter only: its pipeline exports nowhere else.
@@ -60,7 +65,17 @@ def _exporters(backend: str, datadog_site: str) -> dict[str, tuple[dict, tuple[s
     raise ValueError(f"unknown backend {backend}")
 
 
-def collector_config(backends: Iterable[str], datadog_site: str, memory_limit_mib: int) -> dict:
+def redaction_processor(genai_content: str, truncate_to: int) -> dict:
+    """The transform processor running model/redaction.py's statements. A statement that fails drops its
+    batch (error_mode propagate) rather than letting it through unredacted."""
+    found = redaction.statements(genai_content, truncate_to)
+    return {"error_mode": "propagate",
+            "trace_statements": [{"context": context, "statements": list(lines)} for context, lines in found.traces],
+            "log_statements": [{"context": context, "statements": list(lines)} for context, lines in found.logs]}
+
+
+def collector_config(backends: Iterable[str], datadog_site: str, memory_limit_mib: int,
+                     redacting: Redaction) -> dict:
     config = copy.deepcopy(_base())
     protocols = config["receivers"]["otlp"]["protocols"]
     protocols["grpc"]["endpoint"] = f"{POD_IP}:{PORTS['otlp-grpc']}"
@@ -80,7 +95,14 @@ def collector_config(backends: Iterable[str], datadog_site: str, memory_limit_mi
                 takes[signal].append(name)
     config["exporters"] = exporters
 
-    pipelines = {signal: {"receivers": ["otlp"], "processors": list(PROCESSORS), "exporters": takes[signal]}
+    redacted = [signal for signal in REDACTED if redacting.enabled and takes[signal]]
+    if redacted:
+        config["processors"][REDACTION] = redaction_processor(redacting.genai_content, redacting.truncate_to)
+
+    def processors(signal: str) -> list[str]:
+        return [*PROCESSORS[:-1], *([REDACTION] if signal in redacted else []), PROCESSORS[-1]]
+
+    pipelines = {signal: {"receivers": ["otlp"], "processors": processors(signal), "exporters": takes[signal]}
                  for signal in SIGNALS if takes[signal]}
     if "datadog/exporter" in exporters:
         config["connectors"] = {DATADOG_CONNECTOR: {}}

@@ -32,7 +32,8 @@ GRACE_SECONDS = 30  # long enough to flush the batch processor's last batch
 
 
 def config_yaml(collector: CollectorSettings, datadog_site: str) -> str:
-    config = collector_config(collector.exporters, datadog_site, mebibytes(collector.resources.memory_limit))
+    config = collector_config(collector.exporters, datadog_site, mebibytes(collector.resources.memory_limit),
+                              collector.redaction)
     return yaml.safe_dump(config, sort_keys=False)
 
 

@@ -8,25 +8,27 @@ from components.collector_config import (
     APM_STATS_PIPELINE,
     DATADOG_CONNECTOR,
     PORTS,
-    PROCESSORS,
     collector_config,
     memory_limits,
 )
+from config.settings import Redaction
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRETS_DIR
 from config.limits import COLLECTOR_EXPORTERS
 from tests.helpers import collector_config_problems as problems
 
+REDACTING = Redaction(enabled=True, genai_content="drop", truncate_to=256)
 COMBINATIONS = [c for n in range(1, 4) for c in itertools.combinations(COLLECTOR_EXPORTERS, n)]
 
 
 @pytest.mark.parametrize("backends", COMBINATIONS, ids=["+".join(c) for c in COMBINATIONS])
 def test_every_combination_is_well_formed(backends):
-    config = collector_config(backends, "datadoghq.eu", 512)
+    config = collector_config(backends, "datadoghq.eu", 512, REDACTING)
     assert problems(config) == []
     pipelines = config["service"]["pipelines"]
     for name, pipeline in pipelines.items():
         if name != APM_STATS_PIPELINE:  # the Datadog connector's own: below
-            assert pipeline["processors"] == PROCESSORS == ["memory_limiter", "k8sattributes", "batch"]
+            redacted = ["transform/redaction"] if name in ("traces", "logs") else []
+            assert pipeline["processors"] == ["memory_limiter", "k8sattributes", *redacted, "batch"]
             assert pipeline["receivers"] == ["otlp"]
     # Metrics always flow; traces and logs only when a backend takes them.
     assert "metrics" in pipelines
@@ -41,7 +43,7 @@ def test_every_combination_is_well_formed(backends):
 def test_datadog_computes_apm_stats_through_its_connector_for_datadog_alone(backends):
     """The connector emits APM stats as one opaque metric, dd.internal.stats.payload, that only the
     Datadog exporter decodes (connector/datadogconnector README: its own metrics pipeline to datadog)."""
-    config = collector_config(backends, "datadoghq.eu", 512)
+    config = collector_config(backends, "datadoghq.eu", 512, REDACTING)
     pipelines = config["service"]["pipelines"]
     assert DATADOG_CONNECTOR in pipelines["traces"]["exporters"]
     fed = {name: p for name, p in pipelines.items() if DATADOG_CONNECTOR in p["receivers"]}
@@ -54,13 +56,13 @@ def test_datadog_computes_apm_stats_through_its_connector_for_datadog_alone(back
 
 def test_secrets_come_from_the_mounted_secret_files_not_the_config():
     """The collector's file provider expands ${file:<path>} to the file's content at start."""
-    config = collector_config(COLLECTOR_EXPORTERS, "datadoghq.com", 512)
+    config = collector_config(COLLECTOR_EXPORTERS, "datadoghq.com", 512, REDACTING)
     assert config["exporters"]["azuremonitor"] == {"connection_string": f"${{file:{SECRETS_DIR}/{APPINSIGHTS_KEY}}}"}
     assert config["exporters"]["datadog/exporter"]["api"]["key"] == f"${{file:{SECRETS_DIR}/{DATADOG_API_KEY}}}"
 
 
 def test_endpoints_listen_on_the_declared_container_ports():
-    config = collector_config(COLLECTOR_EXPORTERS, "datadoghq.com", 512)
+    config = collector_config(COLLECTOR_EXPORTERS, "datadoghq.com", 512, REDACTING)
     protocols = config["receivers"]["otlp"]["protocols"]
     assert protocols["grpc"]["endpoint"].endswith(f":{PORTS['otlp-grpc']}") and PORTS["otlp-grpc"] == 4317
     assert protocols["http"]["endpoint"].endswith(f":{PORTS['otlp-http']}") and PORTS["otlp-http"] == 4318
@@ -73,12 +75,12 @@ def test_endpoints_listen_on_the_declared_container_ports():
 @pytest.mark.parametrize("limit, expected", [(512, (409, 102)), (1024, (819, 204)), (2048, (1638, 409))])
 def test_memory_limiter_is_sized_from_the_container_limit(limit, expected):
     assert memory_limits(limit) == expected
-    limiter = collector_config(["prometheus"], "datadoghq.com", limit)["processors"]["memory_limiter"]
+    limiter = collector_config(["prometheus"], "datadoghq.com", limit, REDACTING)["processors"]["memory_limiter"]
     assert (limiter["limit_mib"], limiter["spike_limit_mib"]) == expected
 
 
 def test_problems_catches_broken_configs():
-    config = collector_config(["azuremonitor"], "datadoghq.com", 512)
+    config = collector_config(["azuremonitor"], "datadoghq.com", 512, REDACTING)
     config["exporters"]["debug"] = {}
     config["service"]["pipelines"]["logs"]["exporters"].append("otlphttp")
     config["service"]["pipelines"]["traces"]["processors"] = ["batch", "memory_limiter"]

@@ -25,7 +25,8 @@ from model.contract import Matcher, Series
 from model.dialects import azure as azure_dialect
 from policy import rules
 from tests import crds
-from tests.helpers import PUBLISHED_BURN_RATES, STACK_FILES, StackFile, counter, replicated, workload
+from tests.helpers import COLLECTOR_CONFIG_MAP, PUBLISHED_BURN_RATES, STACK_FILES, StackFile, counter
+from tests.helpers import replicated, workload
 from tests.helpers import load_settings as settings_from
 from tests.helpers import stack_plan as plan_from
 from tools import policy_check, render, verify
@@ -120,6 +121,30 @@ def test_each_canary_is_judged_on_the_stack_files_own_numbers(stack):
                 assert provider["prometheus"]["address"] == written["ai-observability:prometheus.url"]
             else:
                 assert provider["datadog"]["interval"] == value(rollout, "Rollout", "analysisWindow")
+
+
+def test_no_trace_or_log_reaches_an_exporter_or_connector_before_the_redaction(stack):
+    """Unless the stack file turns it off (collector.redaction.enabled: false, its one switch), every traces and
+    logs pipeline runs the redaction, which deletes the GenAI content keys by name, before any exporter."""
+    written = yaml.safe_load((stack.directory / f"Pulumi.{stack.name}.yaml").read_text())["config"]
+    enabled = written.get("ai-observability:collector", {}).get("redaction", {}).get("enabled", True)
+    config = yaml.safe_load(stack_plan(stack).one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
+    carrying = {name: p for name, p in config["service"]["pipelines"].items() if name.split("/")[0] in
+                ("traces", "logs") and "otlp" in p["receivers"]}
+    assert carrying  # every stack exports traces or logs somewhere
+    for name, pipeline in carrying.items():
+        assert ("transform/redaction" in pipeline["processors"]) is enabled, name
+    if not enabled:
+        return
+    spans, = [c["statements"] for c in config["processors"]["transform/redaction"]["trace_statements"]
+              if c["context"] == "span"]
+    content = written.get("ai-observability:collector", {}).get("redaction", {}).get("genaiContent", "drop")
+    for key in ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions"):
+        if content == "drop":  # the OTTL string literal's pattern, unescaped, matches each content key
+            patterns = [re.search(r'delete_matching_keys\(span\.attributes, "(.*)"\)$', line) for line in spans]
+            assert any(re.fullmatch(found.group(1).replace("\\\\", "\\"), key) for found in patterns if found), key
+        elif content == "truncate":
+            assert any(line.startswith(f'set(span.attributes["{key}"], Substring(') for line in spans), key
 
 
 def test_resources_run_under_the_project_and_the_stacks_explicit_providers(stack):

@@ -1,0 +1,85 @@
+"""What never leaves the cluster in a trace or a log (pure): the OpenTelemetry GenAI conventions' content
+(prompts, completions, system instructions) and common PII, as the transform processor's OTTL statements.
+
+The collector runs them in every traces and logs pipeline before its first exporter or connector, so no
+backend (App Insights, Datadog, the Datadog connector's APM stats) ever receives what they remove.
+
+GenAI content, per stack: dropped (the default), cut to N characters, or kept. PII is masked in span
+attributes, span event attributes, log attributes and string log bodies: e-mail addresses, payment card
+numbers, bearer tokens, and API keys by their known shapes or a key-like name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Attributes that carry content (semantic-conventions gen-ai: gen-ai-spans.md and gen-ai-events.md), and the
+# indexed ones of the older conventions and of OpenLLMetry-style instrumentations (gen_ai.prompt.0.content).
+CONTENT_ATTRIBUTES = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
+                      "gen_ai.prompt", "gen_ai.completion")
+CONTENT_KEYS = r"^gen_ai\.(input\.messages|output\.messages|system_instructions|prompt|completion)(\..+)?$"
+# Events whose body or attributes are a message: the older gen_ai.content.* span events, the log-based
+# gen_ai.{system,user,assistant,tool}.message and gen_ai.choice, and the inference details event.
+CONTENT_EVENTS = r"^gen_ai\.(content\.(prompt|completion)|(system|user|assistant|tool)\.message|choice|" \
+                 r"client\.inference\.operation\.details)$"
+
+# RE2 (Go's regexp, which OTTL uses) and Python's re agree on these. Each maps to what replaces a match.
+PII_PATTERNS = {
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}": "[email]",
+    # 13 to 19 digits, in groups of any size separated by one space or hyphen: Visa to UnionPay.
+    r"\b\d(?:[ -]?\d){12,18}\b": "[card]",
+    r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}": "Bearer [token]",
+    # Shapes of provider keys (OpenAI and Anthropic sk-, AWS access key ids, GitHub and Slack tokens), and any
+    # long value after a key-like name.
+    r"\b(sk-[A-Za-z0-9_-]{16,}|AKIA[0-9A-Z]{16}|gh[pousr]_[A-Za-z0-9]{30,}|xox[abpr]-[A-Za-z0-9-]{10,})\b": "[key]",
+    r"(?i)\b(api[_-]?key|access[_-]?token|secret|password)\b[\"']?\s*[:=]\s*[\"']?[^\s\"',;&]{8,}": "[credential]",
+}
+
+
+@dataclass(frozen=True)
+class Statements:
+    """The transform processor's statements: per signal, (OTTL context, statements) in order."""
+
+    traces: tuple[tuple[str, tuple[str, ...]], ...]
+    logs: tuple[tuple[str, tuple[str, ...]], ...]
+
+
+def _quoted(text: str) -> str:
+    """An OTTL string literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _content(attributes: str, genai_content: str, truncate_to: int) -> list[str]:
+    """Statements on one attribute map's GenAI content: delete it, or cut each string value to `truncate_to`."""
+    if genai_content == "drop":
+        return [f"delete_matching_keys({attributes}, {_quoted(CONTENT_KEYS)})"]
+    if genai_content == "truncate":
+        return [f"set({attributes}[{_quoted(key)}], Substring({attributes}[{_quoted(key)}], 0, {truncate_to})) "
+                f"where IsString({attributes}[{_quoted(key)}]) and Len({attributes}[{_quoted(key)}]) > {truncate_to}"
+                for key in CONTENT_ATTRIBUTES]
+    return []
+
+
+def _masked(attributes: str) -> list[str]:
+    return [f'replace_all_patterns({attributes}, "value", {_quoted(pattern)}, {_quoted(mask)})'
+            for pattern, mask in PII_PATTERNS.items()]
+
+
+def statements(genai_content: str, truncate_to: int) -> Statements:
+    """The redaction, GenAI content first (a prompt is removed whole before its PII would be masked)."""
+    event_content = ([f"delete_matching_keys(spanevent.attributes, {_quoted('.*')}) "
+                      f"where IsMatch(spanevent.name, {_quoted(CONTENT_EVENTS)})"] if genai_content == "drop" else
+                     [f"truncate_all(spanevent.attributes, {truncate_to}) "
+                      f"where IsMatch(spanevent.name, {_quoted(CONTENT_EVENTS)})"] if genai_content == "truncate" else [])
+    body = ([f'set(log.body, "") where IsMatch(log.event_name, {_quoted(CONTENT_EVENTS)})']
+            if genai_content == "drop" else
+            [f"set(log.body, Substring(log.body, 0, {truncate_to})) where IsMatch(log.event_name, "
+             f"{_quoted(CONTENT_EVENTS)}) and IsString(log.body) and Len(log.body) > {truncate_to}"]
+            if genai_content == "truncate" else [])
+    return Statements(
+        traces=(("span", (*_content("span.attributes", genai_content, truncate_to), *_masked("span.attributes"))),
+                ("spanevent", (*_content("spanevent.attributes", genai_content, truncate_to), *event_content,
+                               *_masked("spanevent.attributes")))),
+        logs=(("log", (*_content("log.attributes", genai_content, truncate_to), *body, *_masked("log.attributes"),
+                       *(f"replace_pattern(log.body, {_quoted(pattern)}, {_quoted(mask)}) where IsString(log.body)"
+                         for pattern, mask in PII_PATTERNS.items()))),))
