@@ -67,19 +67,20 @@ def _masked(attributes: str) -> list[str]:
 
 def statements(genai_content: str, truncate_to: int) -> Statements:
     """The redaction, GenAI content first (a prompt is removed whole before its PII would be masked)."""
-    event_content = ([f"delete_matching_keys(spanevent.attributes, {_quoted('.*')}) "
-                      f"where IsMatch(spanevent.name, {_quoted(CONTENT_EVENTS)})"] if genai_content == "drop" else
-                     [f"truncate_all(spanevent.attributes, {truncate_to}) "
-                      f"where IsMatch(spanevent.name, {_quoted(CONTENT_EVENTS)})"] if genai_content == "truncate" else [])
-    body = ([f'set(log.body, "") where IsMatch(log.event_name, {_quoted(CONTENT_EVENTS)})']
-            if genai_content == "drop" else
-            [f"set(log.body, Substring(log.body, 0, {truncate_to})) where IsMatch(log.event_name, "
-             f"{_quoted(CONTENT_EVENTS)}) and IsString(log.body) and Len(log.body) > {truncate_to}"]
-            if genai_content == "truncate" else [])
+    is_content_event = f"IsMatch(spanevent.name, {_quoted(CONTENT_EVENTS)})"
+    is_content_log = f"IsMatch(log.event_name, {_quoted(CONTENT_EVENTS)})"
+    events = {"drop": [f"delete_matching_keys(spanevent.attributes, {_quoted('.*')}) where {is_content_event}"],
+              "truncate": [f"truncate_all(spanevent.attributes, {truncate_to}) where {is_content_event}"],
+              "keep": []}[genai_content]
+    bodies = {"drop": [f'set(log.body, "") where {is_content_log}'],
+              "truncate": [f"set(log.body, Substring(log.body, 0, {truncate_to})) where {is_content_log} and "
+                           f"IsString(log.body) and Len(log.body) > {truncate_to}"],
+              "keep": []}[genai_content]
+    masked_bodies = [f"replace_pattern(log.body, {_quoted(pattern)}, {_quoted(mask)}) where IsString(log.body)"
+                     for pattern, mask in PII_PATTERNS.items()]
     return Statements(
         traces=(("span", (*_content("span.attributes", genai_content, truncate_to), *_masked("span.attributes"))),
-                ("spanevent", (*_content("spanevent.attributes", genai_content, truncate_to), *event_content,
+                ("spanevent", (*_content("spanevent.attributes", genai_content, truncate_to), *events,
                                *_masked("spanevent.attributes")))),
-        logs=(("log", (*_content("log.attributes", genai_content, truncate_to), *body, *_masked("log.attributes"),
-                       *(f"replace_pattern(log.body, {_quoted(pattern)}, {_quoted(mask)}) where IsString(log.body)"
-                         for pattern, mask in PII_PATTERNS.items()))),))
+        logs=(("log", (*_content("log.attributes", genai_content, truncate_to), *bodies,
+                       *_masked("log.attributes"), *masked_bodies)),))

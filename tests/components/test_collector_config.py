@@ -11,9 +11,9 @@ from components.collector_config import (
     collector_config,
     memory_limits,
 )
-from config.settings import Redaction
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRETS_DIR
 from config.limits import COLLECTOR_EXPORTERS
+from config.settings import Redaction
 from tests.helpers import collector_config_problems as problems
 
 REDACTING = Redaction(enabled=True, genai_content="drop", truncate_to=256)

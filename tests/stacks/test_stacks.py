@@ -25,8 +25,15 @@ from model.contract import Matcher, Series
 from model.dialects import azure as azure_dialect
 from policy import rules
 from tests import crds
-from tests.helpers import COLLECTOR_CONFIG_MAP, PUBLISHED_BURN_RATES, STACK_FILES, StackFile, counter
-from tests.helpers import replicated, workload
+from tests.helpers import (
+    COLLECTOR_CONFIG_MAP,
+    PUBLISHED_BURN_RATES,
+    STACK_FILES,
+    StackFile,
+    counter,
+    replicated,
+    workload,
+)
 from tests.helpers import load_settings as settings_from
 from tests.helpers import stack_plan as plan_from
 from tools import policy_check, render, verify
