@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
@@ -33,6 +33,9 @@ DATADOG_CONNECTOR = "datadog/connector"  # computes APM stats from the traces it
 # payload attribute), means something to the Datadog exporter only: its pipeline exports nowhere else.
 APM_STATS_PIPELINE = "metrics/datadog-apm-stats"
 POD_IP = "${env:MY_POD_IP}"
+LOAD_BALANCER = "loadbalancing"  # the first tier's traces exporter: every span of a trace to one sampler
+SAMPLED_EXPORTERS = ("azuremonitor", "datadog/exporter")  # the traces backends, behind the sampler
+DECISION_WAIT = "30s"  # how long a trace's spans are gathered before it is judged: longer than a stream
 
 # The credentials each backend's exporter reads, from the files the Deployment mounts (the
 # collector's `file` config provider expands ${file:<path>} to the file's content).
@@ -74,8 +77,40 @@ def redaction_processor(genai_content: str, truncate_to: int) -> dict:
             "log_statements": [{"context": context, "statements": list(lines)} for context, lines in found.logs]}
 
 
+def sampling_policies(slow_after: Mapping[str, float], percentage: float) -> list[dict]:
+    """Every trace with an error, every trace of a service slower than its latency objective (`slow_after`:
+    seconds, by service.name), and `percentage` of the rest (the tail_sampling processor keeps a trace when
+    any policy samples it)."""
+    slow = [{"name": f"slower-than-objective-{service}", "type": "and", "and": {"and_sub_policy": [
+        {"name": "service", "type": "string_attribute", "string_attribute": {"key": "service.name",
+                                                                              "values": [service]}},
+        {"name": "slow", "type": "latency", "latency": {"threshold_ms": round(seconds * 1000)}}]}}
+        for service, seconds in sorted(slow_after.items())]
+    return [{"name": "errors", "type": "status_code", "status_code": {"status_codes": ["ERROR"]}}, *slow,
+            {"name": "the-rest", "type": "probabilistic", "probabilistic": {"sampling_percentage": percentage}}]
+
+
+def sampler_config(backends: Iterable[str], datadog_site: str, memory_limit_mib: int,
+                   policies: list[dict]) -> dict:
+    """The sampling tier's config: OTLP from the first tier's load balancer (every span of a trace reaches the
+    same sampler), tail sampling, then the traces backends."""
+    config = collector_config(backends, datadog_site, memory_limit_mib, Redaction(False, "keep", 0))
+    del config["receivers"]["otlp"]["protocols"]["http"]
+    for unused in ("k8sattributes", REDACTION):
+        config["processors"].pop(unused, None)
+    config["processors"]["tail_sampling"] = {"decision_wait": DECISION_WAIT, "policies": policies}
+    exporters = {name: config["exporters"][name] for name in SAMPLED_EXPORTERS if name in config["exporters"]}
+    config["exporters"] = exporters
+    config.pop("connectors", None)
+    config["service"]["pipelines"] = {"traces": {"receivers": ["otlp"], "processors": [
+        "memory_limiter", "tail_sampling", "batch"], "exporters": list(exporters)}}
+    return config
+
+
 def collector_config(backends: Iterable[str], datadog_site: str, memory_limit_mib: int,
-                     redacting: Redaction) -> dict:
+                     redacting: Redaction, sampler: str | None = None) -> dict:
+    """`sampler`: the sampling tier's headless Service (host name), to which the traces go, balanced by trace id,
+    instead of to their backends; the Datadog connector still sees every span (APM stats stay whole)."""
     config = copy.deepcopy(_base())
     protocols = config["receivers"]["otlp"]["protocols"]
     protocols["grpc"]["endpoint"] = f"{POD_IP}:{PORTS['otlp-grpc']}"
@@ -109,5 +144,10 @@ def collector_config(backends: Iterable[str], datadog_site: str, memory_limit_mi
         pipelines["traces"]["exporters"].append(DATADOG_CONNECTOR)
         pipelines[APM_STATS_PIPELINE] = {"receivers": [DATADOG_CONNECTOR], "processors": ["memory_limiter", "batch"],
                                          "exporters": ["datadog/exporter"]}
+    if sampler and "traces" in pipelines:
+        traces = pipelines["traces"]
+        traces["exporters"] = [e for e in traces["exporters"] if e not in SAMPLED_EXPORTERS] + [LOAD_BALANCER]
+        exporters[LOAD_BALANCER] = {"routing_key": "traceID", "protocol": {"otlp": {"tls": {"insecure": True}}},
+                                    "resolver": {"dns": {"hostname": sampler, "port": PORTS["otlp-grpc"]}}}
     config["service"]["pipelines"] = pipelines
     return config

@@ -161,7 +161,7 @@ class InferenceService(pulumi.ComponentResource):
                                         identity.application)
 
         template = self._pod_template(identity, datadog.enabled, args.collector_endpoint, args.secret_name)
-        k8s_service = self._service_object(f"{name}-service", service.name)
+        k8s_service = self._service_object(f"{name}-service", service.name, routed=bool(service.rollout.nginx_ingress))
         if service.rollout.enabled:
             target = self._rollout(template, args, k8s_service)
         else:
@@ -179,17 +179,23 @@ class InferenceService(pulumi.ComponentResource):
         self.service_name = k8s_service.metadata.name
         self.register_outputs({"serviceName": self.service_name})
 
-    def _service_object(self, resource_name: str, name: str) -> k8s.core.v1.Service:
+    def _service_object(self, resource_name: str, name: str, routed: bool = False) -> k8s.core.v1.Service:
+        """`routed`: a Service Argo Rollouts points at one version's pods (it adds the pod template hash to the
+        selector, which it then owns): labelled without the version, so a release does not make Pulumi apply it
+        again, and its selector left to Argo after creation."""
         service = self._service
+        labels = {k: v for k, v in self._labels.items() if k not in workloads.VERSION_LABELS} if routed else \
+            self._labels
         return k8s.core.v1.Service(
             resource_name,
-            metadata=workloads.metadata(name, self._namespace, self._labels),
+            metadata=workloads.metadata(name, self._namespace, labels),
             spec={"type": "ClusterIP", "selector": self._pod_selector, "ports": [
                 {"name": "http", "port": HTTP_SERVICE_PORT, "targetPort": "http", "protocol": "TCP"},
                 *([{"name": "metrics", "port": service.metrics_port, "targetPort": "metrics", "protocol": "TCP"}]
                   if "metrics" in ports(service) else []),
             ]},
-            opts=self._child,
+            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(
+                ignore_changes=["spec.selector"] if routed else None)),
         )
 
     def _rollout(self, template: dict, args: InferenceServiceArgs, stable: k8s.core.v1.Service) -> dict:
@@ -205,12 +211,12 @@ class InferenceService(pulumi.ComponentResource):
             f"{self._name}-analysis", api_version=canary.API_VERSION, kind="AnalysisTemplate", metadata=self._meta(),
             spec=canary.analysis_template(
                 found, {"address": args.prometheus.url or ""}, datadog=datadog, interval=rollout.analysis_interval,
-                window=rollout.analysis_window, failure_limit=rollout.failure_limit,
-                count=canary.measurements(rollout.steps, rollout.analysis_interval, rollout.analysis_window)),
+                window=rollout.analysis_window, failure_limit=rollout.failure_limit),
             opts=self._child)
         traffic = None
         if rollout.nginx_ingress:
-            canary_service = self._service_object(f"{self._name}-canary-service", f"{service.name}-canary")
+            canary_service = self._service_object(f"{self._name}-canary-service", f"{service.name}-canary",
+                                                  routed=True)
             traffic = {"stable": stable.metadata.name, "canary": canary_service.metadata.name,
                        "ingress": rollout.nginx_ingress}
         workload = k8s.apiextensions.CustomResource(

@@ -1,4 +1,5 @@
-"""The OpenTelemetry Collector on Kubernetes: config, RBAC for k8sattributes, a hardened Deployment, its Service."""
+"""The OpenTelemetry Collector on Kubernetes: config, RBAC for k8sattributes, a hardened Deployment, its Service;
+with tail sampling, a second tier that samples whole traces, which the first balances by trace id."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ from components.collector_config import (
     CREDENTIALS,
     HEALTH_PATH,
     PORTS,
+    SAMPLED_EXPORTERS,
     collector_config,
     memory_limits,
+    sampler_config,
+    sampling_policies,
 )
 from config.settings import CollectorSettings, KubernetesSettings, StackIdentity
 from model.catalogue import Alert
@@ -26,15 +30,22 @@ from model.naming import prometheus as prometheus_naming
 from model.quantities import mebibytes
 
 NAME = "otel-collector"
+SAMPLER = f"{NAME}-sampler"  # the sampling tier, and its headless Service
 CONFIG_FILE = "config.yaml"
 OTLP_PORTS = ("otlp-grpc", "otlp-http")
 GRACE_SECONDS = 30  # long enough to flush the batch processor's last batch
 
 
-def config_yaml(collector: CollectorSettings, datadog_site: str) -> str:
+def config_yaml(collector: CollectorSettings, datadog_site: str, sampler: str | None = None) -> str:
     config = collector_config(collector.exporters, datadog_site, mebibytes(collector.resources.memory_limit),
-                              collector.redaction)
+                              collector.redaction, sampler)
     return yaml.safe_dump(config, sort_keys=False)
+
+
+def samples(collector: CollectorSettings) -> bool:
+    """Tail sampling: a share of the traces below 100%, and a backend that takes traces."""
+    traced = {"azuremonitor", "datadog"} & set(collector.exporters)
+    return collector.sampling_percentage < 100 and bool(traced)
 
 
 def scraped_ports(collector: CollectorSettings) -> list[str]:
@@ -52,6 +63,7 @@ class OtelCollectorArgs:
     namespace: pulumi.Input[str]
     secret_name: pulumi.Input[str]  # the Secret holding the exporters' credentials
     alerts: tuple[Alert, ...]  # the pipeline's own (catalogue.pipeline_alerts), on the metrics it exposes
+    slow_after: Mapping[str, float]  # per service.name, the latency above which tail sampling keeps a trace
 
 
 class OtelCollector(pulumi.ComponentResource):
@@ -73,13 +85,10 @@ class OtelCollector(pulumi.ComponentResource):
         account = k8s.core.v1.ServiceAccount(f"{name}-service-account", metadata=self._meta(),
                                              automount_service_account_token=False, opts=self._child)
         self._rbac(account, kubernetes.namespace)
-        config = config_yaml(collector, args.datadog_site)
-        # Named by its content, as kustomize's configMapGenerator does: a new config is a new ConfigMap, created
-        # before the old one is deleted, and the Deployment rolls onto it; no pod ever mounts a missing one.
-        config_map = k8s.core.v1.ConfigMap(
-            f"{name}-config", metadata={**self._meta(), "name": kubernetes_naming.content_named(NAME, config)},
-            data={CONFIG_FILE: config}, opts=self._child)
-        self._deployment(account, config_map, secret_name, identity.production)
+        sampler = f"{SAMPLER}.{kubernetes.namespace}.svc.cluster.local" if samples(collector) else None
+        config_map = self._config_map(name, NAME, config_yaml(collector, args.datadog_site, sampler))
+        self._deployment(f"{name}-deployment", NAME, self._pod_selector, self._labels, account, config_map,
+                         secret_name, identity.production, list(collector.exporters), api_token=True)
         service = k8s.core.v1.Service(
             f"{name}-service",
             # For Prometheus servers that discover by annotation; the operator's uses the PodMonitor below.
@@ -118,6 +127,8 @@ class OtelCollector(pulumi.ComponentResource):
             ]},
             opts=self._child,
         )
+        if sampler:
+            self._sampling_tier(args, account)
         self.service_name = service.metadata.name
         self.otlp_grpc_endpoint = pulumi.Output.all(service.metadata.name, service.metadata.namespace).apply(
             lambda parts: f"http://{parts[0]}.{parts[1]}.svc.cluster.local:{PORTS['otlp-grpc']}")
@@ -125,6 +136,44 @@ class OtelCollector(pulumi.ComponentResource):
 
     def _meta(self) -> dict:
         return workloads.metadata(NAME, self._namespace, self._labels)
+
+    def _config_map(self, resource_name: str, name: str, config: str) -> k8s.core.v1.ConfigMap:
+        # Named by its content, as kustomize's configMapGenerator does: a new config is a new ConfigMap, created
+        # before the old one is deleted, and the Deployment rolls onto it; no pod ever mounts a missing one.
+        return k8s.core.v1.ConfigMap(
+            f"{resource_name}-config", metadata={**workloads.metadata(name, self._namespace, self._labels),
+                                                 "name": kubernetes_naming.content_named(name, config)},
+            data={CONFIG_FILE: config}, opts=self._child)
+
+    def _sampling_tier(self, args: OtelCollectorArgs, account: k8s.core.v1.ServiceAccount) -> None:
+        """The samplers: OTLP from the first tier only (each trace's spans to one sampler: the headless Service
+        lists every sampler pod, the load balancer hashes trace ids over them), tail sampling, the traces
+        backends. As many as the first tier, hardened alike, with no API token (no k8sattributes here)."""
+        collector, identity = args.collector, args.identity
+        selector = workloads.selector(SAMPLER, identity.stack)
+        labels = workloads.labels(SAMPLER, identity.stack, collector.version, "collector", identity.application)
+        meta = workloads.metadata(SAMPLER, self._namespace, labels)
+        config = sampler_config(collector.exporters, args.datadog_site, mebibytes(collector.resources.memory_limit),
+                                sampling_policies(args.slow_after, collector.sampling_percentage))
+        config_map = self._config_map(f"{self._name}-sampler", SAMPLER, yaml.safe_dump(config, sort_keys=False))
+        backends = [b for b in collector.exporters if b in {e.split("/")[0] for e in SAMPLED_EXPORTERS}]
+        self._deployment(f"{self._name}-sampler-deployment", SAMPLER, selector, labels, account, config_map,
+                         args.secret_name, identity.production, backends, api_token=False)
+        k8s.core.v1.Service(
+            f"{self._name}-sampler-service", metadata=meta,
+            spec={"clusterIP": "None", "selector": selector, "ports": [
+                {"name": "otlp-grpc", "port": PORTS["otlp-grpc"], "targetPort": "otlp-grpc", "protocol": "TCP"}]},
+            opts=self._child)
+        k8s.policy.v1.PodDisruptionBudget(f"{self._name}-sampler-pdb", metadata=meta,
+                                          spec=workloads.disruption_budget(selector), opts=self._child)
+        k8s.networking.v1.NetworkPolicy(
+            f"{self._name}-sampler-network-policy", metadata=meta,
+            spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"], "ingress": [
+                *workloads.ingress_rule([{"podSelector": {"matchLabels": self._pod_selector}}], ["otlp-grpc"]),
+                *workloads.ingress_rule(workloads.from_namespaces(args.kubernetes.monitoring_namespaces),
+                                        ["metrics"]),
+            ]},
+            opts=self._child)
 
     def _rbac(self, account: k8s.core.v1.ServiceAccount, namespace: str) -> None:
         """k8sattributes reads pod metadata, and the ReplicaSet to name the Deployment: nothing more."""
@@ -144,8 +193,11 @@ class OtelCollector(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _deployment(self, account: k8s.core.v1.ServiceAccount, config_map: k8s.core.v1.ConfigMap,
-                    secret_name: pulumi.Input[str], production: bool) -> k8s.apps.v1.Deployment:
+    def _deployment(self, resource_name: str, name: str, selector: Mapping[str, str], labels: Mapping[str, str],
+                    account: k8s.core.v1.ServiceAccount, config_map: k8s.core.v1.ConfigMap,
+                    secret_name: pulumi.Input[str], production: bool, backends: list[str],
+                    api_token: bool) -> k8s.apps.v1.Deployment:
+        """A collector tier's pods; `api_token`: the short-lived token k8sattributes reads pod metadata with."""
         collector = self._collector
         limiter_mib, _ = memory_limits(mebibytes(collector.resources.memory_limit))
         env = [{"name": "MY_POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
@@ -153,7 +205,7 @@ class OtelCollector(pulumi.ComponentResource):
                {"name": "GOMEMLIMIT", "value": f"{limiter_mib}MiB"}]
         scratch, tmp_mount = workloads.scratch_volume()
         secrets, secrets_mounts = workloads.secret_files(
-            secret_name, [key for backend, key in CREDENTIALS.items() if backend in collector.exporters])
+            secret_name, [key for backend, key in CREDENTIALS.items() if backend in backends])
         token, token_mount = workloads.api_token()
         container = {
             "name": NAME,
@@ -167,26 +219,26 @@ class OtelCollector(pulumi.ComponentResource):
             "readinessProbe": workloads.http_probe(HEALTH_PATH, "health", period=5, failures=3),
             "securityContext": workloads.container_security_context(),
             "volumeMounts": [{"name": "config", "mountPath": "/conf", "readOnly": True}, tmp_mount, *secrets_mounts,
-                             token_mount],
+                             *([token_mount] if api_token else [])],
         }
         return k8s.apps.v1.Deployment(
-            f"{self._name}-deployment",
-            metadata=self._meta(),
+            resource_name,
+            metadata=workloads.metadata(name, self._namespace, labels),
             spec={
                 "replicas": collector.replicas,
-                "selector": {"matchLabels": self._pod_selector},
+                "selector": {"matchLabels": dict(selector)},
                 "strategy": workloads.rolling_update(),
                 "template": {
-                    "metadata": {"labels": self._labels},
+                    "metadata": {"labels": dict(labels)},
                     "spec": {
                         "serviceAccountName": account.metadata.name,
                         "automountServiceAccountToken": False,  # the token k8sattributes needs is mounted below
                         "securityContext": workloads.pod_security_context(),
-                        "topologySpreadConstraints": workloads.spread(self._pod_selector),
+                        "topologySpreadConstraints": workloads.spread(selector),
                         "terminationGracePeriodSeconds": GRACE_SECONDS,
                         "containers": [container],
                         "volumes": [{"name": "config", "configMap": {"name": config_map.metadata.name}}, scratch,
-                                    *secrets, token],
+                                    *secrets, *([token] if api_token else [])],
                     },
                 },
             },

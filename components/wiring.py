@@ -99,7 +99,10 @@ class Wiring:
             identity=self.identity, collector=settings.collector, kubernetes=self.kube,
             datadog_site=settings.datadog.site, rule_labels=settings.prometheus.rule_labels,
             namespace=namespace.name, secret_name=namespace.secret_name,
-            alerts=catalogue.pipeline_alerts(settings.services, settings.runbook_base_url))
+            alerts=catalogue.pipeline_alerts(settings.services, settings.runbook_base_url),
+            # Slower than its P95 objective: a request the latency alerts are about, whose trace is kept.
+            slow_after={azure_naming.resource(s.name, self.identity.application)["service.name"]: s.slo.p95_seconds
+                        for s in settings.services})
 
     def alertmanager_routing(self, namespace: WorkloadNamespace) -> AlertmanagerRoutingArgs | None:
         """None when the stack routes no alerts itself."""

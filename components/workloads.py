@@ -27,6 +27,9 @@ def common_labels(part_of: str) -> dict[str, str]:
     return {"app.kubernetes.io/part-of": part_of, "app.kubernetes.io/managed-by": "pulumi"}
 
 
+VERSION_LABELS = ("app.kubernetes.io/version", "version")  # what changes with every release
+
+
 def labels(name: str, stack: str, version: str, component: str, part_of: str) -> dict[str, str]:
     """Kubernetes' recommended labels, plus the app/version pair the seeds' dashboards use."""
     return {

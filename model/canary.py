@@ -55,9 +55,11 @@ class AnalysisMetric:
         return f"result[0] > {plain(self.limit)}"
 
     def datadog_conditions(self) -> tuple[str, str]:
-        """Success and failure on Datadog's answer, one number, or nil without data (JSON has no NaN):
-        nil meets neither, which is Inconclusive, as NaN is from Prometheus."""
-        return (f"!isNil(result) && result <= {plain(self.limit)}", f"!isNil(result) && result > {plain(self.limit)}")
+        """Success and failure on Datadog's answer, one number, or nil without data (JSON has no NaN): nil meets
+        neither, which is Inconclusive, as NaN is from Prometheus. (expr type-checks both sides of && before
+        running: `default` gives the comparison a number to check, the guard keeps nil from reaching it.)"""
+        limit = plain(self.limit)
+        return (f"!isNil(result) && default(result, 0) <= {limit}", f"!isNil(result) && default(result, 0) > {limit}")
 
 
 def _slug(check: str) -> str:
@@ -109,7 +111,9 @@ def datadog_queries(contract: MetricContract, env: str, service: str) -> dict[st
         version = {datadog_naming.VERSION_TAG: CANARY_VERSION}
         selected = datadog.scope({**tags, **datadog_naming.series_tags(series), **(version if canary else {})},
                                  {**datadog_naming.excluded_tags(series), **({} if canary else version)})
-        return f"sum:{datadog_naming.series_metric(series)}{selected}.as_count()"
+        found = f"sum:{datadog_naming.series_metric(series)}{selected}.as_count()"
+        # A failure counter exists only after the first failure: until then, no errors rather than no data.
+        return f"default_zero({found})" if role == "errors" else found
 
     queries = {f"{who}_{role}": count(role, who == "canary") for who in ("canary", "stable")
                for role in ("errors", "requests")}
@@ -119,14 +123,8 @@ def datadog_queries(contract: MetricContract, env: str, service: str) -> dict[st
                                                                      "stable_errors / stable_requests"}}
 
 
-def measurements(steps: tuple[tuple[int, str], ...], interval: str, window: str) -> int:
-    """Measurements that cover the steps' pauses: the first once a whole window has run, then every interval."""
-    paused = sum(prometheus_seconds(pause) for _, pause in steps)
-    return max(1, (paused - prometheus_seconds(window)) // prometheus_seconds(interval) + 1)
-
-
 def analysis_template(metrics: list[AnalysisMetric], provider: Mapping[str, str], *, interval: str, window: str,
-                      count: int, failure_limit: int, datadog: Mapping[str, Mapping] | None = None) -> dict:
+                      failure_limit: int, datadog: Mapping[str, Mapping] | None = None) -> dict:
     """The AnalysisTemplate's spec. `provider`: Prometheus' address (and, with `datadog`, the metrics Datadog
     judges instead, by name, in its v2 query and formula form)."""
     def metric(found: AnalysisMetric) -> dict:
@@ -134,7 +132,9 @@ def analysis_template(metrics: list[AnalysisMetric], provider: Mapping[str, str]
         source = ({"datadog": {"apiVersion": "v2", "interval": window, "aggregator": "sum", **datadog[found.name]}}
                   if datadog else {"prometheus": {**provider, "query": found.query}})
         success, failure = found.datadog_conditions() if datadog else (found.success, found.failure)
-        return {"name": found.name, "initialDelay": window, "interval": interval, "count": count,
+        # No count: a background analysis measures until the rollout ends (Argo then stops it); with a count it
+        # could end Successful while the last steps still run unjudged, since the steps wait for pods.
+        return {"name": found.name, "initialDelay": window, "interval": interval,
                 "failureLimit": failure_limit, "inconclusiveLimit": failure_limit,
                 "successCondition": success, "failureCondition": failure, "provider": source}
 
@@ -144,13 +144,15 @@ def analysis_template(metrics: list[AnalysisMetric], provider: Mapping[str, str]
 
 def canary_strategy(steps: tuple[tuple[int, str], ...], template: str, version: str,
                     traffic: Mapping[str, str] | None = None) -> dict:
-    """The Rollout's canary: its steps, the analysis in the background from the first, surge as the
-    Deployments here roll (never below the desired pods); with `traffic` (stable and canary Services and
-    the NGINX Ingress), the weight splits the traffic too."""
+    """The Rollout's canary: its steps, the analysis in the background from the first pause (once the first
+    weight's pods are ready: setWeight waits for them), surge as the Deployments here roll (never below the
+    desired pods); with `traffic` (stable and canary Services and the NGINX Ingress), the weight splits the
+    traffic too."""
     strategy: dict = {
         "maxSurge": "25%", "maxUnavailable": 0,
         "steps": [step for weight, pause in steps for step in ({"setWeight": weight}, {"pause": {"duration": pause}})],
-        "analysis": {"templates": [{"templateName": template}], "args": [{"name": CANARY_ARG, "value": version}]},
+        "analysis": {"templates": [{"templateName": template}], "startingStep": 1,
+                     "args": [{"name": CANARY_ARG, "value": version}]},
     }
     if traffic:
         strategy.update({"stableService": traffic["stable"], "canaryService": traffic["canary"],

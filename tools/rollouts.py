@@ -28,7 +28,9 @@ from tools import stack_config
 from tools.render import settings_of
 from tools.stack_file import StackFileError
 
-ENDED = {"Healthy": "promoted", "Degraded": "aborted"}  # Argo Rollouts' status.phase at a release's end
+# Argo Rollouts' status.phase at a release's end. Degraded: aborted by its analysis (RolloutAborted), or stuck
+# (its progress deadline passed, an invalid spec): the message says which; either is a failed change.
+ENDED = {"Healthy": "promoted", "Degraded": "not promoted"}
 MARGIN_SECONDS = 600
 POLL_SECONDS = 10
 
@@ -41,7 +43,9 @@ def deadline_seconds(service: ServiceSettings) -> int:
 
 
 def phase(namespace: str, name: str, context: str | None) -> tuple[str, str]:
-    """The Rollout's status.phase and message; raises RuntimeError when kubectl cannot say."""
+    """The Rollout's status.phase and message, Progressing until the controller has seen the latest spec (as
+    Argo's own GetRolloutPhase: status.observedGeneration against metadata.generation), so a release's end is
+    never read from the one before; raises RuntimeError when kubectl cannot say."""
     command = ["kubectl", *(["--context", context] if context else []), "get", "rollout", name,
                "--namespace", namespace, "--output", "json"]
     try:
@@ -50,7 +54,10 @@ def phase(namespace: str, name: str, context: str | None) -> tuple[str, str]:
         raise RuntimeError(f"kubectl could not run: {error}") from error
     if ran.returncode != 0:
         raise RuntimeError(f"kubectl get rollout {name} exited {ran.returncode}: {ran.stderr.strip()[-400:]}")
-    status = json.loads(ran.stdout).get("status") or {}
+    rollout = json.loads(ran.stdout)
+    status = rollout.get("status") or {}
+    if str(status.get("observedGeneration")) != str(rollout.get("metadata", {}).get("generation")):
+        return "Progressing", "the controller has not seen the latest spec yet"
     return status.get("phase", "Progressing"), status.get("message", "")
 
 

@@ -19,7 +19,7 @@ from tests.helpers import FIXTURES, load_settings, problem_for, problems, replic
 
 ROLLOUT, TEMPLATE = "kubernetes:argoproj.io/v1alpha1:Rollout", "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"
 SERVICE = "kubernetes:core/v1:Service"
-CONDITION = re.compile(r"(?:!isNil\(result\) && )?result(?:\[0\])? (<=|>) (-?[\d.]+)")
+CONDITION = re.compile(r"(?:result\[0\]|!isNil\(result\) && default\(result, 0\)) (<=|>) (-?[\d.]+)")
 
 
 def stack_config(stack: str) -> dict:
@@ -88,7 +88,8 @@ def test_the_rollout_runs_the_stacks_steps_and_hands_its_version_to_the_analysis
         assert strategy["steps"] == [step for s in steps for step in ({"setWeight": s["weight"]},
                                                                       {"pause": {"duration": s["pause"]}})]
         analysis = strategy["analysis"]
-        assert "startingStep" not in analysis  # in the background from the first step
+        # In the background from the first pause: setWeight waits for the first canary pods to be ready.
+        assert analysis["startingStep"] == 1 and strategy["steps"][1] == {"pause": {"duration": steps[0]["pause"]}}
         assert analysis["templates"] == [{"templateName": template(plan, service.name)["metadata"]["name"]}]
         # The canary is the version its pods are labelled with, the label make verify --canary selects.
         version = workload(plan, service.name)["spec"]["template"]["metadata"]["labels"]["version"]
@@ -97,14 +98,14 @@ def test_the_rollout_runs_the_stacks_steps_and_hands_its_version_to_the_analysis
         assert "trafficRouting" not in strategy  # no Ingress named: the replica ratio splits the traffic
 
 
-def test_every_measurement_covers_a_window_the_steps_pauses_hold():
+def test_every_metric_measures_until_the_rollout_ends_each_over_a_whole_window():
     plan = stack_plan("e2e")
     for service in (s for s in load_settings("e2e").services if s.rollout.enabled):
-        paused = sum(int(pause[:-1]) * {"s": 1, "m": 60, "h": 3600}[pause[-1]] for _, pause in service.rollout.steps)
         for metric in template(plan, service.name)["spec"]["metrics"]:
-            interval, window = (int(metric[key][:-1]) * 60 for key in ("interval", "initialDelay"))
+            # No count: Argo stops a background analysis when the rollout ends, so every step is judged.
+            assert "count" not in metric
+            assert metric["interval"] == service.rollout.analysis_interval
             assert metric["initialDelay"] == service.rollout.analysis_window  # a whole window of the canary first
-            assert window + (metric["count"] - 1) * interval <= paused < window + metric["count"] * interval
             assert metric["failureLimit"] == metric["inconclusiveLimit"] == service.rollout.failure_limit
 
 
@@ -143,14 +144,19 @@ def test_a_datadog_stack_judges_its_canary_by_the_version_tag_behind_its_ingress
             assert scope in query and "env:alerting" in query and "service:scorer" in query, query
             assert set(re.findall(r"\b[a-z_]+\b", datadog["formula"])) <= set(datadog["queries"])
         assert argo_verdict(metric, None) == "Inconclusive"  # no data: nil, as NaN from Prometheus
-    assert spec["metrics"][0]["successCondition"] == "!isNil(result) && result <= 0.05"
+    assert spec["metrics"][0]["successCondition"] == "!isNil(result) && default(result, 0) <= 0.05"
+    # A failure counter exists only after the first failure: no errors yet is 0, not no data.
+    assert spec["metrics"][0]["provider"]["datadog"]["queries"]["canary_errors"].startswith("default_zero(sum:")
 
     strategy = workload(plan, "scorer")["spec"]["strategy"]["canary"]
     services = {r.inputs["metadata"]["name"]: r.inputs["spec"] for r in plan.of_type(SERVICE)}
     assert strategy["trafficRouting"] == {"nginx": {"stableIngress": "scorer-public"}}
     assert strategy["stableService"] == "scorer" and strategy["canaryService"] == "scorer-canary"
-    # Argo narrows each Service to its version's pods: both start as the service's own.
+    # Argo narrows each Service to its version's pods: both start as the service's own, and are left to it.
     assert services["scorer-canary"] == services["scorer"]
+    routed = {r.inputs["metadata"]["name"]: r for r in plan.of_type(SERVICE) if r.name.startswith("scorer")}
+    for service in routed.values():
+        assert "version" not in service.inputs["metadata"]["labels"]  # a release does not apply it again
     assert spec["metrics"][0]["failureLimit"] == 0
 
 

@@ -10,6 +10,8 @@ from components.collector_config import (
     PORTS,
     collector_config,
     memory_limits,
+    sampler_config,
+    sampling_policies,
 )
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRETS_DIR
 from config.limits import COLLECTOR_EXPORTERS
@@ -89,3 +91,42 @@ def test_problems_catches_broken_configs():
     assert "pipeline logs uses undeclared exporter otlphttp" in found
     assert "processors must start with memory_limiter and end with batch" in found
 
+
+
+SAMPLER_HOST = "otel-collector-sampler.ns.svc.cluster.local"
+
+
+@pytest.mark.parametrize("backends", [c for c in COMBINATIONS if {"azuremonitor", "datadog"} & set(c)],
+                         ids="+".join)
+def test_with_sampling_every_span_is_seen_by_the_datadog_connector_then_balanced_by_trace_id(backends):
+    """The first tier: the connector computes APM stats from every span (before sampling, so they stay whole);
+    the traces backends get the spans through the load balancer, each trace's to one sampler."""
+    first = collector_config(backends, "datadoghq.eu", 512, REDACTING, SAMPLER_HOST)
+    assert problems(first) == []
+    traces = first["service"]["pipelines"]["traces"]
+    assert traces["exporters"] == [*([DATADOG_CONNECTOR] if "datadog" in backends else []), "loadbalancing"]
+    assert "transform/redaction" in traces["processors"]  # redacted before leaving the pod, to either
+    balancer = first["exporters"]["loadbalancing"]
+    assert balancer["routing_key"] == "traceID"
+    assert balancer["resolver"] == {"dns": {"hostname": SAMPLER_HOST, "port": PORTS["otlp-grpc"]}}
+    # Metrics and logs do not go through the samplers: the alerts read /metrics, which sampling never touches.
+    for signal in ("metrics", "logs"):
+        assert "loadbalancing" not in first["service"]["pipelines"].get(signal, {"exporters": []})["exporters"]
+
+    policies = sampling_policies({"chat": 2.5}, 10)
+    second = sampler_config(backends, "datadoghq.eu", 512, policies)
+    assert problems(second) == []
+    sampled = second["service"]["pipelines"]["traces"]
+    assert sampled["processors"] == ["memory_limiter", "tail_sampling", "batch"]
+    assert set(sampled["exporters"]) == ({"azuremonitor"} & set(backends)) | (
+        {"datadog/exporter"} if "datadog" in backends else set())
+    assert list(second["receivers"]["otlp"]["protocols"]) == ["grpc"]  # the load balancer's protocol
+
+
+def test_sampling_keeps_every_error_every_trace_slower_than_its_objective_and_a_share_of_the_rest():
+    errors, slow, rest = sampling_policies({"chat": 2.5}, 10)
+    assert errors["status_code"] == {"status_codes": ["ERROR"]}
+    service, latency = slow["and"]["and_sub_policy"]
+    assert service["string_attribute"] == {"key": "service.name", "values": ["chat"]}
+    assert latency["latency"] == {"threshold_ms": 2500}
+    assert rest["probabilistic"] == {"sampling_percentage": 10}

@@ -34,7 +34,9 @@ if name not in answers:
     sys.exit(1)
 status = answers[name].pop(0) if len(answers[name]) > 1 else answers[name][0]
 json.dump(answers, open({str(script)!r}, "w"))
-print(json.dumps({{"kind": "Rollout", "status": status}}))
+generation = status.pop("generation", 1)
+rollout = {{"kind": "Rollout", "metadata": {{"generation": generation}}}}
+print(json.dumps({{**rollout, "status": {{"observedGeneration": "1", **status}}}}))
 """)
     program.chmod(program.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
@@ -67,7 +69,15 @@ def test_an_aborted_canary_fails_the_release_with_argos_reason(kubectl, capsys):
                                                      "Metric \"p95-seconds-vs-stable\" assessed Failed"}])
     code, said = run(capsys)
     assert code == 1
-    assert said.out.splitlines()[1].startswith("canary 0.1.0: Degraded, aborted: RolloutAborted")
+    assert said.out.splitlines()[1].startswith("canary 0.1.0: Degraded, not promoted: RolloutAborted")
+
+
+def test_the_previous_releases_end_is_not_taken_for_this_ones(kubectl, capsys):
+    """Right after pulumi up, before the controller saw the new spec, the phase is still the last release's."""
+    kubectl(steady=[{"phase": "Healthy", "generation": 2}, {"phase": "Degraded", "message": "RolloutAborted"}],
+            canary=[{"phase": "Healthy"}])
+    code, said = run(capsys)
+    assert code == 1 and "steady: Progressing: the controller has not seen the latest spec yet" in said.err
 
 
 def test_a_cluster_that_cannot_be_asked_is_exit_2(kubectl, capsys):
