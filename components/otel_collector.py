@@ -75,7 +75,7 @@ class OtelCollector(pulumi.ComponentResource):
     def __init__(self, name: str, args: OtelCollectorArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("ai-observability:kubernetes:OtelCollector", name, None, opts)
         identity, collector, kubernetes, namespace = args.identity, args.collector, args.kubernetes, args.namespace
-        rule_labels, secret_name, alerts = args.rule_labels, args.secret_name, args.alerts
+        secret_name = args.secret_name
         self._name, self._collector, self._namespace = name, collector, namespace
         self._child = pulumi.ResourceOptions(parent=self)
         self._pod_selector = workloads.selector(NAME, identity.stack)
@@ -99,21 +99,7 @@ class OtelCollector(pulumi.ComponentResource):
                   "ports": [{"name": p, "port": PORTS[p], "targetPort": p, "protocol": "TCP"}
                             for p in (*OTLP_PORTS, *scraped_ports(collector))]},
             opts=self._child)
-        # The operator's Prometheus ignores prometheus.io/* annotations: this makes it scrape the collector's
-        # own metrics and, with honorLabels, the job and instance the prometheus exporter gives each series.
-        k8s.apiextensions.CustomResource(
-            f"{name}-pod-monitor", api_version=prometheus_naming.OPERATOR_API, kind="PodMonitor",
-            metadata=workloads.metadata(NAME, namespace, {**self._labels, **rule_labels}),
-            spec=prometheus_naming.pod_monitor(kubernetes.namespace, self._pod_selector,
-                                               {port: port == "prometheus" for port in scraped_ports(collector)}),
-            opts=self._child)
-        if alerts:
-            k8s.apiextensions.CustomResource(
-                f"{name}-prometheus-rule", api_version=prometheus_naming.OPERATOR_API, kind="PrometheusRule",
-                metadata=workloads.metadata(NAME, namespace, {**self._labels, **rule_labels}),
-                spec={"groups": [prometheus_dialect.pipeline_rule_group(alerts, NAME, kubernetes.namespace,
-                                                                        identity.team)]},
-                opts=self._child)
+        self._monitoring(name, NAME, self._labels, self._pod_selector, scraped_ports(collector), args)
         k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=self._meta(),
                                           spec=workloads.disruption_budget(self._pod_selector), opts=self._child)
         k8s.networking.v1.NetworkPolicy(
@@ -136,6 +122,25 @@ class OtelCollector(pulumi.ComponentResource):
 
     def _meta(self) -> dict:
         return workloads.metadata(NAME, self._namespace, self._labels)
+
+    def _monitoring(self, resource_name: str, name: str, labels: Mapping[str, str], selector: Mapping[str, str],
+                    ports: list[str], args: OtelCollectorArgs) -> None:
+        """A tier's PodMonitor and the pipeline's alerts on its own metrics. The operator's Prometheus ignores
+        prometheus.io/* annotations: the PodMonitor makes it scrape the collector's own metrics and, with
+        honorLabels, the job and instance the prometheus exporter gives each series."""
+        namespace, metadata = args.kubernetes.namespace, workloads.metadata(name, self._namespace,
+                                                                            {**labels, **args.rule_labels})
+        k8s.apiextensions.CustomResource(
+            f"{resource_name}-pod-monitor", api_version=prometheus_naming.OPERATOR_API, kind="PodMonitor",
+            metadata=metadata, spec=prometheus_naming.pod_monitor(namespace, dict(selector),
+                                                                  {port: port == "prometheus" for port in ports}),
+            opts=self._child)
+        if args.alerts:
+            k8s.apiextensions.CustomResource(
+                f"{resource_name}-prometheus-rule", api_version=prometheus_naming.OPERATOR_API, kind="PrometheusRule",
+                metadata=metadata, spec={"groups": [prometheus_dialect.pipeline_rule_group(
+                    args.alerts, name, namespace, args.identity.team)]},
+                opts=self._child)
 
     def _config_map(self, resource_name: str, name: str, config: str) -> k8s.core.v1.ConfigMap:
         # Named by its content, as kustomize's configMapGenerator does: a new config is a new ConfigMap, created
@@ -166,6 +171,7 @@ class OtelCollector(pulumi.ComponentResource):
             opts=self._child)
         k8s.policy.v1.PodDisruptionBudget(f"{self._name}-sampler-pdb", metadata=meta,
                                           spec=workloads.disruption_budget(selector), opts=self._child)
+        self._monitoring(f"{self._name}-sampler", SAMPLER, labels, selector, ["metrics"], args)
         k8s.networking.v1.NetworkPolicy(
             f"{self._name}-sampler-network-policy", metadata=meta,
             spec={"podSelector": {"matchLabels": selector}, "policyTypes": ["Ingress"], "ingress": [

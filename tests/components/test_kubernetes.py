@@ -423,3 +423,40 @@ def test_a_gpu_service_may_read_its_model_from_an_existing_claim():
     mount, = [m for m in spec["containers"][0]["volumeMounts"] if m["name"] == "model-cache"]
     assert mount == {"name": "model-cache", "mountPath": "/models", "readOnly": True}
     assert rules.restricted_problems(spec) == []
+
+
+def test_the_first_tier_balances_traces_to_the_samplers_headless_service_which_admits_only_it(platform):
+    """platform samples (collector.sampling.percentage 25): its collectors send traces, by trace id, to every
+    pod behind the samplers' headless Service; the samplers keep what the service's objective calls slow."""
+    first = yaml.safe_load(platform.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
+    resolver = first["exporters"]["loadbalancing"]["resolver"]["dns"]
+    samplers = platform.one("kubernetes:core/v1:Service", "otel-collector-sampler-service").inputs
+    assert samplers["spec"]["clusterIP"] == "None"  # DNS answers with every sampler pod, not one virtual IP
+    namespace = samplers["metadata"]["namespace"]
+    assert resolver["hostname"] == f"{samplers['metadata']['name']}.{namespace}.svc.cluster.local"
+    port, = samplers["spec"]["ports"]
+    assert resolver["port"] == port["port"]
+    sampler = platform.one("kubernetes:apps/v1:Deployment", "otel-collector-sampler-deployment").inputs
+    pod = sampler["spec"]["template"]
+    assert samplers["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    container, = pod["spec"]["containers"]
+    assert container_port(container, port["targetPort"]) == port["port"]
+    # Only the first tier's pods may send to the samplers.
+    first_tier = platform.one("kubernetes:apps/v1:Deployment", "otel-collector-deployment").inputs
+    policy = platform.one("kubernetes:networking.k8s.io/v1:NetworkPolicy", "otel-collector-sampler-network-policy")
+    otlp, = [rule for rule in policy.inputs["spec"]["ingress"] if rule["ports"][0]["port"] == "otlp-grpc"]
+    selector, = otlp["from"]
+    assert selector["podSelector"]["matchLabels"].items() <= first_tier["spec"]["template"]["metadata"][
+        "labels"].items()
+    # The samplers read their exporters' credentials, and hold no API token (no k8sattributes there).
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert [item["key"] for item in volumes["telemetry"]["secret"]["items"]] == [APPINSIGHTS_KEY]
+    assert "kube-api-access" not in volumes
+    # Each service's slow traces are kept past its own P95 objective.
+    config = yaml.safe_load(platform.one("kubernetes:core/v1:ConfigMap", "otel-collector-sampler-config")
+                            .inputs["data"]["config.yaml"])
+    policies = {p["name"]: p for p in config["processors"]["tail_sampling"]["policies"]}
+    for service in load_settings("platform").services:
+        slow = policies[f"slower-than-objective-{service.name}"]["and"]["and_sub_policy"]
+        assert slow[1]["latency"]["threshold_ms"] == round(service.slo.p95_seconds * 1000)
+    assert policies["the-rest"]["probabilistic"]["sampling_percentage"] == 25
