@@ -229,7 +229,9 @@ def rule_group(alerts: tuple[Alert, ...], slo: ServiceSlo, contract: MetricContr
 
 
 def pipeline_rule_group(alerts: tuple[Alert, ...], workload: str, namespace: str, team: str) -> dict:
-    """The telemetry pipeline's alerts, on the collector's own series (its PodMonitor's job and namespace)."""
+    """The telemetry pipeline's alerts, on one collector tier's own series (its PodMonitor's job and namespace),
+    labelled with the tier as their service: each tier's alerts are its own."""
     selector = naming.selector(workload, namespace)
     return {"name": f"{workload}-pipeline", "interval": EVALUATION_INTERVAL,
-            "rules": [alerting_rule(alert, None, selector, alert_labels(alert, namespace, team)) for alert in alerts]}
+            "rules": [alerting_rule(alert, None, selector, {**alert_labels(alert, namespace, team), "service": workload})
+                      for alert in alerts]}
