@@ -233,5 +233,6 @@ def pipeline_rule_group(alerts: tuple[Alert, ...], workload: str, namespace: str
     labelled with the tier as their service: each tier's alerts are its own."""
     selector = naming.selector(workload, namespace)
     return {"name": f"{workload}-pipeline", "interval": EVALUATION_INTERVAL,
-            "rules": [alerting_rule(alert, None, selector, {**alert_labels(alert, namespace, team), "service": workload})
+            "rules": [alerting_rule(alert, None, selector,
+                                    {**alert_labels(alert, namespace, team), "service": workload})
                       for alert in alerts]}
