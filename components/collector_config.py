@@ -1,7 +1,7 @@
 """The OpenTelemetry Collector's config, built from settings. Pure, so every backend combination is testable.
 
 Processors run memory_limiter first (refuse data before running out of memory),
-k8sattributes next, then, in the traces and logs pipelines, the redaction (model/redaction.py:
+k8s_attributes next, then, in the traces and logs pipelines, the redaction (model/redaction.py:
 GenAI content and PII, before any exporter or connector), batch last. Each enabled backend adds
 its exporters; a pipeline exists only when something exports its signal.
 """
@@ -25,8 +25,9 @@ BASE = Path(__file__).resolve().parent.parent / "k8s" / "otel-collector.yaml"
 PORTS = {"otlp-grpc": 4317, "otlp-http": 4318, "metrics": 8888, "prometheus": 8889, "health": 13133}
 HEALTH_PATH = "/"
 SIGNALS = ("traces", "metrics", "logs")
-PROCESSORS = ["memory_limiter", "k8sattributes", "batch"]
+PROCESSORS = ["memory_limiter", "k8s_attributes", "batch"]  # k8s_attributes: the type's name since contrib 0.151
 REDACTION = "transform/redaction"
+CONTENT_EVENTS = "filter/genai-content-events"  # with genaiContent: drop, the content events go whole
 REDACTED = ("traces", "logs")  # the signals that carry content: attributes, span events, log bodies
 DATADOG_CONNECTOR = "datadog/connector"  # computes APM stats from the traces it is exported to
 # The connector's output, APM stats as one opaque metric (dd.internal.stats.payload, a serialized
@@ -68,13 +69,25 @@ def _exporters(backend: str, datadog_site: str) -> dict[str, tuple[dict, tuple[s
     raise ValueError(f"unknown backend {backend}")
 
 
-def redaction_processor(genai_content: str, truncate_to: int) -> dict:
-    """The transform processor running model/redaction.py's statements. A statement that fails drops its
-    batch (error_mode propagate) rather than letting it through unredacted."""
+def _literal(statement: str) -> str:
+    """An OTTL statement as the collector's config holds it: `$` is written `$$` (one `$` starts ${...})."""
+    return statement.replace("$", "$$")
+
+
+def redaction_processors(genai_content: str, truncate_to: int) -> dict[str, dict]:
+    """model/redaction.py's statements in the transform processor, and with `drop` the filter processor that
+    drops the content events. A statement or condition that fails drops its batch (error_mode propagate)
+    rather than letting it through unredacted."""
     found = redaction.statements(genai_content, truncate_to)
-    return {"error_mode": "propagate",
-            "trace_statements": [{"context": context, "statements": list(lines)} for context, lines in found.traces],
-            "log_statements": [{"context": context, "statements": list(lines)} for context, lines in found.logs]}
+    processors = {REDACTION: {"error_mode": "propagate", "trace_statements": [
+        {"context": context, "statements": [_literal(s) for s in lines]} for context, lines in found.traces],
+        "log_statements": [{"context": context, "statements": [_literal(s) for s in lines]}
+                           for context, lines in found.logs]}}
+    if found.dropped_span_events:
+        processors[CONTENT_EVENTS] = {"error_mode": "propagate",
+                                      "trace_conditions": [_literal(c) for c in found.dropped_span_events],
+                                      "log_conditions": [_literal(c) for c in found.dropped_log_records]}
+    return processors
 
 
 def sampling_policies(slow_after: Mapping[str, float], percentage: float) -> list[dict]:
@@ -96,7 +109,7 @@ def sampler_config(backends: Iterable[str], datadog_site: str, memory_limit_mib:
     same sampler), tail sampling, then the traces backends."""
     config = collector_config(backends, datadog_site, memory_limit_mib, Redaction(False, "keep", 0))
     del config["receivers"]["otlp"]["protocols"]["http"]
-    for unused in ("k8sattributes", REDACTION):
+    for unused in ("k8s_attributes", REDACTION, CONTENT_EVENTS):
         config["processors"].pop(unused, None)
     config["processors"]["tail_sampling"] = {"decision_wait": DECISION_WAIT, "policies": policies}
     exporters = {name: config["exporters"][name] for name in SAMPLED_EXPORTERS if name in config["exporters"]}
@@ -131,11 +144,13 @@ def collector_config(backends: Iterable[str], datadog_site: str, memory_limit_mi
     config["exporters"] = exporters
 
     redacted = [signal for signal in REDACTED if redacting.enabled and takes[signal]]
-    if redacted:
-        config["processors"][REDACTION] = redaction_processor(redacting.genai_content, redacting.truncate_to)
+    redacting_processors = redaction_processors(redacting.genai_content, redacting.truncate_to) if redacted else {}
+    config["processors"].update(redacting_processors)
 
     def processors(signal: str) -> list[str]:
-        return [*PROCESSORS[:-1], *([REDACTION] if signal in redacted else []), PROCESSORS[-1]]
+        # Content events dropped whole first, then what remains redacted.
+        added = [p for p in (CONTENT_EVENTS, REDACTION) if p in redacting_processors] if signal in redacted else []
+        return [*PROCESSORS[:-1], *added, PROCESSORS[-1]]
 
     pipelines = {signal: {"receivers": ["otlp"], "processors": processors(signal), "exporters": takes[signal]}
                  for signal in SIGNALS if takes[signal]}

@@ -38,10 +38,13 @@ PII_PATTERNS = {
 
 @dataclass(frozen=True)
 class Statements:
-    """The transform processor's statements: per signal, (OTTL context, statements) in order."""
+    """The transform processor's statements, per signal as (OTTL context, statements) in order, and with
+    `drop`, the filter processor's conditions that drop whole content events (span events, log records)."""
 
     traces: tuple[tuple[str, tuple[str, ...]], ...]
     logs: tuple[tuple[str, tuple[str, ...]], ...]
+    dropped_span_events: tuple[str, ...] = ()
+    dropped_log_records: tuple[str, ...] = ()
 
 
 def _quoted(text: str) -> str:
@@ -66,21 +69,22 @@ def _masked(attributes: str) -> list[str]:
 
 
 def statements(genai_content: str, truncate_to: int) -> Statements:
-    """The redaction, GenAI content first (a prompt is removed whole before its PII would be masked)."""
-    is_content_event = f"IsMatch(spanevent.name, {_quoted(CONTENT_EVENTS)})"
-    is_content_log = f"IsMatch(log.event_name, {_quoted(CONTENT_EVENTS)})"
-    events = {"drop": [f"delete_matching_keys(spanevent.attributes, {_quoted('.*')}) where {is_content_event}"],
-              "truncate": [f"truncate_all(spanevent.attributes, {truncate_to}) where {is_content_event}"],
-              "keep": []}[genai_content]
-    bodies = {"drop": [f'set(log.body, "") where {is_content_log}'],
-              "truncate": [f"set(log.body, Substring(log.body, 0, {truncate_to})) where {is_content_log} and "
-                           f"IsString(log.body) and Len(log.body) > {truncate_to}"],
-              "keep": []}[genai_content]
+    """The redaction, GenAI content first (a prompt is removed whole before its PII would be masked). Dropped
+    content events go whole (a transform statement cannot remove an event: the filter processor does);
+    truncated ones keep their attributes cut to `truncate_to`."""
+    truncated = genai_content == "truncate"
+    events = [f"truncate_all(spanevent.attributes, {truncate_to}) "
+              f"where IsMatch(spanevent.name, {_quoted(CONTENT_EVENTS)})"] if truncated else []
+    bodies = [f"set(log.body, Substring(log.body, 0, {truncate_to})) where IsMatch(log.event_name, "
+              f"{_quoted(CONTENT_EVENTS)}) and IsString(log.body) and Len(log.body) > {truncate_to}"] if truncated else []
     masked_bodies = [f"replace_pattern(log.body, {_quoted(pattern)}, {_quoted(mask)}) where IsString(log.body)"
                      for pattern, mask in PII_PATTERNS.items()]
+    dropped = genai_content == "drop"
     return Statements(
         traces=(("span", (*_content("span.attributes", genai_content, truncate_to), *_masked("span.attributes"))),
                 ("spanevent", (*_content("spanevent.attributes", genai_content, truncate_to), *events,
                                *_masked("spanevent.attributes")))),
         logs=(("log", (*_content("log.attributes", genai_content, truncate_to), *bodies,
-                       *_masked("log.attributes"), *masked_bodies)),))
+                       *_masked("log.attributes"), *masked_bodies)),),
+        dropped_span_events=(f"IsMatch(spanevent.name, {_quoted(CONTENT_EVENTS)})",) if dropped else (),
+        dropped_log_records=(f"IsMatch(log.event_name, {_quoted(CONTENT_EVENTS)})",) if dropped else ())

@@ -16,6 +16,7 @@ from components.collector_config import (
 from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRETS_DIR
 from config.limits import COLLECTOR_EXPORTERS
 from config.settings import Redaction
+from tests import collector_contract as contract
 from tests.helpers import collector_config_problems as problems
 
 REDACTING = Redaction(enabled=True, genai_content="drop", truncate_to=256)
@@ -29,8 +30,8 @@ def test_every_combination_is_well_formed(backends):
     pipelines = config["service"]["pipelines"]
     for name, pipeline in pipelines.items():
         if name != APM_STATS_PIPELINE:  # the Datadog connector's own: below
-            redacted = ["transform/redaction"] if name in ("traces", "logs") else []
-            assert pipeline["processors"] == ["memory_limiter", "k8sattributes", *redacted, "batch"]
+            redacted = ["filter/genai-content-events", "transform/redaction"] if name in ("traces", "logs") else []
+            assert pipeline["processors"] == ["memory_limiter", "k8s_attributes", *redacted, "batch"]
             assert pipeline["receivers"] == ["otlp"]
     # Metrics always flow; traces and logs only when a backend takes them.
     assert "metrics" in pipelines
@@ -130,3 +131,36 @@ def test_sampling_keeps_every_error_every_trace_slower_than_its_objective_and_a_
     assert service["string_attribute"] == {"key": "service.name", "values": ["chat"]}
     assert latency["latency"] == {"threshold_ms": 2500}
     assert rest["probabilistic"] == {"sampling_percentage": 10}
+
+
+# -- against the collector's own code at the pinned version (tests/collector_contract.py) ------------------------
+
+@pytest.mark.parametrize("genai_content", ["drop", "truncate", "keep"])
+@pytest.mark.parametrize("backends", COMBINATIONS, ids=["+".join(c) for c in COMBINATIONS])
+def test_every_key_pipeline_and_ottl_statement_is_one_the_collector_accepts(backends, genai_content):
+    redacting = Redaction(enabled=True, genai_content=genai_content, truncate_to=64)
+    tiers = [collector_config(backends, "datadoghq.eu", 512, redacting, SAMPLER_HOST),
+             sampler_config(backends, "datadoghq.eu", 512, sampling_policies({"chat": 2.5}, 10))]
+    for config in tiers:
+        assert contract.key_problems(config) == []
+        assert contract.signal_problems(config) == []
+        assert contract.ottl_problems(config) == []
+
+
+def test_the_contract_checks_catch_what_the_collector_would_refuse():
+    config = collector_config(COLLECTOR_EXPORTERS, "datadoghq.com", 512, REDACTING, SAMPLER_HOST)
+    config["exporters"]["loadbalancing"]["resolver"]["dns"]["hostnme"] = "typo"
+    config["processors"]["tail_sampling"] = {"decision_wait": "10s"}
+    config["service"]["pipelines"]["metrics"]["processors"].insert(1, "tail_sampling")
+    config["service"]["pipelines"]["logs"]["exporters"].append("prometheus")
+    transform = config["processors"]["transform/redaction"]
+    transform["trace_statements"][0]["statements"].append('set(span.attributes["x"], Redact(span.name))')
+    transform["log_statements"][0]["statements"].append('delete_key(log.bodies, "x")')
+    assert contract.key_problems(config) == [
+        "exporter loadbalancing: resolver.dns.hostnme is not a key of its config"]
+    assert sorted(contract.signal_problems(config)) == [
+        "pipeline logs: exporter prometheus does not take logs",
+        "pipeline metrics: processor tail_sampling does not take metrics"]
+    found = contract.ottl_problems(config)
+    assert any("Redact(): not an OTTL function at this version" in problem for problem in found)
+    assert any("log.bodies: log has no field bodies" in problem for problem in found)

@@ -13,6 +13,11 @@ import pytest
 from model import redaction
 
 
+def ottl(pattern: str) -> str:
+    """A regex inside an OTTL string literal: each backslash doubled."""
+    return pattern.replace("\\", "\\\\")
+
+
 def masked(text: str) -> str:
     for pattern, mask in redaction.PII_PATTERNS.items():
         text = re.sub(pattern, mask, text)
@@ -61,10 +66,14 @@ def test_ids_times_and_urls_are_not_pii(text):
 def test_dropped_content_is_deleted_in_every_place_it_travels():
     found = redaction.statements("drop", 256)
     traces, logs = dict(found.traces), dict(found.logs)
-    assert f'delete_matching_keys(span.attributes, "{redaction.CONTENT_KEYS.replace(chr(92), chr(92) * 2)}")' \
-        in traces["span"]
+    assert f'delete_matching_keys(span.attributes, "{ottl(redaction.CONTENT_KEYS)}")' in traces["span"]
     assert any(s.startswith("delete_matching_keys(spanevent.attributes") for s in traces["spanevent"])
-    assert any(s.startswith('set(log.body, "") where IsMatch(log.event_name') for s in logs["log"])
+    assert any(s.startswith("delete_matching_keys(log.attributes") for s in logs["log"])
+    # The content events themselves go whole (the filter processor's conditions).
+    assert found.dropped_span_events == (f'IsMatch(spanevent.name, "{ottl(redaction.CONTENT_EVENTS)}")',)
+    assert found.dropped_log_records == (f'IsMatch(log.event_name, "{ottl(redaction.CONTENT_EVENTS)}")',)
+    for event in ("gen_ai.content.prompt", "gen_ai.user.message", "gen_ai.choice"):
+        assert re.fullmatch(redaction.CONTENT_EVENTS, event)
     # Content goes before PII is masked: a prompt is removed whole.
     assert traces["span"][0].startswith("delete_matching_keys")
 

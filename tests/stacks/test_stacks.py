@@ -24,7 +24,7 @@ from model import catalogue
 from model.contract import Matcher, Series
 from model.dialects import azure as azure_dialect
 from policy import rules
-from tests import crds
+from tests import collector_contract, crds
 from tests.helpers import (
     COLLECTOR_CONFIG_MAP,
     PUBLISHED_BURN_RATES,
@@ -152,6 +152,18 @@ def test_no_trace_or_log_reaches_an_exporter_or_connector_before_the_redaction(s
             assert any(re.fullmatch(found.group(1).replace("\\\\", "\\"), key) for found in patterns if found), key
         elif content == "truncate":
             assert any(line.startswith(f'set(span.attributes["{key}"], Substring(') for line in spans), key
+
+
+def test_each_collector_tiers_config_is_one_the_pinned_collector_accepts(stack):
+    """The keys, pipelines and OTTL of every collector ConfigMap the stack renders (a sampling tier's too), against
+    the collector's own code at the pinned version (tests/fixtures/collector/)."""
+    configs = [yaml.safe_load(r.inputs["data"]["config.yaml"]) for r in stack_plan(stack).of_type(
+        "kubernetes:core/v1:ConfigMap") if r.name.startswith("otel-collector")]
+    assert configs
+    for config in configs:
+        assert collector_contract.key_problems(config) == []
+        assert collector_contract.signal_problems(config) == []
+        assert collector_contract.ottl_problems(config) == []
 
 
 def test_resources_run_under_the_project_and_the_stacks_explicit_providers(stack):
