@@ -75,8 +75,9 @@ def statements(genai_content: str, truncate_to: int) -> Statements:
     truncated = genai_content == "truncate"
     events = [f"truncate_all(spanevent.attributes, {truncate_to}) "
               f"where IsMatch(spanevent.name, {_quoted(CONTENT_EVENTS)})"] if truncated else []
-    bodies = [f"set(log.body, Substring(log.body, 0, {truncate_to})) where IsMatch(log.event_name, "
-              f"{_quoted(CONTENT_EVENTS)}) and IsString(log.body) and Len(log.body) > {truncate_to}"] if truncated else []
+    is_content_log = f"IsMatch(log.event_name, {_quoted(CONTENT_EVENTS)})"
+    bodies = [f"set(log.body, Substring(log.body, 0, {truncate_to})) where {is_content_log} and "
+              f"IsString(log.body) and Len(log.body) > {truncate_to}"] if truncated else []
     masked_bodies = [f"replace_pattern(log.body, {_quoted(pattern)}, {_quoted(mask)}) where IsString(log.body)"
                      for pattern, mask in PII_PATTERNS.items()]
     dropped = genai_content == "drop"
