@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from model.durations import prometheus_seconds
+from tools.arguments import duration
 
 LOCUSTFILE = Path(__file__).with_name("locustfile.py")
 FIRST_TOKEN = "FIRST-TOKEN"  # tools/locustfile.py's request type for a stream's first token
@@ -111,7 +112,7 @@ def run_locust(url: str, duration: str, users: int) -> list[dict]:
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="make load", description=__doc__.splitlines()[0])
     parser.add_argument("url", type=_url, help="the service's base URL: http://127.0.0.1:8080")
-    parser.add_argument("--duration", default="30s", type=_duration, help="how long: 30s, 5m (default 30s)")
+    parser.add_argument("--duration", default="30s", type=duration, help="how long: 30s, 5m (default 30s)")
     parser.add_argument("--users", default=10, type=_positive, help="concurrent users, each at most a request a "
                                                                      "second (default 10)")
     parser.add_argument("--max-failure-ratio", type=float, default=0.01,
@@ -125,14 +126,6 @@ def _url(text: str) -> str:
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// base URL")
     return text.rstrip("/")
-
-
-def _duration(text: str) -> str:
-    try:
-        prometheus_seconds(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from error
-    return text
 
 
 def _positive(text: str) -> int:

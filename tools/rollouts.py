@@ -21,12 +21,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from config import ConfigError
 from config.settings import ServiceSettings
 from model.durations import prometheus_seconds
 from tools import stack_config
-from tools.render import settings_of
-from tools.stack_file import StackFileError
+from tools.arguments import stack_settings
 
 # Argo Rollouts' status.phase at a release's end. Degraded: aborted by its analysis (RolloutAborted), or stuck
 # (its progress deadline passed, an invalid spec): the message says which; either is a failed change.
@@ -83,10 +81,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
-    try:
-        settings = settings_of(stack_config.load(args.stack, config_dir=args.config_dir))
-    except (ConfigError, StackFileError, FileNotFoundError) as error:
-        print(error, file=sys.stderr)
+    settings = stack_settings(args.stack, args.config_dir)
+    if settings is None:
         return 2
     canaries = [s for s in settings.services if s.rollout.enabled]
     if not canaries:

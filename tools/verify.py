@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
-from config import ConfigError
 from config.settings import ServiceSettings
 from model import verification
 from model.contract import Matcher
@@ -34,8 +33,7 @@ from model.durations import prometheus_seconds
 from model.naming import prometheus as naming
 from model.verification import FAIL, NO_DATA, PASS, Judgement, Tolerance
 from tools import stack_config
-from tools.render import settings_of
-from tools.stack_file import StackFileError
+from tools.arguments import duration, stack_settings
 
 VERSION_LABEL = naming.VERSION_LABEL
 TIMEOUT_SECONDS = 15
@@ -143,8 +141,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="Prometheus' base URL (default: $PROMETHEUS_URL); $PROMETHEUS_TOKEN, if set, "
                              "is sent as a bearer token")
     parser.add_argument("--service", action="append", help="judge only this service (repeatable)")
-    parser.add_argument("--window", default="10m", type=_window, help="the window judged (default 10m)")
-    parser.add_argument("--baseline", type=_window, help="also compare with the window this long before")
+    parser.add_argument("--window", default="10m", type=duration, help="the window judged (default 10m)")
+    parser.add_argument("--baseline", type=duration, help="also compare with the window this long before")
     parser.add_argument("--canary", metavar="VERSION", help="compare this version's series with the others'")
     parser.add_argument("--min-requests", type=int, default=verification.MIN_REQUESTS,
                         help=f"requests a window needs to be judged (default {verification.MIN_REQUESTS})")
@@ -165,20 +163,10 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _window(text: str) -> str:
-    try:
-        prometheus_seconds(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error)) from error
-    return text
-
-
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
-    try:
-        settings = settings_of(stack_config.load(args.stack, config_dir=args.config_dir))
-    except (ConfigError, StackFileError, FileNotFoundError) as error:
-        print(error, file=sys.stderr)
+    settings = stack_settings(args.stack, args.config_dir)
+    if settings is None:
         return 2
     services = [s for s in settings.services if not args.service or s.name in args.service]
     unknown = set(args.service or ()) - {s.name for s in settings.services}
