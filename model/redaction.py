@@ -17,7 +17,7 @@ from dataclasses import dataclass
 # indexed ones of the older conventions and of OpenLLMetry-style instrumentations (gen_ai.prompt.0.content).
 CONTENT_ATTRIBUTES = ("gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.system_instructions",
                       "gen_ai.prompt", "gen_ai.completion")
-CONTENT_KEYS = r"^gen_ai\.(input\.messages|output\.messages|system_instructions|prompt|completion)(\..+)?$"
+INDEXED_CONTENT_KEYS = r"^gen_ai\.(prompt|completion)\..+$"  # gen_ai.prompt.0.content, gen_ai.completion.1.role
 # Events whose body or attributes are a message: the older gen_ai.content.* span events, the log-based
 # gen_ai.{system,user,assistant,tool}.message and gen_ai.choice, and the inference details event.
 CONTENT_EVENTS = r"^gen_ai\.(content\.(prompt|completion)|(system|user|assistant|tool)\.message|choice|" \
@@ -55,7 +55,8 @@ def _quoted(text: str) -> str:
 def _content(attributes: str, genai_content: str, truncate_to: int) -> list[str]:
     """Statements on one attribute map's GenAI content: delete it, or cut each string value to `truncate_to`."""
     if genai_content == "drop":
-        return [f"delete_matching_keys({attributes}, {_quoted(CONTENT_KEYS)})"]
+        return [*(f"delete_key({attributes}, {_quoted(key)})" for key in CONTENT_ATTRIBUTES),
+                f"delete_matching_keys({attributes}, {_quoted(INDEXED_CONTENT_KEYS)})"]
     if genai_content == "truncate":
         return [f"set({attributes}[{_quoted(key)}], Substring({attributes}[{_quoted(key)}], 0, {truncate_to})) "
                 f"where IsString({attributes}[{_quoted(key)}]) and Len({attributes}[{_quoted(key)}]) > {truncate_to}"
