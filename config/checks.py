@@ -347,6 +347,11 @@ def _collector(get: Any, production: bool) -> Iterator[Problem]:
                       f"must be at least {limits.MIN_COLLECTOR_MEMORY_MIB}Mi; the memory limiter is sized from it",
                       found.memory_limit)
     exporters = collector.exporters or []
+    if collector.exporters is not None and collector.sampling.percentage < 100 and \
+            not {"azuremonitor", "datadog"} & set(exporters):
+        yield Problem("collector.sampling.percentage", f"has no traces to sample: no exporter of {exporters} takes "
+                                                       "traces (azuremonitor and datadog do); leave it at 100",
+                      collector.sampling.percentage)
     if "datadog" in exporters and get("datadog_enabled") is False:
         yield Problem("collector.exporters", "may list datadog only when datadog.enabled is true", exporters)
     if "azuremonitor" in exporters and get("azure_app_insights_local_auth") is False:

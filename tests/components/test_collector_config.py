@@ -18,6 +18,8 @@ from config.limits import COLLECTOR_EXPORTERS
 from config.settings import Redaction
 from tests import collector_contract as contract
 from tests.helpers import collector_config_problems as problems
+from tests.helpers import problem_for
+from tests.helpers import problems as problems_for
 
 REDACTING = Redaction(enabled=True, genai_content="drop", truncate_to=256)
 COMBINATIONS = [c for n in range(1, 4) for c in itertools.combinations(COLLECTOR_EXPORTERS, n)]
@@ -164,3 +166,8 @@ def test_the_contract_checks_catch_what_the_collector_would_refuse():
     found = contract.ottl_problems(config)
     assert any("Redact(): not an OTTL function at this version" in problem for problem in found)
     assert any("log.bodies: log has no field bodies" in problem for problem in found)
+
+
+def test_sampling_a_stack_whose_collector_exports_no_traces_is_refused_with_its_key():
+    found = problems_for("minimal", {"collector": {"exporters": ["prometheus"], "sampling": {"percentage": 10}}})
+    assert "has no traces to sample" in problem_for("collector.sampling.percentage", found)
