@@ -37,6 +37,7 @@ POD_IP = "${env:MY_POD_IP}"
 LOAD_BALANCER = "loadbalancing"  # the first tier's traces exporter: every span of a trace to one sampler
 SAMPLED_EXPORTERS = ("azuremonitor", "datadog/exporter")  # the traces backends, behind the sampler
 DECISION_WAIT = "30s"  # how long a trace's spans are gathered before it is judged: longer than a stream
+DECISIONS_KEPT = 100_000  # trace ids whose decision is remembered, per sampler
 
 # The credentials each backend's exporter reads, from the files the Deployment mounts (the
 # collector's `file` config provider expands ${file:<path>} to the file's content).
@@ -111,7 +112,10 @@ def sampler_config(backends: Iterable[str], datadog_site: str, memory_limit_mib:
     del config["receivers"]["otlp"]["protocols"]["http"]
     for unused in ("k8s_attributes", REDACTION, CONTENT_EVENTS):
         config["processors"].pop(unused, None)
-    config["processors"]["tail_sampling"] = {"decision_wait": DECISION_WAIT, "policies": policies}
+    # Decisions remembered, so a span arriving after its trace was judged (batched late, or a stream's root
+    # span ending) follows the decision instead of being judged alone as a new trace.
+    config["processors"]["tail_sampling"] = {"decision_wait": DECISION_WAIT, "decision_cache": {
+        "sampled_cache_size": DECISIONS_KEPT, "non_sampled_cache_size": DECISIONS_KEPT}, "policies": policies}
     exporters = {name: config["exporters"][name] for name in SAMPLED_EXPORTERS if name in config["exporters"]}
     config["exporters"] = exporters
     config.pop("connectors", None)

@@ -325,8 +325,9 @@ class Redaction(Spec):
         "Prompts, completions and system instructions (the GenAI conventions' gen_ai.input.messages, "
         "gen_ai.output.messages, gen_ai.system_instructions, gen_ai.prompt, gen_ai.completion and their events): "
         "dropped, cut to truncateTo characters, or kept."))
-    truncate_to: Annotated[int, Integer(minimum=16, maximum=65536)] = Field(
-        256, description="Characters of GenAI content kept with genaiContent: truncate.")
+    truncate_to: Annotated[int, Integer(minimum=16, maximum=65536)] = Field(256, description=(
+        "Bytes of GenAI content kept with genaiContent: truncate (OTTL counts UTF-8 bytes: non-ASCII text keeps "
+        "fewer characters)."))
 
 
 class Sampling(Spec):

@@ -26,8 +26,9 @@ CONTENT_EVENTS = r"^gen_ai\.(content\.(prompt|completion)|(system|user|assistant
 # RE2 (Go's regexp, which OTTL uses) and Python's re agree on these. Each maps to what replaces a match.
 PII_PATTERNS = {
     r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}": "[email]",
-    # 13 to 19 digits, in groups of any size separated by one space or hyphen: Visa to UnionPay.
-    r"\b\d(?:[ -]?\d){12,18}\b": "[card]",
+    # Four-digit groups separated by a space or hyphen (13 to 19 digits), or 15 or 16 digits in a row (Amex, the
+    # rest): not 13 (epoch milliseconds) or 19 (epoch nanoseconds, decimal 64-bit ids) in a row.
+    r"\b(?:\d{4}[ -]){3}\d{1,7}\b|\b\d{15,16}\b": "[card]",
     r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{8,}": "Bearer [token]",
     # Shapes of provider keys (OpenAI and Anthropic sk-, AWS access key ids, GitHub and Slack tokens), and any
     # long value after a key-like name.
@@ -83,10 +84,15 @@ def statements(genai_content: str, truncate_to: int) -> Statements:
                      for pattern, mask in PII_PATTERNS.items()]
     dropped = genai_content == "drop"
     return Statements(
-        traces=(("span", (*_content("span.attributes", genai_content, truncate_to), *_masked("span.attributes"))),
+        traces=(("span", (*_content("span.attributes", genai_content, truncate_to), *_masked("span.attributes"),
+                          # The status message is usually an exception's text, which can quote its input.
+                          *(f"replace_pattern(span.status.message, {_quoted(pattern)}, {_quoted(mask)})"
+                            for pattern, mask in PII_PATTERNS.items()))),
                 ("spanevent", (*_content("spanevent.attributes", genai_content, truncate_to), *events,
                                *_masked("spanevent.attributes")))),
         logs=(("log", (*_content("log.attributes", genai_content, truncate_to), *bodies,
                        *_masked("log.attributes"), *masked_bodies)),),
         dropped_span_events=(f"IsMatch(spanevent.name, {_quoted(CONTENT_EVENTS)})",) if dropped else (),
-        dropped_log_records=(f"IsMatch(log.event_name, {_quoted(CONTENT_EVENTS)})",) if dropped else ())
+        # The event's name in the log record's field, or as the older conventions' event.name attribute.
+        dropped_log_records=(f"IsMatch(log.event_name, {_quoted(CONTENT_EVENTS)})",
+                             f'IsMatch(log.attributes["event.name"], {_quoted(CONTENT_EVENTS)})') if dropped else ())

@@ -46,6 +46,8 @@ def test_what_describes_a_call_without_its_content_is_kept(key):
     ("reply to jane.doe+ai@example.co.uk today", "reply to [email] today"),
     ("card 4111 1111 1111 1111 exp 12/29", "card [card] exp 12/29"),
     ("card 5500-0000-0000-0004", "card [card]"),
+    ("card 4111111111111111 on file", "card [card] on file"),
+    ("amex 378282246310005", "amex [card]"),
     ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.ZRrHA1JJJW8", "Authorization: Bearer [token]"),
     ("key sk-proj-abcdefghijklmnop1234 in a prompt", "key [key] in a prompt"),
     ("aws AKIAIOSFODNN7EXAMPLE", "aws [key]"),
@@ -63,6 +65,9 @@ def test_pii_is_masked(text, expected):
     "2026-12-03T07:44:25Z took 1234 ms",
     "https://inference.example.com/v1/generate?model=llama",
     "12345678",  # an order number
+    "1796282179347",  # epoch milliseconds
+    "1796282179347955123",  # epoch nanoseconds
+    "dd.trace_id 1234567890123456789",  # a decimal 64-bit trace id
 ])
 def test_ids_times_and_urls_are_not_pii(text):
     assert masked(text) == text
@@ -80,7 +85,8 @@ def test_dropped_content_is_deleted_in_every_place_it_travels():
     assert 'delete_key(log.attributes, "gen_ai.input.messages")' in logs["log"]
     # The content events themselves go whole (the filter processor's conditions).
     assert found.dropped_span_events == (f'IsMatch(spanevent.name, "{ottl(redaction.CONTENT_EVENTS)}")',)
-    assert found.dropped_log_records == (f'IsMatch(log.event_name, "{ottl(redaction.CONTENT_EVENTS)}")',)
+    assert found.dropped_log_records == (f'IsMatch(log.event_name, "{ottl(redaction.CONTENT_EVENTS)}")',
+                                         f'IsMatch(log.attributes["event.name"], "{ottl(redaction.CONTENT_EVENTS)}")')
     for event in ("gen_ai.content.prompt", "gen_ai.user.message", "gen_ai.choice"):
         assert re.fullmatch(redaction.CONTENT_EVENTS, event)
     # Content goes before PII is masked: a prompt is removed whole.
@@ -93,4 +99,5 @@ def test_truncated_content_is_cut_to_the_stacks_length_and_kept_content_only_mas
            '64)) where IsString(span.attributes["gen_ai.input.messages"]) and ' \
            'Len(span.attributes["gen_ai.input.messages"]) > 64' in traces["span"]
     kept = dict(redaction.statements("keep", 64).traces)
-    assert all(s.startswith("replace_all_patterns") for s in kept["span"])
+    assert all(s.startswith(("replace_all_patterns(span.attributes", "replace_pattern(span.status.message"))
+               for s in kept["span"])

@@ -108,4 +108,4 @@ def test_every_workflow_run_is_exported_as_a_trace_by_a_pinned_action():
     step, = traces["jobs"]["export"]["steps"]
     assert re.fullmatch(r"corentinmusard/otel-cicd-action@[0-9a-f]{40}", step["uses"])
     assert step["with"]["runId"] == "${{ github.event.workflow_run.id }}"
-    assert traces["jobs"]["export"]["permissions"] == {"actions": "read"}
+    assert traces["jobs"]["export"]["permissions"] == {"actions": "read", "contents": "read"}
