@@ -52,7 +52,10 @@ EXPORT_FAILURES = "export_failures"  # items an exporter failed to send, over al
 ENQUEUE_FAILURES = "enqueue_failures"  # items an exporter dropped because its sending queue was full, per second
 REFUSED = "refused"  # items the receivers refused (the memory limiter's doing), over all they got
 QUEUE_FILL = "queue_fill"  # an exporter's sending queue over its capacity, the fullest
-PIPELINE_SIGNALS = (COLLECTOR_UP, EXPORT_FAILURES, ENQUEUE_FAILURES, REFUSED, QUEUE_FILL)
+# Exports the first tier's load balancer failed to hand to a sampler, over all it tried (its own counter: each
+# sampler's exporter queues and retries out of sight of the exporter metrics above).
+HANDOFF_FAILURES = "handoff_failures"
+PIPELINE_SIGNALS = (COLLECTOR_UP, EXPORT_FAILURES, ENQUEUE_FAILURES, REFUSED, QUEUE_FILL, HANDOFF_FAILURES)
 SIGNALS = (ERROR_RATIO, SLOW_RATIO, LATENCY, REQUESTS, TOKENS, COST, TARGETS_UP, QUEUE, KV_CACHE, GPU_UTILIZATION,
            GPU_MEMORY, GPU_XID, QUALITY, DRIFT, HALLUCINATION_RATE, NEGATIVE_FEEDBACK, FEEDBACK, *PIPELINE_SIGNALS)
 # The contract roles each signal is measured from (a slow ratio: its SLO's histogram; GPUs: DCGM's metrics).
@@ -416,4 +419,9 @@ def pipeline_alerts(services: tuple[Service, ...], runbook_base_url: str) -> tup
               f"An exporter's sending queue held more than {plain(QUEUE_NEAR_FULL * 100)}% of its capacity over "
               "the last 10 minutes: it will drop data once full.",
               "warning", 10, Threshold(QUEUE_FILL, 0, ABOVE, QUEUE_NEAR_FULL)),
+        alert("AIInferenceTelemetrySamplersFailing", "The collector fails to hand traces to the samplers",
+              f"The load balancer of the first collector tier failed more than {share} of its exports to the "
+              "sampling tier over the last 5 minutes (samplers down, refusing, or being replaced): those traces "
+              "are lost before sampling.",
+              "critical", 10, Threshold(HANDOFF_FAILURES, SIGNAL_WINDOW, ABOVE, PIPELINE_SHARE)),
     )

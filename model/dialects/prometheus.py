@@ -100,6 +100,12 @@ def pipeline_measure(signal: str, selector: Mapping[str, str], window: str) -> s
         return worst({items: rate(f"otelcol_exporter_enqueue_failed_{items}", "exporter") for items in PIPELINE_ITEMS})
     if signal == catalogue.COLLECTOR_UP:
         return f"(sum({series('up', selector)}) or vector(0))"
+    if signal == catalogue.HANDOFF_FAILURES:
+        # loadbalancingexporter's metadata: backend_outcome counts each export to a backend, `success` true or
+        # false. Without a sampling tier there is no such series, and the alert says nothing.
+        outcomes = series("otelcol_loadbalancer_backend_outcome", selector)
+        failed = series("otelcol_loadbalancer_backend_outcome", selector, (Matcher("success", "false"),))
+        return f"sum(rate({failed}[{window}])) / sum(rate({outcomes}[{window}]))"
     if signal == catalogue.QUEUE_FILL:
         return (f"max(max by (exporter, data_type) ({series('otelcol_exporter_queue_size', selector)}) / "
                 f"max by (exporter, data_type) ({series('otelcol_exporter_queue_capacity', selector)}))")

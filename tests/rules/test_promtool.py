@@ -332,7 +332,9 @@ def test_alerting_behaviour(case, rule_groups, tmp_path):
 
 COLLECTOR = "otel-collector"
 PIPELINE = ("AIInferenceTelemetryCollectorDown", "AIInferenceTelemetryExportFailing", "AIInferenceTelemetryDropped",
-            "AIInferenceTelemetryRefused", "AIInferenceTelemetryQueueNearFull")
+            "AIInferenceTelemetryRefused", "AIInferenceTelemetryQueueNearFull", "AIInferenceTelemetrySamplersFailing")
+# The load balancer's own counter (loadbalancingexporter's metadata.yaml: backend_outcome, `success` and `endpoint`).
+OUTCOMES = "otelcol_loadbalancer_backend_outcome"
 
 
 def collector(metric: str, values: str, **labels: str) -> dict:
@@ -403,6 +405,26 @@ PIPELINE_CASES: dict[str, tuple[list[dict], list[dict]]] = {
          collector("otelcol_exporter_queue_size", "500x30", **DATADOG, data_type="traces"),
          collector("otelcol_exporter_queue_capacity", "1000x30", **DATADOG, data_type="traces")],
         quiet("11m", "30m", alerts=(PIPELINE[4],)),
+    ),
+    # The load balancer hands 600 exports a minute to two samplers; from 10m one of them, being replaced, fails
+    # its 300: 50%, over 1% from 11m, firing after `for: 10m` at 21m.
+    "samplers failing to take the traces fires": (
+        [collector_up(f"{COLLECTOR}-a"),
+         collector(OUTCOMES, "0+300x40", success="true", endpoint="10.0.0.1:4317"),
+         collector(OUTCOMES, "0+300x10 3000+0x30", success="true", endpoint="10.0.0.2:4317"),
+         collector(OUTCOMES, "_x10 0+300x30", success="false", endpoint="10.0.0.2:4317")],
+        [at("20m", PIPELINE[5]), at("22m", PIPELINE[5], firing(PIPELINE[5], COLLECTOR, "critical"))],
+    ),
+    # One failure in a thousand (a sampler restarting now and then): quiet; and no series at all (no sampling tier).
+    "a sampler failing now and then is quiet": (
+        [collector_up(f"{COLLECTOR}-a"),
+         collector(OUTCOMES, "0+999x40", success="true", endpoint="10.0.0.1:4317"),
+         collector(OUTCOMES, "0+1x40", success="false", endpoint="10.0.0.1:4317")],
+        quiet("15m", "40m", alerts=(PIPELINE[5],)),
+    ),
+    "no sampling tier is quiet": (
+        [collector_up(f"{COLLECTOR}-a")],
+        quiet("15m", "40m", alerts=(PIPELINE[5],)),
     ),
 }
 
