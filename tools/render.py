@@ -48,8 +48,14 @@ kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
 
 
 def write_plan(plan: mocks.Plan, out: Path) -> list[Path]:
+    """plan.json, one resource a line: diffable resource by resource, and written by json's C encoder (an indented
+    document goes through its Python one, ten times slower: a second for a 100-service plan)."""
+    document = plan.to_json()
+    fields = [f"  {json.dumps(key)}: {json.dumps(value, sort_keys=True)}"
+              for key, value in document.items() if key != "resources"]
+    resources = ",\n".join(f"    {json.dumps(resource, sort_keys=True)}" for resource in document["resources"])
     path = out / "plan.json"
-    path.write_text(json.dumps(plan.to_json(), indent=2, sort_keys=True) + "\n")
+    path.write_text("{\n" + ",\n".join([*fields, f'  "resources": [\n{resources}\n  ]']) + "\n}\n")
     return [path]
 
 
