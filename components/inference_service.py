@@ -222,8 +222,10 @@ class InferenceService(pulumi.ComponentResource):
         workload = k8s.apiextensions.CustomResource(
             f"{self._name}-rollout", api_version=canary.API_VERSION, kind="Rollout", metadata=self._meta(),
             spec={"selector": {"matchLabels": self._pod_selector}, "revisionHistoryLimit": 5, "template": template,
-                  "strategy": {"canary": analysis.metadata["name"].apply(
-                      lambda name: canary.canary_strategy(rollout.steps, name, service.version, traffic))}},
+                  # Surge as the Deployments roll: never below the desired pods.
+                  "strategy": {"canary": analysis.metadata["name"].apply(lambda name: {
+                      **workloads.rolling_update()["rollingUpdate"],
+                      **canary.canary_strategy(rollout.steps, name, service.version, traffic)})}},
             opts=self._child)
         return {"apiVersion": canary.API_VERSION, "kind": "Rollout", "name": workload.metadata["name"]}
 

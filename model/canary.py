@@ -40,10 +40,8 @@ JUDGED = ("error_ratio", "p95", "p99")
 class AnalysisMetric:
     """One measurement of the canary: its query and the limit it must stay at or under."""
 
-    name: str  # the AnalysisTemplate metric's name
-    check: str  # the post-deploy gate's check it is ("error ratio vs stable")
-    limit: float
-    source: str  # where the limit comes from: a stack key, or the stable version and the gate's tolerance
+    name: str  # the AnalysisTemplate metric's name: the gate's check's ("P95 s vs stable": p95-seconds-vs-stable)
+    limit: float  # a stack key's value, or 0 and the gate's tolerance for a difference from the stable version
     query: str  # PromQL, with CANARY_VERSION where Argo writes the canary's version
 
     @property
@@ -82,13 +80,10 @@ def prometheus_metrics(contract: MetricContract, slo: ServiceSlo, service: str, 
     canary = verification.queries(contract, labels, window, seconds, (Matcher(version, CANARY_VERSION),))
     stable = verification.queries(contract, labels, window, seconds, (Matcher(version, CANARY_VERSION, True),))
     both = [canary["requests"], stable["requests"]]
-    found = [AnalysisMetric(_slug(check), check, limit, source,
-                            _judged(canary[key], [canary["requests"]], min_requests))
-             for check, key, limit, source in verification.limits(slo) if key in JUDGED and key in canary]
-    against = "stable + tolerance"
+    found = [AnalysisMetric(_slug(check), limit, _judged(canary[key], [canary["requests"]], min_requests))
+             for check, key, limit, _ in verification.limits(slo) if key in JUDGED and key in canary]
     found.append(AnalysisMetric(
-        "error-ratio-vs-stable", "error ratio vs stable", tolerance.error_ratio, against,
-        _judged(f"({canary['error_ratio']}) - ({stable['error_ratio']})", both, min_requests)))
+        "error-ratio-vs-stable", tolerance.error_ratio, _judged(f"({canary['error_ratio']}) - ({stable['error_ratio']})", both, min_requests)))
     for key in ("p95", "p99"):
         if key in canary:
             # verification.latency_limit in PromQL: max(stable * (1 + t), stable + floor)
@@ -96,22 +91,18 @@ def prometheus_metrics(contract: MetricContract, slo: ServiceSlo, service: str, 
             allowed = f"clamp_min(({stable[key]}) * {plain(tolerance.latency)}, " \
                       f"{plain(tolerance.latency_floor_seconds)})"
             found.append(AnalysisMetric(
-                f"{key}-seconds-vs-stable", f"{key.upper()} s vs stable", 0, against,
-                _judged(f"({canary[key]}) - ({stable[key]}) - {allowed}", both, min_requests)))
+                f"{key}-seconds-vs-stable", 0, _judged(f"({canary[key]}) - ({stable[key]}) - {allowed}", both, min_requests)))
     return found
 
 
 def datadog_queries(contract: MetricContract, env: str, service: str) -> dict[str, dict]:
     """The canary's error ratio and its difference from the stable version's, as Datadog's v2 queries and
     formula (the Agent tags every series with the pod's version: unified service tagging)."""
-    tags = datadog_naming.scope(env, service)
+    tags, version = datadog_naming.scope(env, service), {datadog_naming.VERSION_TAG: CANARY_VERSION}
 
     def count(role: str, canary: bool) -> str:
-        series = contract.series(role)
-        version = {datadog_naming.VERSION_TAG: CANARY_VERSION}
-        selected = datadog.scope({**tags, **datadog_naming.series_tags(series), **(version if canary else {})},
-                                 {**datadog_naming.excluded_tags(series), **({} if canary else version)})
-        found = f"sum:{datadog_naming.series_metric(series)}{selected}.as_count()"
+        found = (datadog.role_query(contract.series(role), {**tags, **version}) if canary else
+                 datadog.role_query(contract.series(role), tags, exclude=version))
         # A failure counter exists only after the first failure: until then, no errors rather than no data.
         return f"default_zero({found})" if role == "errors" else found
 
@@ -145,11 +136,9 @@ def analysis_template(metrics: list[AnalysisMetric], provider: Mapping[str, str]
 def canary_strategy(steps: tuple[tuple[int, str], ...], template: str, version: str,
                     traffic: Mapping[str, str] | None = None) -> dict:
     """The Rollout's canary: its steps, the analysis in the background from the first pause (once the first
-    weight's pods are ready: setWeight waits for them), surge as the Deployments here roll (never below the
-    desired pods); with `traffic` (stable and canary Services and the NGINX Ingress), the weight splits the
-    traffic too."""
+    weight's pods are ready: setWeight waits for them); with `traffic` (stable and canary Services and the NGINX
+    Ingress), the weight splits the traffic too."""
     strategy: dict = {
-        "maxSurge": "25%", "maxUnavailable": 0,
         "steps": [step for weight, pause in steps for step in ({"setWeight": weight}, {"pause": {"duration": pause}})],
         "analysis": {"templates": [{"templateName": template}], "startingStep": 1,
                      "args": [{"name": CANARY_ARG, "value": version}]},

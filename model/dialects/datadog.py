@@ -65,14 +65,14 @@ def with_slo_ids(query: str, ids: Mapping[str, str]) -> str:
     return SLO_REFERENCE.sub(lambda match: ids[match.group(1)], query)
 
 
-def role_scope(role: Series | Histogram, tags: Mapping[str, str]) -> str:
-    """The scope selecting a role's series among those `tags` select."""
-    return scope({**tags, **naming.series_tags(role)}, naming.excluded_tags(role))
+def role_scope(role: Series | Histogram, tags: Mapping[str, str], exclude: Mapping[str, str] | None = None) -> str:
+    """The scope selecting a role's series among those `tags` select, but those `exclude` selects."""
+    return scope({**tags, **naming.series_tags(role)}, {**naming.excluded_tags(role), **(exclude or {})})
 
 
-def role_query(series: Series, tags: Mapping[str, str]) -> str:
+def role_query(series: Series, tags: Mapping[str, str], exclude: Mapping[str, str] | None = None) -> str:
     """A counter role's count over the monitor's or SLO's window."""
-    return f"sum:{naming.series_metric(series)}{role_scope(series, tags)}.as_count()"
+    return f"sum:{naming.series_metric(series)}{role_scope(series, tags, exclude)}.as_count()"
 
 
 def slo_query(contract: MetricContract, env: str, service: str) -> tuple[str, str]:
