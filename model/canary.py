@@ -82,16 +82,16 @@ def prometheus_metrics(contract: MetricContract, slo: ServiceSlo, service: str, 
     both = [canary["requests"], stable["requests"]]
     found = [AnalysisMetric(_slug(check), limit, _judged(canary[key], [canary["requests"]], min_requests))
              for check, key, limit, _ in verification.limits(slo) if key in JUDGED and key in canary]
-    found.append(AnalysisMetric(
-        "error-ratio-vs-stable", tolerance.error_ratio, _judged(f"({canary['error_ratio']}) - ({stable['error_ratio']})", both, min_requests)))
+    difference = f"({canary['error_ratio']}) - ({stable['error_ratio']})"
+    found.append(AnalysisMetric("error-ratio-vs-stable", tolerance.error_ratio, _judged(difference, both, min_requests)))
     for key in ("p95", "p99"):
         if key in canary:
             # verification.latency_limit in PromQL: max(stable * (1 + t), stable + floor)
             # = stable + max(stable * t, floor)
             allowed = f"clamp_min(({stable[key]}) * {plain(tolerance.latency)}, " \
                       f"{plain(tolerance.latency_floor_seconds)})"
-            found.append(AnalysisMetric(
-                f"{key}-seconds-vs-stable", 0, _judged(f"({canary[key]}) - ({stable[key]}) - {allowed}", both, min_requests)))
+            slower = f"({canary[key]}) - ({stable[key]}) - {allowed}"
+            found.append(AnalysisMetric(f"{key}-seconds-vs-stable", 0, _judged(slower, both, min_requests)))
     return found
 
 
