@@ -83,7 +83,8 @@ def prometheus_metrics(contract: MetricContract, slo: ServiceSlo, service: str, 
     found = [AnalysisMetric(_slug(check), limit, _judged(canary[key], [canary["requests"]], min_requests))
              for check, key, limit, _ in verification.limits(slo) if key in JUDGED and key in canary]
     difference = f"({canary['error_ratio']}) - ({stable['error_ratio']})"
-    found.append(AnalysisMetric("error-ratio-vs-stable", tolerance.error_ratio, _judged(difference, both, min_requests)))
+    found.append(AnalysisMetric("error-ratio-vs-stable", tolerance.error_ratio,
+                                _judged(difference, both, min_requests)))
     for key in ("p95", "p99"):
         if key in canary:
             # verification.latency_limit in PromQL: max(stable * (1 + t), stable + floor)
