@@ -15,12 +15,12 @@ from components.collector_config import (
     CREDENTIALS,
     HEALTH_PATH,
     PORTS,
-    SAMPLED_EXPORTERS,
     collector_config,
     memory_limits,
     sampler_config,
     sampling_policies,
 )
+from config.limits import TRACE_BACKENDS
 from config.settings import CollectorSettings, KubernetesSettings, StackIdentity
 from model.catalogue import Alert
 from model.contract import METRICS_PATH
@@ -44,8 +44,7 @@ def config_yaml(collector: CollectorSettings, datadog_site: str, sampler: str | 
 
 def samples(collector: CollectorSettings) -> bool:
     """Tail sampling: a share of the traces below 100%, and a backend that takes traces."""
-    traced = {"azuremonitor", "datadog"} & set(collector.exporters)
-    return collector.sampling_percentage < 100 and bool(traced)
+    return collector.sampling_percentage < 100 and bool(set(TRACE_BACKENDS) & set(collector.exporters))
 
 
 def scraped_ports(collector: CollectorSettings) -> list[str]:
@@ -161,7 +160,7 @@ class OtelCollector(pulumi.ComponentResource):
         config = sampler_config(collector.exporters, args.datadog_site, mebibytes(collector.resources.memory_limit),
                                 sampling_policies(args.slow_after, collector.sampling_percentage))
         config_map = self._config_map(f"{self._name}-sampler", SAMPLER, yaml.safe_dump(config, sort_keys=False))
-        backends = [b for b in collector.exporters if b in {e.split("/")[0] for e in SAMPLED_EXPORTERS}]
+        backends = [b for b in collector.exporters if b in TRACE_BACKENDS]
         self._deployment(f"{self._name}-sampler-deployment", SAMPLER, selector, labels, account, config_map,
                          args.secret_name, identity.production, backends, api_token=False)
         k8s.core.v1.Service(

@@ -348,7 +348,7 @@ def _collector(get: Any, production: bool) -> Iterator[Problem]:
                       found.memory_limit)
     exporters = collector.exporters or []
     if collector.exporters is not None and collector.sampling.percentage < 100 and \
-            not {"azuremonitor", "datadog"} & set(exporters):
+            not set(limits.TRACE_BACKENDS) & set(exporters):
         yield Problem("collector.sampling.percentage", f"has no traces to sample: no exporter of {exporters} takes "
                                                        "traces (azuremonitor and datadog do); leave it at 100",
                       collector.sampling.percentage)

@@ -36,6 +36,7 @@ MIN_COLLECTOR_MEMORY_MIB = 128  # the memory limiter is sized from the container
 COLLECTOR_IMAGE = ("otel/opentelemetry-collector-contrib:0.153.0"
                    "@sha256:93aad750175cbf1a973ae1c5886c3371f4d800f61be25cdd26870b8441ffe9fa")
 COLLECTOR_EXPORTERS = ("azuremonitor", "datadog", "prometheus")
+TRACE_BACKENDS = ("azuremonitor", "datadog")  # the exporters that take traces: what tail sampling can sample
 DATADOG_SITES = ("datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu",
                  "ap1.datadoghq.com", "ap2.datadoghq.com", "ddog-gov.com")
 DATADOG_KEY_DIGITS = {"apiKey": ("API key", 32), "appKey": ("application key", 40)}
