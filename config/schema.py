@@ -324,7 +324,7 @@ class Redaction(Spec):
     genai_content: Annotated[str, Text(choices=("drop", "truncate", "keep"))] = Field("drop", description=(
         "Prompts, completions and system instructions (the GenAI conventions' gen_ai.input.messages, "
         "gen_ai.output.messages, gen_ai.system_instructions, gen_ai.prompt, gen_ai.completion and their events): "
-        "dropped, cut to truncateTo characters, or kept."))
+        "dropped, cut to truncateTo bytes, or kept."))
     truncate_to: Annotated[int, Integer(minimum=16, maximum=65536)] = Field(256, description=(
         "Bytes of GenAI content kept with genaiContent: truncate (OTTL counts UTF-8 bytes: non-ASCII text keeps "
         "fewer characters)."))
