@@ -8,6 +8,7 @@ judges it (tests/crds.py checks both against Argo Rollouts' CRDs for every stack
 
 from __future__ import annotations
 
+import json
 import math
 import re
 
@@ -15,10 +16,13 @@ import promql_parser
 import pytest
 import yaml
 
+from config import generate
 from tests.helpers import FIXTURES, load_settings, problem_for, problems, replicated, stack_plan, workload
 
 ROLLOUT, TEMPLATE = "kubernetes:argoproj.io/v1alpha1:Rollout", "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"
 SERVICE = "kubernetes:core/v1:Service"
+# slo.errorRate's default, as the generated editor schema and docs/configuration.md publish it.
+DEFAULT_ERROR_RATE = json.loads(generate.SCHEMA_FILE.read_text())["$defs"]["Slo"]["properties"]["errorRate"]["default"]
 CONDITION = re.compile(r"(?:result\[0\]|!isNil\(result\) && default\(result, 0\)) (<=|>) (-?[\d.]+)")
 
 
@@ -126,7 +130,7 @@ def test_the_prometheus_queries_parse_once_argo_fills_in_the_version_and_select_
 def test_too_little_traffic_is_inconclusive_not_a_pass_or_a_failure(value, verdict):
     """The queries answer NaN below the gate's minimum requests: neither condition holds."""
     metric, = [m for m in template(stack_plan("e2e"), "steady")["spec"]["metrics"] if m["name"] == "error-ratio"]
-    assert metric["successCondition"] == "result[0] <= 0.05"  # the default slo.errorRate (docs/configuration.md)
+    assert metric["successCondition"] == f"result[0] <= {DEFAULT_ERROR_RATE}"  # steady sets no slo.errorRate
     assert argo_verdict(metric, value) == verdict
     assert "or on() vector(NaN)" in metric["provider"]["prometheus"]["query"]
 
@@ -144,7 +148,7 @@ def test_a_datadog_stack_judges_its_canary_by_the_version_tag_behind_its_ingress
             assert scope in query and "env:alerting" in query and "service:scorer" in query, query
             assert set(re.findall(r"\b[a-z_]+\b", datadog["formula"])) <= set(datadog["queries"])
         assert argo_verdict(metric, None) == "Inconclusive"  # no data: nil, as NaN from Prometheus
-    assert spec["metrics"][0]["successCondition"] == "!isNil(result) && default(result, 0) <= 0.05"
+    assert spec["metrics"][0]["successCondition"] == f"!isNil(result) && default(result, 0) <= {DEFAULT_ERROR_RATE}"
     # A failure counter exists only after the first failure: no errors yet is 0, not no data.
     assert spec["metrics"][0]["provider"]["datadog"]["queries"]["canary_errors"].startswith("default_zero(sum:")
 

@@ -138,10 +138,9 @@ def test_no_trace_or_log_reaches_an_exporter_or_connector_before_the_redaction(s
     config = yaml.safe_load(stack_plan(stack).one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
     carrying = {name: p for name, p in config["service"]["pipelines"].items() if name.split("/")[0] in
                 ("traces", "logs") and "otlp" in p["receivers"]}
-    assert carrying  # every stack exports traces or logs somewhere
     for name, pipeline in carrying.items():
         assert ("transform/redaction" in pipeline["processors"]) is enabled, name
-    if not enabled:
+    if not enabled or not carrying:  # off, or nothing to redact: a stack exporting metrics alone
         return
     spans, = [c["statements"] for c in config["processors"]["transform/redaction"]["trace_statements"]
               if c["context"] == "span"]
