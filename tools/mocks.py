@@ -19,11 +19,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 import pulumi
 from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import resource as pulumi_resource
 from pulumi.runtime import rpc
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import Stack, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -208,7 +211,7 @@ def run(program: Callable[[], Any], config: StackConfig, monitor: RecordingMonit
     pulumi.runtime.reset_options(project=config.project, stack=config.stack)
     pulumi.runtime.set_mocks(mocks, project=config.project, stack=config.stack, preview=False, monitor=monitor)
     pulumi.runtime.set_all_config(dict(config.values), sorted(config.secret_keys))
-    with _config_environment(config), _collector_paused():
+    with _config_environment(config), _collector_paused(), _no_source_positions():
         _sync_await(run_pulumi_func(program))
     root = pulumi.runtime.get_root_resource()
     assert isinstance(root, Stack), "the program ran without a root stack"
@@ -235,6 +238,15 @@ def _collector_paused() -> Iterator[None]:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+@contextlib.contextmanager
+def _no_source_positions() -> Iterator[None]:
+    """The SDK walks the call stack of every resource it registers, turning each frame into a file URI, for
+    the engine to show where a resource was declared. The mocks drop it unread, and it is a fifth of a large
+    stack's registration."""
+    with mock.patch.object(pulumi_resource, "_get_stack_trace", source_pb2.StackTrace):
+        yield
 
 
 @contextlib.contextmanager

@@ -7,20 +7,18 @@ limit and stay quiet below it.
 """
 
 import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests import promtool
 from tests.helpers import stack_plan
 from tools import render
 
-PROMTOOL = shutil.which("promtool")
 # Real promtool, amtool and Alertmanager processes: the slow layer (make test runs it, make test-fast not).
-pytestmark = [pytest.mark.slow, pytest.mark.skipif(PROMTOOL is None and os.environ.get("CI") != "true",
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(promtool.PROMTOOL is None and os.environ.get("CI") != "true",
                                 reason="PROMTOOL NOT INSTALLED: the LLM rule tests did not run (CI installs it)")]
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "metrics"
 NAMESPACE = "llm"  # the fixture stack's kubernetes.namespace
@@ -77,14 +75,8 @@ def rules(tmp_path_factory):
 def run(rules, service, name, input_series, checks, tmp_path):
     """The case against `service`'s rule group (evaluating the other services' only takes time)."""
     groups = [g for g in rules[0] if g["name"] == f"{service}-slo"]
-    (tmp_path / "prometheus-rules.yaml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
-    tests = {"rule_files": ["prometheus-rules.yaml"], "evaluation_interval": "1m",
-             "tests": [{"name": name, "interval": "1m", "input_series": input_series, "alert_rule_test": checks}]}
-    (tmp_path / "case.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False, width=1000))
-    assert PROMTOOL is not None, "CI=true and promtool is missing: .ci/run must install it"
-    result = subprocess.run([PROMTOOL, "test", "rules", "case.test.yaml"], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
+    promtool.passes(promtool.start(tmp_path, "case", groups, [
+        {"name": name, "interval": "1m", "input_series": input_series, "alert_rule_test": checks}], "1m"))
 
 
 def firing(rules, service, alert, **series_labels):

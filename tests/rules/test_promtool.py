@@ -10,7 +10,6 @@ contract (scoring_requests_total{outcome="failure"}). Both run in namespace `mod
 """
 
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -19,16 +18,16 @@ from typing import Any
 import pytest
 import yaml
 
+from tests import promtool
 from tests.helpers import FIXTURES, counter, stack_plan
 from tools import render, stack_config
 
-PROMTOOL = shutil.which("promtool")
 IN_CI = os.environ.get("CI") == "true"
 EVERY_STACK = sorted(set(stack_config.stacks()) | set(stack_config.stacks(FIXTURES)))
 
 # Real promtool, amtool and Alertmanager processes: the slow layer (make test runs it, make test-fast not).
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(
-    PROMTOOL is None and not IN_CI,
+    promtool.PROMTOOL is None and not IN_CI,
     reason="PROMTOOL NOT INSTALLED: the Prometheus rule tests did not run "
            "(install Debian's prometheus package; CI does, and fails without it)")]
 
@@ -38,17 +37,12 @@ ALERTS = ("AIInferenceSLOBurnRatePage", "AIInferenceSLOBurnRateTicket", "AIInfer
           "AIInferenceNoRequests", "AIInferenceTokenUsageHigh", "AIInferenceCostBudgetExceeded")
 
 
-def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    if PROMTOOL is None:
-        pytest.fail("CI=true and promtool is missing: .ci/run must install Debian's prometheus package")
-    return subprocess.run([PROMTOOL, *args], cwd=cwd, capture_output=True, text=True, timeout=120)
-
-
 @pytest.mark.parametrize("stack", EVERY_STACK)
 def test_every_stacks_rules_pass_promtool_check(stack, tmp_path):
     rules = render.write_rules(stack_plan(stack), tmp_path)
     count = sum(len(group["rules"]) for group in yaml.safe_load(rules.read_text())["groups"])
-    result = promtool("check", "rules", rules.name, cwd=tmp_path)
+    result = subprocess.run([promtool.PROMTOOL or "promtool", "check", "rules", rules.name], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {count} rules found" in result.stdout
 
@@ -300,14 +294,9 @@ def rule_groups():
 
 def run_case(name: str, series: list[dict], checks: list[dict], groups: list[dict], tmp_path: Path,
              evaluation: str = "1m", interval: str = "1m") -> None:
-    """One case against the groups it is about (evaluating the others only takes promtool's time)."""
-    (tmp_path / "prometheus-rules.yaml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
-    tests = {"rule_files": ["prometheus-rules.yaml"], "evaluation_interval": evaluation,
-             "tests": [{"name": name, "interval": interval, "input_series": series,
-                        "alert_rule_test": with_annotations(checks, groups)}]}
-    (tmp_path / "case.test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False, width=1000))
-    result = promtool("test", "rules", "case.test.yaml", cwd=tmp_path)
-    assert result.returncode == 0, result.stdout + result.stderr
+    promtool.passes(promtool.start(tmp_path, "case", groups, [
+        {"name": name, "interval": interval, "input_series": series,
+         "alert_rule_test": with_annotations(checks, groups)}], evaluation))
 
 
 # Days of samples: each takes seconds of promtool's time.

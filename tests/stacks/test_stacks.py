@@ -12,8 +12,6 @@ import json
 import math
 import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,7 +22,7 @@ from model import catalogue
 from model.contract import Matcher, Series
 from model.dialects import azure as azure_dialect
 from policy import rules
-from tests import collector_contract, crds
+from tests import collector_contract, crds, promtool
 from tests.helpers import (
     COLLECTOR_CONFIG_MAP,
     PUBLISHED_BURN_RATES,
@@ -39,7 +37,6 @@ from tests.helpers import stack_plan as plan_from
 from tools import policy_check, render, verify
 
 CHECKED = "stack file checked"  # a property of the render test's report, for the summary line (tests/conftest.py)
-PROMTOOL = shutil.which("promtool")
 STATEFUL = {"azure-native:resources:ResourceGroup", "azure-native:operationalinsights:Workspace",
             "azure-native:applicationinsights:Component"}
 
@@ -340,7 +337,8 @@ HEALTHY = 360  # minutes of clean traffic before an outage: the longest page win
 def promtool_cases(stack) -> dict[str, tuple[list[str], dict[str, list[dict]]]]:
     """Per service whose availability its server measures: its rule groups' names, and promtool cases by
     evaluation interval: a total outage each minute (its detection time is in minutes), and a steady
-    half-budget burn over a day every 5 minutes (a burn that never alerts, judged at every window's scale)."""
+    half-budget burn over a day every 5 minutes (a burn that none of the alerts it feeds may raise, judged at
+    every window's scale)."""
     plan, settings = stack_plan(stack), load_settings(stack)
     cases = {}
     for service in settings.services:
@@ -358,6 +356,7 @@ def promtool_cases(stack) -> dict[str, tuple[list[str], dict[str, list[dict]]]]:
             selector[contract.model_label] = service.model_name
         k = outage_minutes(service.slo.objective.target, service.slo.objective.period_days)
         errors = 2000 * service.slo.objective.error_budget / 2  # half the budget's rate, per minute
+        burning = [*request_counters(contract, selector, [(2000 - errors, 1600)], [(errors, 1600)]), scraped]
         cases[service.name] = ([group["name"] for group in groups], {
             "1m": [{"name": f"{service.name}: a total outage pages within {k} minutes", "interval": "1m",
                     "input_series": [*request_counters(contract, selector, [(600, HEALTHY), (0, 120)],
@@ -368,35 +367,27 @@ def promtool_cases(stack) -> dict[str, tuple[list[str], dict[str, list[dict]]]]:
                             {"exp_labels": {**page["labels"], **recorded}, "exp_annotations": page["annotations"]}]},
                     ]}],
             "5m": [{"name": f"{service.name}: errors at half the budget rate never alert", "interval": "1m",
-                    "input_series": [*request_counters(contract, selector, [(2000 - errors, 1600)], [(errors, 1600)]),
-                                     scraped],
+                    "input_series": burning,
                     "alert_rule_test": [{"eval_time": t, "alertname": name, "exp_alerts": []}
                                         for t in ("1h", "6h", "1d", "26h")
-                                        for name in sorted({rule["alert"] for rule in rules if "alert" in rule})]}],
+                                        for name in sorted(promtool.reading(groups, burning))]}],
         })
     return cases
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(PROMTOOL is None and os.environ.get("CI") != "true", reason="PROMTOOL NOT INSTALLED")
+@pytest.mark.skipif(promtool.PROMTOOL is None and os.environ.get("CI") != "true", reason="PROMTOOL NOT INSTALLED")
 def test_the_stacks_own_objectives_hold_under_promtool(stack, rendered, tmp_path):
     code, directory = rendered(stack)
-    assert code == 0 and PROMTOOL, "CI=true and promtool is missing: .ci/run must install it"
+    assert code == 0 and promtool.PROMTOOL, "CI=true and promtool is missing: .ci/run must install it"
     rendered_groups = yaml.safe_load((directory / "prometheus-rules.yaml").read_text())["groups"]
-    running = {}
-    for service, (group_names, by_interval) in promtool_cases(stack).items():
+    running = [promtool.start(tmp_path, f"{service}-{interval}", [
         # The service's groups of the rendered rule file, alone: promtool evaluates every group it loads.
-        groups = [group for group in rendered_groups if group["name"] in group_names]
-        (tmp_path / f"{service}.rules.yaml").write_text(yaml.safe_dump({"groups": groups}, sort_keys=False))
-        for interval, cases in by_interval.items():
-            test = {"rule_files": [f"{service}.rules.yaml"], "evaluation_interval": interval, "tests": cases}
-            name = f"{service}-{interval}.test.yaml"
-            (tmp_path / name).write_text(yaml.safe_dump(test, sort_keys=False, width=1000))
-            running[name] = subprocess.Popen([PROMTOOL, "test", "rules", name], cwd=tmp_path,
-                                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for name, process in running.items():
-        said, _ = process.communicate(timeout=300)
-        assert process.returncode == 0, f"{name}: {said}"
+        group for group in rendered_groups if group["name"] in group_names], cases, interval)
+        for service, (group_names, by_interval) in promtool_cases(stack).items()
+        for interval, cases in by_interval.items()]
+    for process in running:
+        promtool.passes(process)
 
 
 def test_a_detection_time_is_what_the_published_table_promises(stack):

@@ -77,16 +77,16 @@ def reference_service(**environ: str) -> Iterator[str]:
 @pytest.mark.slow  # a real service and a real Locust run
 def test_make_load_sends_both_shapes_and_fails_when_requests_fail(tmp_path):
     figures = tmp_path / "load.json"
-    with reference_service() as url:
-        ran = subprocess.run([sys.executable, "-m", "tools.load", url, "--duration", "4s", "--users", "4",
-                              "--json", str(figures)], capture_output=True, text=True, timeout=120)
-    assert ran.returncode == 0, ran.stdout + ran.stderr
+    # A healthy service and one whose every prediction fails, loaded at once.
+    with reference_service() as healthy, reference_service(FAULT_RATE="1") as failing:
+        runs = [subprocess.Popen([sys.executable, "-m", "tools.load", url, "--duration", "3s", "--users", "4", *extra],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for url, extra in ((healthy, ["--json", str(figures)]), (failing, []))]
+        (said, _), (failing_said, _) = (run.communicate(timeout=120) for run in runs)
+    assert runs[0].returncode == 0, said
     shapes = {s["name"]: s for s in json.loads(figures.read_text())["shapes"]}
     assert set(shapes) == {"POST /predict", "POST /generate", "first token /generate", "all requests"}
     assert shapes["all requests"]["requests"] == shapes["POST /predict"]["requests"] + shapes["POST /generate"][
         "requests"] > 0
-    assert "all requests" in ran.stdout and "P95 ms" in ran.stdout
-    with reference_service(FAULT_RATE="1") as url:  # every prediction fails
-        ran = subprocess.run([sys.executable, "-m", "tools.load", url, "--duration", "3s", "--users", "4"],
-                             capture_output=True, text=True, timeout=120)
-    assert ran.returncode == 1 and "FAIL" in ran.stdout, ran.stdout + ran.stderr
+    assert "all requests" in said and "P95 ms" in said
+    assert runs[1].returncode == 1 and "FAIL" in failing_said, failing_said

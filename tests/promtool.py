@@ -1,0 +1,78 @@
+"""promtool for the rule tests: the rules a case is about, and the run.
+
+promtool evaluates every rule it loads at every step of a case, so a case loads only the alerts it checks
+and the recording rules they read, which is what decides them: a rule reads the previous evaluation of a
+rule after it in its group, and the current one of a rule before it, so order and groups are kept.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+import yaml
+
+PROMTOOL = shutil.which("promtool")
+
+
+def _names(name: str) -> re.Pattern:
+    """Where a metric or recorded name stands as a whole name in an expression (names may hold colons)."""
+    return re.compile(rf"(?<![\w:]){re.escape(name)}(?![\w:])")
+
+
+def _with_what_they_read(rules: list[dict], wanted: list[dict]) -> list[dict]:
+    """`wanted` and the recording rules of `rules` they read, transitively."""
+    recorded = {rule["record"]: _names(rule["record"]) for rule in rules if "record" in rule}
+    found, pending = list(wanted), list(wanted)
+    while pending:
+        expression = pending.pop()["expr"]
+        read = {name for name, pattern in recorded.items() if pattern.search(expression)}
+        new = [rule for rule in rules if rule.get("record") in read and all(rule is not f for f in found)]
+        found += new
+        pending += new
+    return found
+
+
+def read_by(groups: list[dict], alerts: Iterable[str]) -> list[dict]:
+    """`groups` with only the alerting rules named `alerts` and the recording rules they read, transitively."""
+    rules = [rule for group in groups for rule in group["rules"]]
+    needed = _with_what_they_read(rules, [rule for rule in rules if rule.get("alert") in set(alerts)])
+    kept = [{**group, "rules": [rule for rule in group["rules"] if any(rule is n for n in needed)]} for group in groups]
+    return [group for group in kept if group["rules"]]
+
+
+def reading(groups: list[dict], series: Iterable[dict]) -> set[str]:
+    """The alerts of `groups` that read a metric of promtool's input `series`, themselves or through the
+    recording rules they read: the alerts a case feeds (any other one reads nothing there)."""
+    metrics = [_names(entry["series"].split("{")[0]) for entry in series]
+    rules = [rule for group in groups for rule in group["rules"]]
+    return {alert["alert"] for alert in rules if "alert" in alert
+            if any(metric.search(rule["expr"]) for rule in _with_what_they_read(rules, [alert]) for metric in metrics)}
+
+
+def checked_alerts(tests: list[dict]) -> set[str]:
+    """The alert names a promtool test file's cases check."""
+    return {check["alertname"] for test in tests for check in test["alert_rule_test"]}
+
+
+def start(directory: Path, name: str, groups: list[dict], tests: list[dict], evaluation: str) -> subprocess.Popen:
+    """`promtool test rules` on `tests` against the rules of `groups` they check, in `directory`; not waited for."""
+    if PROMTOOL is None:
+        pytest.fail("CI=true and promtool is missing: .ci/run must install Debian's prometheus package")
+    (directory / f"{name}.rules.yaml").write_text(
+        yaml.safe_dump({"groups": read_by(groups, checked_alerts(tests))}, sort_keys=False))
+    (directory / f"{name}.test.yaml").write_text(yaml.safe_dump(
+        {"rule_files": [f"{name}.rules.yaml"], "evaluation_interval": evaluation, "tests": tests},
+        sort_keys=False, width=1000))
+    return subprocess.Popen([PROMTOOL, "test", "rules", f"{name}.test.yaml"], cwd=directory,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def passes(process: subprocess.Popen) -> None:
+    """Waits for a `start`ed run; fails the test with what promtool said unless every case passed."""
+    said, _ = process.communicate(timeout=300)
+    assert process.returncode == 0, said
