@@ -27,21 +27,22 @@ def _names(name: str) -> re.Pattern:
 def _with_what_they_read(rules: list[dict], wanted: list[dict]) -> list[dict]:
     """`wanted` and the recording rules of `rules` they read, transitively."""
     recorded = {rule["record"]: _names(rule["record"]) for rule in rules if "record" in rule}
-    found, pending = list(wanted), list(wanted)
+    found, pending = {id(rule): rule for rule in wanted}, list(wanted)
     while pending:
         expression = pending.pop()["expr"]
         read = {name for name, pattern in recorded.items() if pattern.search(expression)}
-        new = [rule for rule in rules if rule.get("record") in read and all(rule is not f for f in found)]
-        found += new
+        new = [rule for rule in rules if rule.get("record") in read and id(rule) not in found]
+        found.update((id(rule), rule) for rule in new)
         pending += new
-    return found
+    return list(found.values())
 
 
 def read_by(groups: list[dict], alerts: Iterable[str]) -> list[dict]:
     """`groups` with only the alerting rules named `alerts` and the recording rules they read, transitively."""
     rules = [rule for group in groups for rule in group["rules"]]
-    needed = _with_what_they_read(rules, [rule for rule in rules if rule.get("alert") in set(alerts)])
-    kept = [{**group, "rules": [rule for rule in group["rules"] if any(rule is n for n in needed)]} for group in groups]
+    checked = [rule for rule in rules if rule.get("alert") in set(alerts)]
+    needed = {id(rule) for rule in _with_what_they_read(rules, checked)}
+    kept = [{**group, "rules": [rule for rule in group["rules"] if id(rule) in needed]} for group in groups]
     return [group for group in kept if group["rules"]]
 
 
@@ -59,16 +60,22 @@ def checked_alerts(tests: list[dict]) -> set[str]:
     return {check["alertname"] for test in tests for check in test["alert_rule_test"]}
 
 
-def start(directory: Path, name: str, groups: list[dict], tests: list[dict], evaluation: str) -> subprocess.Popen:
-    """`promtool test rules` on `tests` against the rules of `groups` they check, in `directory`; not waited for."""
+def executable() -> str:
+    """promtool's path; fails the test where it is missing (the tests that need it are skipped outside CI)."""
     if PROMTOOL is None:
         pytest.fail("CI=true and promtool is missing: .ci/run must install Debian's prometheus package")
+    return PROMTOOL
+
+
+def start(directory: Path, name: str, groups: list[dict], tests: list[dict], evaluation: str) -> subprocess.Popen:
+    """`promtool test rules` on `tests` against the rules of `groups` they check, in `directory`; not waited for."""
+    binary = executable()
     (directory / f"{name}.rules.yaml").write_text(
         yaml.safe_dump({"groups": read_by(groups, checked_alerts(tests))}, sort_keys=False))
     (directory / f"{name}.test.yaml").write_text(yaml.safe_dump(
         {"rule_files": [f"{name}.rules.yaml"], "evaluation_interval": evaluation, "tests": tests},
         sort_keys=False, width=1000))
-    return subprocess.Popen([PROMTOOL, "test", "rules", f"{name}.test.yaml"], cwd=directory,
+    return subprocess.Popen([binary, "test", "rules", f"{name}.test.yaml"], cwd=directory,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 

@@ -243,8 +243,8 @@ def _collector_paused() -> Iterator[None]:
 @contextlib.contextmanager
 def _no_source_positions() -> Iterator[None]:
     """The SDK walks the call stack of every resource it registers, turning each frame into a file URI, for
-    the engine to show where a resource was declared. The mocks drop it unread, and it is a fifth of a large
-    stack's registration."""
+    the engine to show where a resource was declared. The mocks drop it unread (it costs about 0.4 s of a
+    100-service render)."""
     with mock.patch.object(pulumi_resource, "_get_stack_trace", source_pb2.StackTrace):
         yield
 

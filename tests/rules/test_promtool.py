@@ -41,7 +41,7 @@ ALERTS = ("AIInferenceSLOBurnRatePage", "AIInferenceSLOBurnRateTicket", "AIInfer
 def test_every_stacks_rules_pass_promtool_check(stack, tmp_path):
     rules = render.write_rules(stack_plan(stack), tmp_path)
     count = sum(len(group["rules"]) for group in yaml.safe_load(rules.read_text())["groups"])
-    result = subprocess.run([promtool.PROMTOOL or "promtool", "check", "rules", rules.name], cwd=tmp_path,
+    result = subprocess.run([promtool.executable(), "check", "rules", rules.name], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {count} rules found" in result.stdout
