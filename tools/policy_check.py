@@ -67,10 +67,11 @@ def check(plan: Mapping[str, Any], config_dir: Path = stack_config.ROOT) -> list
         mandatory = policy.enforcement_level == EnforcementLevel.MANDATORY
         return lambda message, urn=None: found.append(Violation(policy.name, mandatory, urn or where, message))
 
+    production = production_stacks(config_dir)
     for policy in POLICIES:
         config = config_of(policy)
         if "productionStacks" in config:  # as the pack reads them from the project's stack files
-            config["productionStacks"] = production_stacks(config_dir)
+            config["productionStacks"] = production
         if isinstance(policy, ResourceValidationPolicy):
             for r in resources:
                 policy.validate(ResourceValidationArgs(r["type"], r.get("inputs", {}), r["urn"], r["name"],
