@@ -17,7 +17,7 @@ from model import catalogue
 from model.dialects import datadog as dialect_datadog
 from model.durations import iso_minutes
 from model.slo import Objective
-from tests.helpers import COLLECTOR_CONFIG_MAP, POLICY_ROWS, config, load_settings, stack_plan, workload
+from tests.helpers import COLLECTOR_CONFIG_MAP, POLICY_ROWS, config, load_settings, read_yaml, stack_plan, workload
 from tools import mocks, render, verify
 
 FIXTURE = "alerting"
@@ -385,8 +385,7 @@ def test_the_collector_is_scraped_on_its_own_metrics_and_prometheus_exporter_por
 
 
 def test_the_datadog_connector_output_reaches_datadog_only(plan):
-    import yaml
-    config = yaml.safe_load(plan.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
+    config = read_yaml(plan.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
     fed = [p for p in config["service"]["pipelines"].values() if "datadog/connector" in p["receivers"]]
     assert [p["exporters"] for p in fed] == [["datadog/exporter"]]
 

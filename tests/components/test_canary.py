@@ -14,10 +14,9 @@ import re
 
 import promql_parser
 import pytest
-import yaml
 
 from config import generate
-from tests.helpers import FIXTURES, load_settings, problem_for, problems, replicated, stack_plan, workload
+from tests.helpers import FIXTURES, load_settings, problem_for, problems, read_yaml, replicated, stack_plan, workload
 
 ROLLOUT, TEMPLATE = "kubernetes:argoproj.io/v1alpha1:Rollout", "kubernetes:argoproj.io/v1alpha1:AnalysisTemplate"
 SERVICE = "kubernetes:core/v1:Service"
@@ -28,7 +27,7 @@ CONDITION = re.compile(r"(?:result\[0\]|!isNil\(result\) && default\(result, 0\)
 
 def stack_config(stack: str) -> dict:
     """The fixture stack file's config, as written."""
-    return yaml.safe_load((FIXTURES / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return read_yaml((FIXTURES / f"Pulumi.{stack}.yaml").read_text())["config"]
 
 
 def argo_verdict(metric: dict, value: float | None) -> str:

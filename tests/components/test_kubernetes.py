@@ -10,7 +10,6 @@ import re
 
 import pulumi
 import pytest
-import yaml
 
 from components.collector_config import PORTS
 from components.inference_service import InferenceService
@@ -21,7 +20,7 @@ from components.workloads import APPINSIGHTS_KEY, DATADOG_API_KEY, SECRET_NAME
 from config import limits
 from model.naming import datadog as datadog_naming
 from policy import rules
-from tests.helpers import COLLECTOR_CONFIG_MAP, container_port, load_settings, replicated, run_component
+from tests.helpers import COLLECTOR_CONFIG_MAP, container_port, load_settings, read_yaml, replicated, run_component
 from tests.helpers import collector_config_problems as problems
 from tests.helpers import workload as service_workload
 
@@ -94,7 +93,7 @@ def test_without_datadog_the_secret_has_no_datadog_key_and_nothing_refers_to_it(
     assert not any(name.startswith("DD_") for name in env(container))
     annotations = pod(platform, "detector")["metadata"]["annotations"]
     assert not any(key.startswith("ad.datadoghq.com/") for key in annotations)
-    config = yaml.safe_load(platform.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
+    config = read_yaml(platform.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
     assert "datadog/exporter" not in config["exporters"] and "connectors" not in config
 
 
@@ -341,7 +340,7 @@ def test_every_workload_is_restricted_and_hardened(stack, alerting, platform, gp
 def test_collector_config_map_is_the_generated_config_named_by_its_hash_and_mounted_by_the_pods(alerting):
     config_map = alerting.one(*COLLECTOR_CONFIG_MAP).inputs
     data = config_map["data"]["config.yaml"]
-    config = yaml.safe_load(data)
+    config = read_yaml(data)
     assert problems(config) == []
     assert set(config["exporters"]) == {"azuremonitor", "datadog/exporter", "prometheus"}
     # kustomize's convention: the name, then 10 hex digits of the content's SHA-256.
@@ -428,7 +427,7 @@ def test_a_gpu_service_may_read_its_model_from_an_existing_claim():
 def test_the_first_tier_balances_traces_to_the_samplers_headless_service_which_admits_only_it(platform):
     """platform samples (collector.sampling.percentage 25): its collectors send traces, by trace id, to every
     pod behind the samplers' headless Service; the samplers keep what the service's objective calls slow."""
-    first = yaml.safe_load(platform.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
+    first = read_yaml(platform.one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
     resolver = first["exporters"]["loadbalancing"]["resolver"]["dns"]
     samplers = platform.one("kubernetes:core/v1:Service", "otel-collector-sampler-service").inputs
     assert samplers["spec"]["clusterIP"] == "None"  # DNS answers with every sampler pod, not one virtual IP
@@ -453,7 +452,7 @@ def test_the_first_tier_balances_traces_to_the_samplers_headless_service_which_a
     assert [item["key"] for item in volumes["telemetry"]["secret"]["items"]] == [APPINSIGHTS_KEY]
     assert "kube-api-access" not in volumes
     # Each service's slow traces are kept past its own P95 objective.
-    config = yaml.safe_load(platform.one("kubernetes:core/v1:ConfigMap", "otel-collector-sampler-config")
+    config = read_yaml(platform.one("kubernetes:core/v1:ConfigMap", "otel-collector-sampler-config")
                             .inputs["data"]["config.yaml"])
     policies = {p["name"]: p for p in config["processors"]["tail_sampling"]["policies"]}
     for service in load_settings("platform").services:

@@ -6,11 +6,10 @@ import re
 
 import jsonschema
 import pytest
-import yaml
 
 from config import generate
 from config import load as load_config
-from tests.helpers import FIXTURES, NS, STACK_FILES, config, load_settings
+from tests.helpers import FIXTURES, NS, STACK_FILES, config, load_settings, read_yaml
 from tools import stack_config, stack_file
 from tools.stack_config import ROOT
 
@@ -122,7 +121,7 @@ def test_pulumi_yaml_defaults_are_the_schema_s_so_the_cli_and_the_program_agree(
     # The minimal fixture as the CLI passes it (with Pulumi.yaml's defaults) and without them: the same settings.
     with_defaults = load_settings("minimal")
     cfg = config("minimal")
-    declared = {f"{NS}:{key}" for key in yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]}
+    declared = {f"{NS}:{key}" for key in read_yaml((ROOT / "Pulumi.yaml").read_text())["config"]}
     stack_keys = {f"{NS}:{key.split(':', 1)[1]}" for key in stack_file.read(FIXTURES / "Pulumi.minimal.yaml")["config"]}
     overrides = {key: None for key in declared - stack_keys}
     assert overrides, "the minimal fixture should leave keys to Pulumi.yaml's defaults"

@@ -37,7 +37,7 @@ import pytest
 import yaml
 
 from model.durations import prometheus_seconds
-from tests.helpers import FIXTURES, free_port, load_settings
+from tests.helpers import FIXTURES, free_port, load_settings, read_yaml
 from tools import contract_check, render
 from tools import verify as verify_tool
 
@@ -105,7 +105,7 @@ def verify(prometheus: str, *args: str) -> tuple[int, dict]:
 
 def rendered(directory: Path, kind: str, name: str) -> dict:
     path, = directory.glob(f"manifests/*-{kind}-{name}.yaml")
-    return yaml.safe_load(path.read_text())
+    return read_yaml(path.read_text())
 
 
 @dataclass
@@ -251,7 +251,7 @@ def run(tmp_path_factory) -> Iterator[Run]:
     with contextlib.redirect_stdout(io.StringIO()):  # the render's summary; its failures go to stderr
         assert render.main([STACK, "--config-dir", str(FIXTURES), "--out", str(work)]) == 0
     directory = work / STACK
-    groups = yaml.safe_load((directory / "prometheus-rules.yaml").read_text())["groups"]
+    groups = read_yaml((directory / "prometheus-rules.yaml").read_text())["groups"]
     services = {name: Service.from_render(directory, name) for name in ("steady", "failing", "slow", "canary")}
     services["steady"].users = CANARY_PAIR_USERS
     # The new version of each service the stack releases as canaries, beside its stable pods: one healthy, one slower.

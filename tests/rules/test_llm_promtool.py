@@ -10,11 +10,10 @@ import os
 from pathlib import Path
 
 import pytest
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests import promtool
-from tests.helpers import stack_plan
+from tests.helpers import read_yaml, stack_plan
 from tools import render
 
 # Real promtool, amtool and Alertmanager processes: the slow layer (make test runs it, make test-fast not).
@@ -66,7 +65,7 @@ def ttft(metric: str, service: str, le: str, within: int, total: int, minutes: i
 def rules(tmp_path_factory):
     """The render's rule file, and each service's alerting rules."""
     directory = tmp_path_factory.mktemp("llm-rules")
-    groups = yaml.safe_load(render.write_rules(stack_plan("llm"), directory).read_text())["groups"]
+    groups = read_yaml(render.write_rules(stack_plan("llm"), directory).read_text())["groups"]
     alerts = {(rule["labels"]["service"], rule["alert"]): rule
               for group in groups for rule in group["rules"] if "alert" in rule}
     return groups, alerts

@@ -16,10 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests import promtool
-from tests.helpers import FIXTURES, counter, stack_plan
+from tests.helpers import FIXTURES, counter, read_yaml, stack_plan
 from tools import render, stack_config
 
 IN_CI = os.environ.get("CI") == "true"
@@ -40,7 +39,7 @@ ALERTS = ("AIInferenceSLOBurnRatePage", "AIInferenceSLOBurnRateTicket", "AIInfer
 @pytest.mark.parametrize("stack", EVERY_STACK)
 def test_every_stacks_rules_pass_promtool_check(stack, tmp_path):
     rules = render.write_rules(stack_plan(stack), tmp_path)
-    count = sum(len(group["rules"]) for group in yaml.safe_load(rules.read_text())["groups"])
+    count = sum(len(group["rules"]) for group in read_yaml(rules.read_text())["groups"])
     result = subprocess.run([promtool.executable(), "check", "rules", rules.name], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -288,7 +287,7 @@ CASES: dict[str, tuple[Any, ...]] = {
 @pytest.fixture(scope="module")
 def rule_groups():
     """The alerting fixture's rule file as the render writes it, by group name."""
-    written = yaml.safe_load(render.write_rules(stack_plan("alerting"), Path(tempfile.mkdtemp())).read_text())
+    written = read_yaml(render.write_rules(stack_plan("alerting"), Path(tempfile.mkdtemp())).read_text())
     return {group["name"]: group for group in written["groups"]}
 
 

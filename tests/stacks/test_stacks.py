@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 from config import generate
 from model import catalogue
@@ -29,6 +28,7 @@ from tests.helpers import (
     STACK_FILES,
     StackFile,
     counter,
+    read_yaml,
     replicated,
     workload,
 )
@@ -78,7 +78,7 @@ def test_the_stack_renders_valid_manifests_and_rules_without_a_secret(stack, ren
 @pytest.mark.slow  # the CRDs' schemas over every custom resource the render writes
 def test_every_custom_resource_passes_its_crd_without_a_field_the_api_server_would_drop(stack, rendered):
     code, directory = rendered(stack)
-    custom = [m for m in map(yaml.safe_load, map(Path.read_text, sorted((directory / "manifests").glob("*.yaml"))))
+    custom = [m for m in map(read_yaml, map(Path.read_text, sorted((directory / "manifests").glob("*.yaml"))))
               if render.is_operator_resource(m)]
     assert custom, "every stack has PrometheusRules and PodMonitors"
     for manifest in custom:
@@ -89,7 +89,7 @@ def test_each_canary_is_judged_on_the_stack_files_own_numbers(stack):
     """Per service the stack releases as canaries: a Rollout and an AnalysisTemplate whose limits are the numbers
     the stack file writes (or, where it writes none, the generated schema's defaults) and make verify's
     tolerances; for every other service, a Deployment and no analysis."""
-    written = yaml.safe_load((stack.directory / f"Pulumi.{stack.name}.yaml").read_text())["config"]
+    written = read_yaml((stack.directory / f"Pulumi.{stack.name}.yaml").read_text())["config"]
     defaults = json.loads(generate.SCHEMA_FILE.read_text())["$defs"]
     tolerance = verify.arguments([stack.name, "--prometheus", "http://unused"]).tolerance
 
@@ -130,9 +130,9 @@ def test_each_canary_is_judged_on_the_stack_files_own_numbers(stack):
 def test_no_trace_or_log_reaches_an_exporter_or_connector_before_the_redaction(stack):
     """Unless the stack file turns it off (collector.redaction.enabled: false, its one switch), every traces and
     logs pipeline runs the redaction, which deletes the GenAI content keys by name, before any exporter."""
-    written = yaml.safe_load((stack.directory / f"Pulumi.{stack.name}.yaml").read_text())["config"]
+    written = read_yaml((stack.directory / f"Pulumi.{stack.name}.yaml").read_text())["config"]
     enabled = written.get("ai-observability:collector", {}).get("redaction", {}).get("enabled", True)
-    config = yaml.safe_load(stack_plan(stack).one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
+    config = read_yaml(stack_plan(stack).one(*COLLECTOR_CONFIG_MAP).inputs["data"]["config.yaml"])
     carrying = {name: p for name, p in config["service"]["pipelines"].items() if name.split("/")[0] in
                 ("traces", "logs") and "otlp" in p["receivers"]}
     for name, pipeline in carrying.items():
@@ -152,7 +152,7 @@ def test_no_trace_or_log_reaches_an_exporter_or_connector_before_the_redaction(s
 def test_each_collector_tiers_config_is_one_the_pinned_collector_accepts(stack):
     """The keys, pipelines and OTTL of every collector ConfigMap the stack renders (a sampling tier's too), against
     the collector's own code at the pinned version (tests/fixtures/collector/)."""
-    configs = [yaml.safe_load(r.inputs["data"]["config.yaml"]) for r in stack_plan(stack).of_type(
+    configs = [read_yaml(r.inputs["data"]["config.yaml"]) for r in stack_plan(stack).of_type(
         "kubernetes:core/v1:ConfigMap") if r.name.startswith("otel-collector")]
     assert configs
     for config in configs:
@@ -380,7 +380,7 @@ def promtool_cases(stack) -> dict[str, tuple[list[str], dict[str, list[dict]]]]:
 def test_the_stacks_own_objectives_hold_under_promtool(stack, rendered, tmp_path):
     code, directory = rendered(stack)
     assert code == 0 and promtool.PROMTOOL, "CI=true and promtool is missing: .ci/run must install it"
-    rendered_groups = yaml.safe_load((directory / "prometheus-rules.yaml").read_text())["groups"]
+    rendered_groups = read_yaml((directory / "prometheus-rules.yaml").read_text())["groups"]
     running = [promtool.start(tmp_path, f"{service}-{interval}", [
         # The service's groups of the rendered rule file, alone: promtool evaluates every group it loads.
         group for group in rendered_groups if group["name"] in group_names], cases, interval)

@@ -10,9 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.helpers import FIXTURES, config, load_settings
+from tests.helpers import FIXTURES, config, load_settings, read_yaml
 from tools import diff_report, mocks, plan_diff, stack_config
 from tools.plan_diff import ABSENT, PropertyChange, ResourceChange
 from tools.replacement import replacing_paths, routine_replacement
@@ -305,7 +304,7 @@ def test_make_diff_names_a_stack_it_cannot_plan(branch):
 # -- the pull-request workflow's step, as GitHub runs it ---------------------------------------------
 
 def workflow_step(name):
-    workflow = yaml.safe_load((stack_config.ROOT / ".github" / "workflows" / "pull-request.yml").read_text())
+    workflow = read_yaml((stack_config.ROOT / ".github" / "workflows" / "pull-request.yml").read_text())
     return next(step for step in workflow["jobs"]["review"]["steps"] if step.get("name") == name)
 
 

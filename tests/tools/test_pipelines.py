@@ -12,6 +12,8 @@ import jsonschema
 import pytest
 import yaml
 
+from tests.helpers import read_yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 GITLAB = ROOT / ".gitlab-ci.yml"
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -89,9 +91,9 @@ def test_gitlab_deploys_staging_then_prod_by_hand_in_protected_environments_one_
 
 
 def test_the_github_deploy_loads_staging_only_and_waits_for_every_stacks_canaries():
-    deploy = yaml.safe_load((WORKFLOWS / "deploy.yml").read_text())["jobs"]
+    deploy = read_yaml((WORKFLOWS / "deploy.yml").read_text())["jobs"]
     assert deploy["staging"]["with"]["load"] is True and "load" not in deploy["prod"]["with"]
-    steps = yaml.safe_load((WORKFLOWS / "pulumi-up.yml").read_text())["jobs"]["up"]["steps"]
+    steps = read_yaml((WORKFLOWS / "pulumi-up.yml").read_text())["jobs"]["up"]["steps"]
     names = [step.get("name", "") for step in steps]
     assert names.index("pulumi up") < names.index("Canaries promoted or aborted (tools.rollouts, as make rollouts)") \
         < names.index("Post-deploy gate (tools.verify, as make verify)")
@@ -100,8 +102,8 @@ def test_the_github_deploy_loads_staging_only_and_waits_for_every_stacks_canarie
 
 
 def test_every_workflow_run_is_exported_as_a_trace_by_a_pinned_action():
-    traces = yaml.safe_load((WORKFLOWS / "ci-traces.yml").read_text())
-    names = {yaml.safe_load(path.read_text())["name"] for path in WORKFLOWS.glob("*.yml")}
+    traces = read_yaml((WORKFLOWS / "ci-traces.yml").read_text())
+    names = {read_yaml(path.read_text())["name"] for path in WORKFLOWS.glob("*.yml")}
     called = {"pulumi up"}  # reusable: its jobs are part of the deploy run that calls it
     trigger = traces[True]["workflow_run"]  # YAML 1.1 reads the key `on` as true
     assert set(trigger["workflows"]) == names - called - {traces["name"]} and trigger["types"] == ["completed"]

@@ -9,11 +9,10 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-import yaml
 
 from config import ConfigError
 from policy import rules
-from tests.helpers import FIXTURES, NS, config, keyed, load_settings, stack_plan
+from tests.helpers import FIXTURES, NS, config, keyed, load_settings, read_yaml, stack_plan
 from tools import mocks, render
 from tools.stack_config import ROOT
 
@@ -171,7 +170,7 @@ def test_make_render_prints_what_it_would_create(capsys, tmp_path):
 @pytest.mark.parametrize("stack", RENDERED)
 def test_manifests_are_the_planned_kubernetes_objects_exactly(rendered, stack):
     files = sorted((rendered / stack / "manifests").glob("*.yaml"))
-    written = [yaml.safe_load(f.read_text()) for f in files]
+    written = [read_yaml(f.read_text()) for f in files]
     planned = [r.inputs for r in stack_plan(stack).resources if r.type.startswith("kubernetes:")]
 
     def key(o):
@@ -184,7 +183,7 @@ def test_manifests_are_the_planned_kubernetes_objects_exactly(rendered, stack):
 @pytest.mark.parametrize("stack", RENDERED)
 def test_every_manifest_passes_kubernetes_validate_strict_for_the_stack_version(rendered, stack):
     version = load_settings(stack).kubernetes.version
-    manifests = [yaml.safe_load(f.read_text()) for f in sorted((rendered / stack / "manifests").glob("*.yaml"))]
+    manifests = [read_yaml(f.read_text()) for f in sorted((rendered / stack / "manifests").glob("*.yaml"))]
     core = [m for m in manifests if not render.is_operator_resource(m)]
     operator = {m["kind"] for m in manifests if render.is_operator_resource(m)}
     # No schemas in kubernetes-validate: their CRDs judge them (tests/stacks), promtool and amtool their rules.
@@ -196,11 +195,11 @@ def test_every_manifest_passes_kubernetes_validate_strict_for_the_stack_version(
 @pytest.mark.parametrize("stack", RENDERED)
 def test_every_rendered_workload_follows_the_restricted_standard(rendered, stack):
     for path in (rendered / stack / "manifests").glob("*-deployment-*.yaml"):
-        assert rules.restricted_problems(yaml.safe_load(path.read_text())["spec"]["template"]["spec"]) == []
+        assert rules.restricted_problems(read_yaml(path.read_text())["spec"]["template"]["spec"]) == []
 
 
 def test_the_secret_manifests_are_masked(rendered):
-    secrets = [yaml.safe_load(p.read_text()) for p in (rendered / "alerting" / "manifests").glob("*-secret-*.yaml")]
+    secrets = [read_yaml(p.read_text()) for p in (rendered / "alerting" / "manifests").glob("*-secret-*.yaml")]
     assert {s["metadata"]["name"]: s["stringData"] for s in secrets} == {
         "telemetry-credentials": {"appinsights-connection-string": "[secret]", "datadog-api-key": "[secret]"},
         "alertmanager-receivers": {"page": "[secret]", "ticket": "[secret]"}}
@@ -225,7 +224,7 @@ def test_an_invalid_manifest_is_reported_with_its_file_and_field(tmp_path):
 
 @pytest.mark.parametrize("stack", RENDERED)
 def test_prometheus_rules_file_is_the_planned_rule_groups(rendered, stack):
-    written = yaml.safe_load((rendered / stack / "prometheus-rules.yaml").read_text())
+    written = read_yaml((rendered / stack / "prometheus-rules.yaml").read_text())
     planned = [g for r in stack_plan(stack).resources if r.inputs.get("kind") == "PrometheusRule"
                for g in r.inputs["spec"]["groups"]]
     assert written["groups"] == planned
