@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import http.server
+import os
+import pickle
 import re
 import socket
 import threading
@@ -60,9 +63,12 @@ def config(stack: str, overrides: Mapping[str, Any] | None = None,
            secrets: Mapping[str, Any] | None = None, config_dir: Path | None = None) -> stack_config.StackConfig:
     """A stack's config from `config_dir`; by default a fixture stack's (tests/fixtures/stacks/Pulumi.<stack>.yaml),
     else the project's."""
-    if config_dir is None:
-        config_dir = FIXTURES if (FIXTURES / f"Pulumi.{stack}.yaml").exists() else stack_config.ROOT
-    return stack_config.load(stack, overrides=overrides, secrets=secrets, config_dir=config_dir)
+    return stack_config.load(stack, overrides=overrides, secrets=secrets, config_dir=config_dir or home(stack))
+
+
+def home(stack: str) -> Path:
+    """Where a stack's file is: the fixtures' directory if it holds one, else the project's root."""
+    return FIXTURES if (FIXTURES / f"Pulumi.{stack}.yaml").exists() else stack_config.ROOT
 
 
 def load_settings(stack: str, overrides: Mapping[str, Any] | None = None,
@@ -129,10 +135,29 @@ def read_yaml(text: str) -> Any:
     return yaml.load(text, Loader=yaml.CSafeLoader)
 
 
-@functools.cache
+# In a pytest-xdist worker, the directory its run's workers share (tests/conftest.py sets it): a plan one worker
+# rendered, another reads back instead of rendering it again.
+SHARED_PLANS: Path | None = None
+
+
 def stack_plan(stack: str, config_dir: Path | None = None) -> mocks.Plan:
-    """The whole program for a stack file, as `make render` runs it (cached: it is pure)."""
-    return mocks.run_program(config(stack, config_dir=config_dir))
+    """The whole program for a stack file, as `make render` runs it (cached, across workers too: it is pure)."""
+    return _plan(stack, (config_dir or home(stack)).resolve())
+
+
+@functools.cache
+def _plan(stack: str, config_dir: Path) -> mocks.Plan:
+    if SHARED_PLANS is None:
+        return mocks.run_program(config(stack, config_dir=config_dir))
+    where = hashlib.sha256(str(config_dir).encode()).hexdigest()[:12]
+    shared = SHARED_PLANS / f"plan-{where}-{stack}.pickle"
+    if shared.exists():
+        return pickle.loads(shared.read_bytes())  # noqa: S301 (written by this run's own workers)
+    plan = mocks.run_program(config(stack, config_dir=config_dir))
+    partial = shared.with_suffix(f".{os.getpid()}")
+    partial.write_bytes(pickle.dumps(plan))
+    partial.replace(shared)  # at once: a worker reading it sees all of it or none
+    return plan
 
 
 def replicated(plan: mocks.Plan) -> list[mocks.Resource]:
