@@ -9,13 +9,13 @@ gc.set_threshold(50_000, 20, 20)
 # Tests import the project the way __main__.py does: from its root.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests import helpers  # noqa: E402 (from the root just put on the path)
-
 
 def pytest_configure(config):
     """In a pytest-xdist worker, share rendered plans through the run's temporary directory, its basetemp's parent
     (pytest keeps the last three runs' and removes older ones)."""
     if hasattr(config, "workerinput") and config.option.basetemp:
+        from tests import helpers  # here, not above: the controller, which runs no test, does not import the SDKs
+
         helpers.SHARED_PLANS = Path(config.option.basetemp).parent
 
 

@@ -1,4 +1,4 @@
-"""promtool for the rule tests: the rules a case is about, and the run.
+"""promtool for the rule tests: the rules a case is about, how often to evaluate them, and the run.
 
 promtool evaluates every rule it loads at every step of a case, so a case loads only the alerts it checks
 and the recording rules they read, which is what decides them: a rule reads the previous evaluation of a
@@ -17,6 +17,12 @@ import pytest
 import yaml
 
 PROMTOOL = shutil.which("promtool")
+
+# The evaluation interval of a case whose series all grow at a constant rate from its start. Every window then
+# holds the same ratio at every evaluation from the second sample on, so an alert's condition never changes:
+# one that would fire is firing at the first check after its `for:` and stays so, whatever the interval.
+# Hourly evaluation finds every such alert at a twelfth of the 5-minute steps.
+CONSTANT_RATE_EVALUATION = "1h"
 
 
 def _names(name: str) -> re.Pattern:
