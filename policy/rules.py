@@ -53,9 +53,12 @@ def _stack(urn: str) -> str:
 
 def production_stacks(directory: Path = PROJECT) -> list[str]:
     """The stacks whose file says `ai-observability:production: true`: production is declared there alone."""
-    return sorted(path.name.removeprefix("Pulumi.").removesuffix(".yaml") for path in directory.glob("Pulumi.*.yaml")
-                  if ((yaml.load(path.read_text(), Loader=yaml.CSafeLoader) or {}).get("config") or {}).get("ai-observability:production")
-                  is True)
+    def production(path: Path) -> bool:
+        config = (yaml.load(path.read_text(), Loader=yaml.CSafeLoader) or {}).get("config") or {}
+        return config.get("ai-observability:production") is True
+
+    return sorted(path.name.removeprefix("Pulumi.").removesuffix(".yaml")
+                  for path in directory.glob("Pulumi.*.yaml") if production(path))
 
 
 def _production(args: ResourceValidationArgs) -> bool:

@@ -47,16 +47,20 @@ kubernetes_validate.utils.schema_contents = functools.lru_cache(maxsize=None)(
     kubernetes_validate.utils.schema_contents)
 
 
-def write_plan(plan: mocks.Plan, out: Path) -> list[Path]:
+def write_plan(plan: mocks.Plan, out: Path) -> dict[Path, str]:
     """plan.json, one resource a line: diffable resource by resource, and written by json's C encoder (an indented
-    document goes through its Python one, ten times slower: a second for a 100-service plan)."""
+    document goes through its Python one, ten times slower: a second for a 100-service plan). Every writer returns
+    the text of each file it wrote, which the leak check reads instead of the disk."""
     document = plan.to_json()
     fields = [f"  {json.dumps(key)}: {json.dumps(value, sort_keys=True)}"
               for key, value in document.items() if key != "resources"]
     resources = ",\n".join(f"    {json.dumps(resource, sort_keys=True)}" for resource in document["resources"])
-    path = out / "plan.json"
-    path.write_text("{\n" + ",\n".join([*fields, f'  "resources": [\n{resources}\n  ]']) + "\n}\n")
-    return [path]
+    return _write(out / "plan.json", "{\n" + ",\n".join([*fields, f'  "resources": [\n{resources}\n  ]']) + "\n}\n")
+
+
+def _write(path: Path, text: str) -> dict[Path, str]:
+    path.write_text(text)
+    return {path: text}
 
 
 # Apply order, as kubectl and Helm would use it; unknown kinds go last.
@@ -94,17 +98,22 @@ def manifest_file(manifest: dict) -> str:
     return f"{rank:02d}-{kind_name}-{manifest['metadata']['name']}.yaml"
 
 
-def write_manifests(plan: mocks.Plan, out: Path) -> dict[Path, dict]:
-    """Each file written, with the object it holds."""
-    directory = out / "manifests"
-    directory.mkdir()
-    written: dict[Path, dict] = {}
+def manifest_paths(plan: mocks.Plan, out: Path) -> dict[Path, dict]:
+    """Each object's file under <out>/manifests."""
+    found: dict[Path, dict] = {}
     for manifest in manifests(plan):
-        path = directory / manifest_file(manifest)
-        if path in written:  # two objects of a kind with one name, in different namespaces
+        path = out / "manifests" / manifest_file(manifest)
+        if path in found:  # two objects of a kind with one name, in different namespaces
             raise ValueError(f"two {manifest['kind']} objects named {manifest['metadata']['name']}: {path.name}")
-        path.write_text(yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False, width=200))
-        written[path] = manifest
+        found[path] = manifest
+    return found
+
+
+def write_manifests(objects: Mapping[Path, dict], out: Path) -> dict[Path, str]:
+    (out / "manifests").mkdir()
+    written: dict[Path, str] = {}
+    for path, manifest in objects.items():
+        written |= _write(path, yaml.dump(manifest, Dumper=_ManifestDumper, sort_keys=False, width=200))
     return written
 
 
@@ -175,14 +184,12 @@ def dashboards(plan: mocks.Plan) -> dict[str, dict]:
     return found
 
 
-def write_dashboards(plan: mocks.Plan, out: Path) -> list[Path]:
+def write_dashboards(plan: mocks.Plan, out: Path) -> dict[Path, str]:
     """The dashboards as files a reviewer opens, or imports into Grafana or Datadog as they are."""
-    directory = out / "dashboards"
-    directory.mkdir()
-    written = []
+    (out / "dashboards").mkdir()
+    written: dict[Path, str] = {}
     for name, document in sorted(dashboards(plan).items()):
-        written.append(directory / name)
-        written[-1].write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+        written |= _write(out / "dashboards" / name, json.dumps(document, indent=2, sort_keys=True) + "\n")
     return written
 
 
@@ -201,10 +208,9 @@ def rule_groups(plan: mocks.Plan) -> dict:
                        for group in r.inputs["spec"]["groups"]]}
 
 
-def write_rules(plan: mocks.Plan, out: Path) -> Path:
-    path = out / "prometheus-rules.yaml"
-    path.write_text(yaml.dump(rule_groups(plan), Dumper=_ManifestDumper, sort_keys=False, width=200))
-    return path
+def write_rules(plan: mocks.Plan, out: Path) -> dict[Path, str]:
+    return _write(out / "prometheus-rules.yaml", yaml.dump(rule_groups(plan), Dumper=_ManifestDumper,
+                                                           sort_keys=False, width=200))
 
 
 def promtool_check(path: Path) -> tuple[bool | None, str]:
@@ -223,11 +229,11 @@ _ManifestDumper.add_representer(str, lambda dumper, value: dumper.represent_scal
     "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
 
 
-def leaked_secrets(files: list[Path], secrets: set[str]) -> list[str]:
-    """Files that contain a revealed secret value; empty when masking held."""
+def leaked_secrets(files: Mapping[Path, str], secrets: set[str]) -> list[str]:
+    """Files (by their text) that contain a revealed secret value; empty when masking held."""
     # Short values (true, 1) are not distinctive enough to search for.
     distinctive = [s for s in secrets if len(s) >= 8]
-    return [str(f) for f in files if any(s in f.read_text() for s in distinctive)]
+    return [str(path) for path, text in files.items() if any(s in text for s in distinctive)]
 
 
 def settings_of(config: stack_config.StackConfig) -> Settings:
@@ -280,12 +286,12 @@ def main(argv: list[str] | None = None) -> int:
         return BAD_CONFIG
 
     out.mkdir(parents=True)
-    rules = write_rules(plan, out)
+    written = write_rules(plan, out)
+    rules, = written
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as background:
         promtool = background.submit(promtool_check, rules)  # its own process: it checks while the rest is written
-        written = [*write_plan(plan, out), rules, *write_dashboards(plan, out)]
-        manifest_files = write_manifests(plan, out)
-        written += manifest_files
+        manifest_files = manifest_paths(plan, out)
+        written |= write_plan(plan, out) | write_dashboards(plan, out) | write_manifests(manifest_files, out)
         kubernetes_version = settings_of(config).kubernetes.version
         invalid = invalid_manifests(manifest_files, kubernetes_version)
         rules_valid, promtool_said = promtool.result()

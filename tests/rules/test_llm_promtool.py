@@ -65,7 +65,7 @@ def ttft(metric: str, service: str, le: str, within: int, total: int, minutes: i
 def rules(tmp_path_factory):
     """The render's rule file, and each service's alerting rules."""
     directory = tmp_path_factory.mktemp("llm-rules")
-    groups = read_yaml(render.write_rules(stack_plan("llm"), directory).read_text())["groups"]
+    groups = read_yaml(*render.write_rules(stack_plan("llm"), directory).values())["groups"]
     alerts = {(rule["labels"]["service"], rule["alert"]): rule
               for group in groups for rule in group["rules"] if "alert" in rule}
     return groups, alerts

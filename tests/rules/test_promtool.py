@@ -38,7 +38,7 @@ ALERTS = ("AIInferenceSLOBurnRatePage", "AIInferenceSLOBurnRateTicket", "AIInfer
 
 @pytest.mark.parametrize("stack", EVERY_STACK)
 def test_every_stacks_rules_pass_promtool_check(stack, tmp_path):
-    rules = render.write_rules(stack_plan(stack), tmp_path)
+    rules, = render.write_rules(stack_plan(stack), tmp_path)
     count = sum(len(group["rules"]) for group in read_yaml(rules.read_text())["groups"])
     result = subprocess.run([promtool.executable(), "check", "rules", rules.name], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
@@ -289,7 +289,7 @@ CASES: dict[str, tuple[Any, ...]] = {
 @pytest.fixture(scope="module")
 def rule_groups():
     """The alerting fixture's rule file as the render writes it, by group name."""
-    written = read_yaml(render.write_rules(stack_plan("alerting"), Path(tempfile.mkdtemp())).read_text())
+    written = read_yaml(*render.write_rules(stack_plan("alerting"), Path(tempfile.mkdtemp())).values())
     return {group["name"]: group for group in written["groups"]}
 
 

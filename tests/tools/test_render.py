@@ -58,7 +58,7 @@ def test_known_secret_values_never_reach_the_plan(tmp_path):
     plan = mocks.run_program(config("platform", secrets={"azure.webhookUrls": {"chat": KNOWN_HOOK,
                                                                                "pager": "https://p.example.com"}}))
     written = render.write_plan(plan, tmp_path)
-    text = written[0].read_text()
+    text, = written.values()
     assert KNOWN_HOOK not in text and "knownsecretvalue" not in text
     assert plan.raw_outputs["appInsightsConnectionString"] not in text
     assert plan.raw_outputs["appInsightsInstrumentationKey"] not in text
@@ -69,8 +69,8 @@ def test_known_secret_values_never_reach_the_plan(tmp_path):
 
 def test_the_leak_check_catches_an_unmasked_secret(tmp_path):
     leaky = tmp_path / "leaky.yaml"
-    leaky.write_text(f"url: {KNOWN_HOOK}\n")
-    assert render.leaked_secrets([leaky], {KNOWN_HOOK}) == [str(leaky)]
+    assert render.leaked_secrets({leaky: f"url: {KNOWN_HOOK}\n", tmp_path / "masked.yaml": "url: '[secret]'\n"},
+                                 {KNOWN_HOOK}) == [str(leaky)]
 
 
 # A dozen ways to get the config wrong, each stopped before anything is registered.
@@ -203,7 +203,8 @@ def test_the_secret_manifests_are_masked(rendered):
     assert {s["metadata"]["name"]: s["stringData"] for s in secrets} == {
         "telemetry-credentials": {"appinsights-connection-string": "[secret]", "datadog-api-key": "[secret]"},
         "alertmanager-receivers": {"page": "[secret]", "ticket": "[secret]"}}
-    leaks = render.leaked_secrets(list((rendered / "alerting").rglob("*.*")), stack_plan("alerting").secret_values())
+    leaks = render.leaked_secrets({p: p.read_text() for p in (rendered / "alerting").rglob("*.*")},
+                                  stack_plan("alerting").secret_values())
     assert leaks == []
 
 
