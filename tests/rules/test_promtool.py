@@ -116,6 +116,8 @@ def at(eval_time: str, alert: str, *expected: dict) -> dict:
 
 # -- the behaviours ------------------------------------------------------------------------
 
+STEADY_BURN = requests("chat", counter((996, 600)), counter((4, 600)))  # 0.4% errors for ten hours
+
 CASES: dict[str, tuple[Any, ...]] = {
     # 600 requests a minute, then a total outage at 480m. chat pages once the 1h ratio passes
     # 0.0168 (1.008 min of errors): at 482m the hour holds 1200 errors in 36000 requests (3.3%),
@@ -162,28 +164,34 @@ CASES: dict[str, tuple[Any, ...]] = {
             firing("AIInferenceErrorRateHigh", "scorer", "warning", SLO_LABELS))],
     ),
     # 0.4% errors for chat: over the 2.8x ticket rate (0.28%) and under the 5.6x page rate (0.56%).
-    # The ticket fires as soon as both its windows hold a ratio (1m); nothing pages.
-    "a steady burn over budget opens a ticket, not a page": (
-        requests("chat", counter((996, 600)), counter((4, 600))),
+    # The ticket fires as soon as both its windows hold a ratio (1m); nothing pages, for ten hours judged
+    # hourly, as a constant rate allows (promtool.CONSTANT_RATE_EVALUATION).
+    "a steady burn over budget opens a ticket at once": (
+        STEADY_BURN,
         [at("0m", "AIInferenceSLOBurnRateTicket"),
          at("2m", "AIInferenceSLOBurnRateTicket",
-            firing("AIInferenceSLOBurnRateTicket", "chat", "warning", SLO_LABELS)),
-         *quiet("17m", "1h", "6h", "10h", alerts=("AIInferenceSLOBurnRatePage",))],
+            firing("AIInferenceSLOBurnRateTicket", "chat", "warning", SLO_LABELS))],
+    ),
+    "a steady burn over budget never pages": (
+        STEADY_BURN,
+        quiet("1h", "6h", "10h", alerts=("AIInferenceSLOBurnRatePage",)),
+        promtool.CONSTANT_RATE_EVALUATION,
     ),
     # A day and a half clean (the longest window, 36h, full of it), then a day and a half of errors at twice
     # the budget's rate (2 in 1000 for chat, 2 in 100 for scorer), sampled every 5 minutes: below every page
     # and below the fast ticket (2.8x, 4.5x). The slow burn's 36h ratio reaches 1x once 18 of its 36 hours are
-    # errors: 2160 + 1080 = 3240m; firing at the first evaluation after (3245m), within a day of the burn's
-    # start, and never a page until every window holds nothing but the burn (4320m).
+    # errors: 2160 + 1080 = 3240m; firing at the first evaluation after (3255m, evaluated every 15 minutes),
+    # within a day of the burn's start, and never a page until every window holds nothing but the burn
+    # (4320m). No window's ratio can pass the burn's 2x, so nothing can page between two evaluations.
     "a slow burn at twice the budget's rate opens a ticket within a day and never pages": (
         requests("chat", counter((10000, 432), (9980, 432)), counter((0, 432), (20, 432)))
         + requests("scorer", counter((1000, 432), (980, 432)), counter((0, 432), (20, 432))),
-        [*quiet("2500m", "3230m", alerts=("AIInferenceSLOBurnRateTicket",)),
+        [*quiet("2505m", "3240m", alerts=("AIInferenceSLOBurnRateTicket",)),
          *(at(t, "AIInferenceSLOBurnRateTicket",
               firing("AIInferenceSLOBurnRateTicket", "chat", "warning", SLO_LABELS),
-              firing("AIInferenceSLOBurnRateTicket", "scorer", "warning", SLO_LABELS)) for t in ("3250m", "4315m")),
-         *quiet("2150m", "2500m", "3000m", "3500m", "4000m", "4315m", alerts=("AIInferenceSLOBurnRatePage",))],
-        "5m", "5m",
+              firing("AIInferenceSLOBurnRateTicket", "scorer", "warning", SLO_LABELS)) for t in ("3255m", "4305m")),
+         *quiet("2145m", "2505m", "3000m", "3510m", "4005m", "4305m", alerts=("AIInferenceSLOBurnRatePage",))],
+        "15m", "5m",
     ),
     # Every scrape target of chat vanishes at 10m (the pods are gone, not failing): the last
     # samples go stale 5m later, so no target is up from 16m, firing after `for: 5m` at 21m.

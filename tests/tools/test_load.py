@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
@@ -13,7 +14,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.helpers import free_port
+from tests.helpers import free_port, loopback_server
 from tools import load
 
 
@@ -74,14 +75,24 @@ def reference_service(**environ: str) -> Iterator[str]:
         process.wait(timeout=10)
 
 
+class Unavailable(http.server.BaseHTTPRequestHandler):
+    """A server whose every request fails, as the reference service's with FAULT_RATE=1 (tests/service)."""
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_error(503, "injected fault")
+
+    def log_message(self, *args) -> None:
+        pass
+
+
 @pytest.mark.slow  # a real service and a real Locust run
 def test_make_load_sends_both_shapes_and_fails_when_requests_fail(tmp_path):
     figures = tmp_path / "load.json"
-    # A healthy service and one whose every prediction fails, loaded at once.
-    with reference_service() as healthy, reference_service(FAULT_RATE="1") as failing:
-        runs = [subprocess.Popen([sys.executable, "-m", "tools.load", url, "--duration", "3s", "--users", "4", *extra],
+    # The healthy reference service and a server failing every request, loaded at once.
+    with reference_service() as healthy, loopback_server(Unavailable) as failing:
+        runs = [subprocess.Popen([sys.executable, "-m", "tools.load", url, "--duration", "2s", "--users", "4", *extra],
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-                for url, extra in ((healthy, ["--json", str(figures)]), (failing, []))]
+                for url, extra in ((healthy, ["--json", str(figures)]), (failing.rstrip("/"), []))]
         (said, _), (failing_said, _) = (run.communicate(timeout=120) for run in runs)
     assert runs[0].returncode == 0, said
     shapes = {s["name"]: s for s in json.loads(figures.read_text())["shapes"]}
