@@ -284,7 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, FileNotFoundError) as error:
         print(error, file=sys.stderr)
         return BAD_CONFIG
+    return write(plan, config, out)
 
+
+def write(plan: mocks.Plan, config: stack_config.StackConfig, out: Path) -> int:
+    """Everything `make render` writes for a stack's plan into `out`, checked: 0, or BAD_RENDER with `out` gone."""
     out.mkdir(parents=True)
     written = write_rules(plan, out)
     rules, = written
