@@ -26,3 +26,10 @@ def pytest_terminal_summary(terminalreporter):
                      for name, value in report.user_properties if name == "stack file checked")
     if checked:
         terminalreporter.write_line(f"stack suite: rendered and checked {', '.join(checked)}")
+
+
+def pytest_collection_modifyitems(items):
+    """Files with slow tests first, each file's tests in their order: pytest-xdist hands out whole files (make
+    test's --dist loadfile) in this order, and a long file handed out last would leave one worker on its own."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)

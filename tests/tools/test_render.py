@@ -22,9 +22,11 @@ RENDERED = ("minimal", "alerting", "platform", "gpu")
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory):
+    """What make render writes for each stack's plan (the plan the other tests share; the command itself is
+    run below)."""
     out = tmp_path_factory.mktemp("build")
     for stack in RENDERED:
-        assert render.main([stack, "--config-dir", str(FIXTURES), "--out", str(out)]) == 0
+        assert render.write(stack_plan(stack), config(stack), out / stack) == 0
     return out
 
 
