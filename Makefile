@@ -7,6 +7,13 @@ VENV := .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-emit-index-url --no-header --python-version 3.11
+# make test's slow tests spend much of their time waiting on promtool, make diff's planners and Locust: one
+# worker more than there are cores keeps the cores busy.
+TEST_WORKERS := $(shell python3 -c 'import os; print(os.cpu_count() + 1)')
+
+# The project's own modules keep their bytecode, and pytest its rewritten test modules, in __pycache__/ (which git
+# ignores) even where the shell says not to: a warm run compiles nothing again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: help test test-fast lint docs render serve load rollouts contract-check e2e diff promote policy verify marker dora preview up refresh destroy bench clean requirements
 
@@ -30,14 +37,16 @@ $(INSTALLED): requirements-uv.txt requirements.txt requirements-dev.txt service/
 	  $(VENV)/bin/uv pip sync --quiet --python $(PYTHON) --require-hashes --compile-bytecode requirements-dev.txt && \
 	  touch $@ && echo "$(VENV) is ready ($$(( $$(date +%s) - start )) s)."
 
+# Whole test files per worker (--dist loadfile): a module's fixtures (a render, a git repository, a trained
+# model) are made once, and a stack's plan is shared between workers (tests/helpers.py).
 test: $(INSTALLED) ## | every test but the end-to-end run, on every core (what CI runs, with make lint and make e2e)
-	$(PYTHON) -m pytest -n auto
+	$(PYTHON) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 # What is not slow (tests/*: the slow marker is on real promtool, amtool and Alertmanager processes, subprocess
 # renders and the validators over every render): what to run after every edit. (Without pytest's final full
 # garbage collection, a second on a heap the Datadog SDK fills; `make test` keeps it.)
 test-fast: $(INSTALLED) ## | everything but the slow tests: what to run after every edit
-	$(PYTHON) -m pytest -n auto -m "not slow and not e2e" -p no:unraisableexception
+	$(PYTHON) -m pytest -n auto --dist loadfile -m "not slow and not e2e" -p no:unraisableexception
 
 lint: $(INSTALLED) ## | ruff, mypy, actionlint and zizmor
 	$(VENV)/bin/ruff check .
