@@ -6,6 +6,7 @@ Names are read from tests/fixtures/metrics/<server>.prom (built from each server
 its header) and from the backends' documented naming rules, never from the presets.
 """
 
+import functools
 import json
 import re
 from dataclasses import replace
@@ -312,11 +313,12 @@ SAMPLE = re.compile(r'^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+\S+')
 LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
 
 
+@functools.cache
 def exposition(server):
     """(name, labels) of every sample `tests/fixtures/metrics/<server>.prom` exposes, names as written."""
-    return [(match.group(1), dict(LABEL.findall(match.group(2) or "")))
-            for line in (EXPOSITIONS / f"{server}.prom").read_text().splitlines()
-            if not line.startswith("#") and (match := SAMPLE.match(line))]
+    return tuple((match.group(1), dict(LABEL.findall(match.group(2) or "")))
+                 for line in (EXPOSITIONS / f"{server}.prom").read_text().splitlines()
+                 if not line.startswith("#") and (match := SAMPLE.match(line)))
 
 
 def selects(node, name, labels):
