@@ -124,12 +124,12 @@ def test_a_prediction_fails_when_its_uniform_draw_falls_under_the_fault_rate(cla
 
 
 def test_extra_latency_slows_every_prediction_by_that_much(classifier):
-    with serve(classifier, EXTRA_LATENCY_SECONDS=0.3) as client:
+    with serve(classifier, EXTRA_LATENCY_SECONDS=0.12) as client:
         client.post("/predict", json={"instances": [SETOSA]})
         found = samples(client)
-    labels = (("le", "0.25"), ("model", "iris-classifier"))
+    labels = (("le", "0.1"), ("model", "iris-classifier"))
     assert found[("ai_inference_latency_seconds_bucket", labels)] == 0
-    assert found[("ai_inference_latency_seconds_sum", (("model", "iris-classifier"),))] >= 0.3
+    assert found[("ai_inference_latency_seconds_sum", (("model", "iris-classifier"),))] >= 0.12
 
 
 def test_the_exposition_keeps_the_default_contract_of_a_stack():
@@ -290,14 +290,14 @@ def test_generate_streams_the_same_tokens_for_the_same_prompt_and_counts_them(cl
 
 
 def test_the_first_token_waits_for_the_configured_delay_and_the_injected_latency(classifier):
-    with serve(classifier, FIRST_TOKEN_SECONDS=0.05, EXTRA_LATENCY_SECONDS=0.2, TOKEN_INTERVAL_SECONDS=0) as client:
+    with serve(classifier, FIRST_TOKEN_SECONDS=0.02, EXTRA_LATENCY_SECONDS=0.1, TOKEN_INTERVAL_SECONDS=0) as client:
         client.post("/generate", json={"prompt": "slow", "max_tokens": 2})
         found = samples(client)
     ttft = found[("ai_inference_time_to_first_token_seconds_sum", (("model", "iris-classifier"),))]
-    assert 0.25 <= ttft < 1
-    # The 0.25 s bucket must not hold it; the 0.5 s bucket must.
+    assert 0.12 <= ttft < 0.5
+    # The 0.1 s bucket must not hold it; the 0.5 s bucket must.
     key = "ai_inference_time_to_first_token_seconds_bucket"
-    assert found[(key, (("le", "0.25"), ("model", "iris-classifier")))] == 0
+    assert found[(key, (("le", "0.1"), ("model", "iris-classifier")))] == 0
     assert found[(key, (("le", "0.5"), ("model", "iris-classifier")))] == 1
 
 
