@@ -8,8 +8,9 @@ PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 COMPILE := $(VENV)/bin/uv pip compile --quiet --generate-hashes --no-emit-index-url --no-header --python-version 3.11
 # make test's slow tests spend much of their time waiting on promtool, make diff's planners and Locust: one
-# worker more than there are cores keeps the cores busy.
-TEST_WORKERS := $(shell python3 -c 'import os; print(os.cpu_count() + 1)')
+# worker more than the CPUs make may use keeps them busy. Read only when make test runs; TEST_WORKERS=n overrides.
+TEST_WORKERS ?= $(shell $(PYTHON) -c 'import os; print(1 + (len(os.sched_getaffinity(0)) \
+  if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))')
 
 # The project's own modules keep their bytecode, and pytest its rewritten test modules, in __pycache__/ (which git
 # ignores) even where the shell says not to: a warm run compiles nothing again.

@@ -21,7 +21,8 @@ PROMTOOL = shutil.which("promtool")
 # The evaluation interval of a case whose series all grow at a constant rate from its start. Every window then
 # holds the same ratio at every evaluation from the second sample on, so an alert's condition never changes:
 # one that would fire is firing at the first check after its `for:` and stays so, whatever the interval.
-# Hourly evaluation finds every such alert at a twelfth of the 5-minute steps.
+# Hourly evaluation finds every such alert at a twelfth of the 5-minute steps, provided no rule reads a recording
+# evaluated after it: that one's value is an hour old, past the 5-minute lookback (start checks it).
 CONSTANT_RATE_EVALUATION = "1h"
 
 
@@ -61,6 +62,19 @@ def reading(groups: list[dict], series: Iterable[dict]) -> set[str]:
             if any(metric.search(rule["expr"]) for rule in _with_what_they_read(rules, [alert]) for metric in metrics)}
 
 
+def read_before_recorded(groups: list[dict]) -> list[str]:
+    """Rules that read a recording rule evaluated after them (later in their group, or in a later group): they
+    see its previous evaluation, one interval old."""
+    recorded = {rule["record"] for group in groups for rule in group["rules"] if "record" in rule}
+    evaluated: set[str] = set()
+    found = []
+    for rule in (rule for group in groups for rule in group["rules"]):
+        found += [f"{rule.get('alert') or rule['record']} reads {name}"
+                  for name in sorted(recorded - evaluated) if _names(name).search(rule["expr"])]
+        evaluated |= {rule["record"]} if "record" in rule else set()
+    return found
+
+
 def checked_alerts(tests: list[dict]) -> set[str]:
     """The alert names a promtool test file's cases check."""
     return {check["alertname"] for test in tests for check in test["alert_rule_test"]}
@@ -76,8 +90,10 @@ def executable() -> str:
 def start(directory: Path, name: str, groups: list[dict], tests: list[dict], evaluation: str) -> subprocess.Popen:
     """`promtool test rules` on `tests` against the rules of `groups` they check, in `directory`; not waited for."""
     binary = executable()
-    (directory / f"{name}.rules.yaml").write_text(
-        yaml.safe_dump({"groups": read_by(groups, checked_alerts(tests))}, sort_keys=False))
+    kept = read_by(groups, checked_alerts(tests))
+    if evaluation == CONSTANT_RATE_EVALUATION:
+        assert read_before_recorded(kept) == [], "evaluated hourly, these would read an hour-old value"
+    (directory / f"{name}.rules.yaml").write_text(yaml.safe_dump({"groups": kept}, sort_keys=False))
     (directory / f"{name}.test.yaml").write_text(yaml.safe_dump(
         {"rule_files": [f"{name}.rules.yaml"], "evaluation_interval": evaluation, "tests": tests},
         sort_keys=False, width=1000))
