@@ -289,12 +289,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def write(plan: mocks.Plan, config: stack_config.StackConfig, out: Path) -> int:
     """Everything `make render` writes for a stack's plan into `out`, checked: 0, or BAD_RENDER with `out` gone."""
+    manifest_files = manifest_paths(plan, out)  # before anything is written: it refuses two files of one name
     out.mkdir(parents=True)
     written = write_rules(plan, out)
     rules, = written
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as background:
         promtool = background.submit(promtool_check, rules)  # its own process: it checks while the rest is written
-        manifest_files = manifest_paths(plan, out)
         written |= write_plan(plan, out) | write_dashboards(plan, out) | write_manifests(manifest_files, out)
         kubernetes_version = settings_of(config).kubernetes.version
         invalid = invalid_manifests(manifest_files, kubernetes_version)
