@@ -10,7 +10,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import workloads
+from components import by_type, workloads
 from components.workloads import APPINSIGHTS_KEY
 from config.settings import (
     DatadogSettings,
@@ -165,40 +165,40 @@ class InferenceService(pulumi.ComponentResource):
         if service.rollout.enabled:
             target = self._rollout(template, args, k8s_service)
         else:
-            deployment = k8s.apps.v1.Deployment(f"{name}-deployment", metadata=self._meta(), spec={
-                # No replicas here: the autoscaler owns the count between its bounds, and a
-                # replicas field would reset it on every `pulumi up`.
-                "selector": {"matchLabels": self._pod_selector}, "strategy": workloads.rolling_update(),
-                "revisionHistoryLimit": 5, "template": template}, opts=self._child)
-            target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": deployment.metadata.name}
-        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", metadata=self._meta(),
-                                          spec=workloads.disruption_budget(self._pod_selector), opts=self._child)
+            deployment = by_type.kubernetes("apps/v1", "Deployment", f"{name}-deployment", {
+                "metadata": self._meta(), "spec": {
+                    # No replicas here: the autoscaler owns the count between its bounds, and a
+                    # replicas field would reset it on every `pulumi up`.
+                    "selector": {"matchLabels": self._pod_selector}, "strategy": workloads.rolling_update(),
+                    "revisionHistoryLimit": 5, "template": template}}, self._child)
+            target = {"apiVersion": "apps/v1", "kind": "Deployment",
+                      "name": by_type.output(deployment, "metadata")["name"]}
+        by_type.kubernetes("policy/v1", "PodDisruptionBudget", f"{name}-pdb", {
+            "metadata": self._meta(), "spec": workloads.disruption_budget(self._pod_selector)}, self._child)
         self._autoscaler(target, kubernetes.namespace, args.prometheus)
         scrapers = [*kubernetes.monitoring_namespaces, *([datadog.agent_namespace] if datadog.enabled else [])]
         self._network_policy(kubernetes.client_namespaces, scrapers)
-        self.service_name = k8s_service.metadata.name
+        self.service_name = by_type.output(k8s_service, "metadata")["name"]
         self.register_outputs({"serviceName": self.service_name})
 
-    def _service_object(self, resource_name: str, name: str, routed: bool = False) -> k8s.core.v1.Service:
+    def _service_object(self, resource_name: str, name: str, routed: bool = False) -> pulumi.CustomResource:
         """`routed`: a Service Argo Rollouts points at one version's pods (it adds the pod template hash to the
         selector, which it then owns): labelled without the version, so a release does not make Pulumi apply it
         again, and its selector left to Argo after creation."""
         service = self._service
         labels = {k: v for k, v in self._labels.items() if k not in workloads.VERSION_LABELS} if routed else \
             self._labels
-        return k8s.core.v1.Service(
-            resource_name,
-            metadata=workloads.metadata(name, self._namespace, labels),
-            spec={"type": "ClusterIP", "selector": self._pod_selector, "ports": [
+        return by_type.kubernetes("v1", "Service", resource_name, {
+            "metadata": workloads.metadata(name, self._namespace, labels),
+            "spec": {"type": "ClusterIP", "selector": self._pod_selector, "ports": [
                 {"name": "http", "port": HTTP_SERVICE_PORT, "targetPort": "http", "protocol": "TCP"},
                 *([{"name": "metrics", "port": service.metrics_port, "targetPort": "metrics", "protocol": "TCP"}]
                   if "metrics" in ports(service) else []),
             ]},
-            opts=pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(
-                ignore_changes=["spec.selector"] if routed else None)),
-        )
+        }, pulumi.ResourceOptions.merge(self._child, pulumi.ResourceOptions(
+            ignore_changes=["spec.selector"] if routed else None)))
 
-    def _rollout(self, template: dict, args: InferenceServiceArgs, stable: k8s.core.v1.Service) -> dict:
+    def _rollout(self, template: dict, args: InferenceServiceArgs, stable: pulumi.CustomResource) -> dict:
         """The Rollout owns the pods (no Deployment: see docs/delivery.md), and its canaries are judged by an
         AnalysisTemplate built from the gate's checks; with an NGINX Ingress, a canary Service beside the
         stable one (Argo points each at its version's pods) carries the canary's share of the traffic."""
@@ -213,12 +213,12 @@ class InferenceService(pulumi.ComponentResource):
                 found, {"address": args.prometheus.url or ""}, datadog=datadog, interval=rollout.analysis_interval,
                 window=rollout.analysis_window, failure_limit=rollout.failure_limit),
             opts=self._child)
-        traffic = None
+        traffic: dict[str, Any] | None = None  # the Services' names: outputs the SDK resolves in the spec
         if rollout.nginx_ingress:
             canary_service = self._service_object(f"{self._name}-canary-service", f"{service.name}-canary",
                                                   routed=True)
-            traffic = {"stable": stable.metadata.name, "canary": canary_service.metadata.name,
-                       "ingress": rollout.nginx_ingress}
+            traffic = {"stable": by_type.output(stable, "metadata")["name"],
+                       "canary": by_type.output(canary_service, "metadata")["name"], "ingress": rollout.nginx_ingress}
         workload = k8s.apiextensions.CustomResource(
             f"{self._name}-rollout", api_version=canary.API_VERSION, kind="Rollout", metadata=self._meta(),
             spec={"selector": {"matchLabels": self._pod_selector}, "revisionHistoryLimit": 5, "template": template,
@@ -250,18 +250,16 @@ class InferenceService(pulumi.ComponentResource):
                   if scaling.metric == "queue" else
                   {"type": "Resource", "resource": {"name": "cpu", "target": {
                       "type": "Utilization", "averageUtilization": scaling.target_cpu_utilization}}})
-        k8s.autoscaling.v2.HorizontalPodAutoscaler(
-            f"{self._name}-hpa",
-            metadata=self._meta(),
-            spec={
+        by_type.kubernetes("autoscaling/v2", "HorizontalPodAutoscaler", f"{self._name}-hpa", {
+            "metadata": self._meta(),
+            "spec": {
                 "scaleTargetRef": target,
                 "minReplicas": service.min_replicas,
                 "maxReplicas": service.max_replicas,
                 "metrics": [metric],
                 "behavior": {"scaleDown": SCALE_DOWN},
             },
-            opts=self._child,
-        )
+        }, self._child)
 
     def _meta(self) -> dict:
         return workloads.metadata(self._service.name, self._namespace, self._labels)
@@ -272,15 +270,15 @@ class InferenceService(pulumi.ComponentResource):
         pod_labels = dict(self._labels)
         if datadog:  # Datadog's unified service tagging: the env and service tags every monitor scopes by
             pod_labels.update(datadog_naming.unified_service_labels(identity.stack, service.name, service.version))
-        account = k8s.core.v1.ServiceAccount(f"{self._name}-service-account", metadata=self._meta(),
-                                             automount_service_account_token=False, opts=self._child)
+        account = by_type.kubernetes("v1", "ServiceAccount", f"{self._name}-service-account", {
+            "metadata": self._meta(), "automountServiceAccountToken": False}, self._child)
         pod_volumes, _ = volumes(service, secret_name)
         # Each version's pods spread on their own: a Deployment's carry pod-template-hash, a Rollout's Argo's label.
         version_label = canary.HASH_LABEL if service.rollout.enabled else "pod-template-hash"
         return {
             "metadata": {"labels": pod_labels, "annotations": pod_annotations(service, datadog)},
             "spec": {
-                "serviceAccountName": account.metadata.name,
+                "serviceAccountName": by_type.output(account, "metadata")["name"],
                 "automountServiceAccountToken": False,
                 "securityContext": workloads.pod_security_context(),
                 "terminationGracePeriodSeconds": service.termination_grace_seconds,
@@ -293,13 +291,11 @@ class InferenceService(pulumi.ComponentResource):
 
     def _network_policy(self, client_namespaces: tuple[str, ...], scrapers: list[str]) -> None:
         """Clients: this namespace and the listed client namespaces; metrics: the scrapers only."""
-        k8s.networking.v1.NetworkPolicy(
-            f"{self._name}-network-policy",
-            metadata=self._meta(),
-            spec={"podSelector": {"matchLabels": self._pod_selector}, "policyTypes": ["Ingress"], "ingress": [
+        by_type.kubernetes("networking.k8s.io/v1", "NetworkPolicy", f"{self._name}-network-policy", {
+            "metadata": self._meta(),
+            "spec": {"podSelector": {"matchLabels": self._pod_selector}, "policyTypes": ["Ingress"], "ingress": [
                 *workloads.ingress_rule(workloads.SAME_NAMESPACE + workloads.from_namespaces(client_namespaces),
                                         ["http"]),
                 *workloads.ingress_rule(workloads.from_namespaces(scrapers), [self._service.metrics_port_name]),
             ]},
-            opts=self._child,
-        )
+        }, self._child)
