@@ -120,7 +120,7 @@ def loopback_server(handler: type[http.server.BaseHTTPRequestHandler]) -> Iterat
     """`handler` serving on a free loopback port until the block ends; yields the base URL."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     # shutdown() waits for the loop's next poll: a short one keeps every test that starts a server quick.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.005}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}/"

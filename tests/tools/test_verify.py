@@ -100,7 +100,7 @@ def test_the_token_is_sent_when_set(monkeypatch):
                                     {**NOW_VALUES, "0.99": None}])
 def test_no_series_too_little_traffic_or_a_missing_signal_cannot_be_judged(values):
     with prometheus(values) as (url, _):
-        code, out, err = run(url, "--wait", "0.3", "--poll", "0.1")
+        code, out, err = run(url, "--wait", "0.15", "--poll", "0.05")
     assert code == 2 and out.splitlines()[-1] == "verdict: could not judge"
     if values["requests"] != NOW_VALUES["requests"]:
         assert "of 100 requests in the last 10m; waiting" in err  # the progress line while it waited
