@@ -147,16 +147,15 @@ def stack_plan(stack: str, config_dir: Path | None = None) -> mocks.Plan:
 
 @functools.cache
 def _plan(stack: str, config_dir: Path) -> mocks.Plan:
-    if SHARED_PLANS is None:
-        return mocks.run_program(config(stack, config_dir=config_dir))
     where = hashlib.sha256(str(config_dir).encode()).hexdigest()[:12]
-    shared = SHARED_PLANS / f"plan-{where}-{stack}.pickle"
-    if shared.exists():
+    shared = SHARED_PLANS / f"plan-{where}-{stack}.pickle" if SHARED_PLANS else None
+    if shared and shared.exists():
         return pickle.loads(shared.read_bytes())  # noqa: S301 (written by this run's own workers)
     plan = mocks.run_program(config(stack, config_dir=config_dir))
-    partial = shared.with_suffix(f".{os.getpid()}")
-    partial.write_bytes(pickle.dumps(plan))
-    partial.replace(shared)  # at once: a worker reading it sees all of it or none
+    if shared:
+        partial = shared.with_suffix(f".{os.getpid()}")
+        partial.write_bytes(pickle.dumps(plan))
+        partial.replace(shared)  # at once: a worker reading it sees all of it or none
     return plan
 
 

@@ -38,8 +38,8 @@ ALERTS = ("AIInferenceSLOBurnRatePage", "AIInferenceSLOBurnRateTicket", "AIInfer
 
 @pytest.mark.parametrize("stack", EVERY_STACK)
 def test_every_stacks_rules_pass_promtool_check(stack, tmp_path):
-    rules, = render.write_rules(stack_plan(stack), tmp_path)
-    count = sum(len(group["rules"]) for group in read_yaml(rules.read_text())["groups"])
+    (rules, text), = render.write_rules(stack_plan(stack), tmp_path).items()
+    count = sum(len(group["rules"]) for group in read_yaml(text)["groups"])
     result = subprocess.run([promtool.executable(), "check", "rules", rules.name], cwd=tmp_path,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
